@@ -1,1 +1,28 @@
-fn main() {}
+//! The `ferroflow` binary.
+
+mod args;
+mod commands;
+mod env_vars;
+
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+use args::{Cli, Command};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    match cli.command {
+        Command::Server(args) => {
+            let mut runtime = tokio::runtime::Builder::new_multi_thread();
+            runtime.enable_all();
+            if let Some(workers) = args.workers {
+                runtime.worker_threads(workers.max(1));
+            }
+            runtime.build()?.block_on(commands::server::run(args))
+        }
+    }
+}

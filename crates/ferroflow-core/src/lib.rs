@@ -4,9 +4,11 @@
 //! Everything here is pure so the store and the server can share it and unit tests can pin it down.
 
 pub mod error;
+pub mod model;
 pub mod page_token;
 pub mod run_name;
 pub mod search;
+pub mod tags;
 pub mod validation;
 
 pub use error::{Error, Result};

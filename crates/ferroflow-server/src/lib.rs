@@ -1,1 +1,98 @@
-//! stub
+//! The ferroflow HTTP server: MLflow's tracking REST API over a [`ferroflow_store::SqlStore`].
+//!
+//! A library so tests can build the [`router`] and call it in-process, or [`serve`] it on a listener
+//! they bound themselves (port 0).
+
+pub mod error;
+mod extract;
+mod handlers;
+mod router;
+pub mod security;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderValue, Method};
+use axum::{middleware, Router};
+use ferroflow_store::SqlStore;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+pub use handlers::server::MLFLOW_COMPATIBLE_VERSION;
+pub use security::AllowedHosts;
+
+/// Settings of the HTTP layer, resolved once at start-up.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Host headers to answer.
+    pub allowed_hosts: AllowedHosts,
+    /// Origins allowed to call the API from a browser; none by default.
+    pub cors_allowed_origins: Vec<String>,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The tracking store.
+    pub store: SqlStore,
+}
+
+/// The application with all middleware, ready to serve.
+///
+/// Layer order, outermost first: panic guard, trace span, Host check, CORS, security headers, body limit.
+pub fn router(state: AppState, config: &ServerConfig) -> Router {
+    let mut app = router::routes().with_state(state).layer(DefaultBodyLimit::max(config.max_body_bytes));
+    app = app.layer(middleware::from_fn(security::security_headers));
+    if let Some(cors) = cors_layer(&config.cors_allowed_origins) {
+        app = app.layer(cors);
+    }
+    app.layer(middleware::from_fn_with_state(config.allowed_hosts.clone(), security::check_host))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let path = request.extensions().get::<MatchedPath>().map_or(request.uri().path(), MatchedPath::as_str);
+            tracing::debug_span!("request", method = %request.method(), path = %path)
+        }))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            error::ApiError::new(error::ErrorCode::InternalError, "Internal server error").into_response_body()
+        }))
+}
+
+impl error::ApiError {
+    fn into_response_body(self) -> axum::response::Response {
+        axum::response::IntoResponse::into_response(self)
+    }
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::AUTHORIZATION])
+            .max_age(Duration::from_secs(3600)),
+    )
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish.
+///
+/// # Errors
+/// Fails only if the listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -257,6 +257,12 @@ impl<'a> Parser<'a> {
 
     fn comparator(&mut self) -> Result<Comparator> {
         self.skip_whitespace();
+        let rest = self.rest();
+        if self.keyword("OR") {
+            return Err(invalid(format!(
+                "Invalid clause(s) in filter string: '{rest}'. OR is not supported: join clauses with AND."
+            )));
+        }
         for (symbol, comparator) in [
             ("!=", Comparator::Ne),
             (">=", Comparator::Ge),

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Benchmark ferroflow against MLflow and FastTrackML; see bench/README.md.
+# Creates the Python venv (.venv/bench) on first use, builds the load generator
+# (and the ferroflow binary) with cargo, then runs bench/bench.py with all
+# arguments passed through, e.g.:
+#   bench/run.sh --quick
+#   bench/run.sh --servers ferroflow,mlflow --workloads ingest,search
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(dirname "$BENCH_DIR")"
+VENV="${BENCH_VENV:-$REPO/.venv/bench}"
+PYTHON="${PYTHON:-python3}"
+
+# The venv is (re)installed when the pinned requirements change.
+stamp="$(cat "$BENCH_DIR/requirements.txt" "$BENCH_DIR/requirements-fasttrackml.txt" | sha256sum | cut -d' ' -f1)"
+if [[ ! -x "$VENV/bin/python" || "$(cat "$VENV/.bench-requirements" 2>/dev/null || true)" != "$stamp" ]]; then
+    echo "[bench] setting up $VENV" >&2
+    "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$BENCH_DIR/requirements.txt"
+    # FastTrackML's wheel ships the Go server binary (bin/fml) plus a Python
+    # client that requires mlflow<3; the client is not used here, so it is
+    # installed without dependencies next to the pinned mlflow 3.
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$BENCH_DIR/requirements-fasttrackml.txt"
+    echo "$stamp" > "$VENV/.bench-requirements"
+fi
+
+exec "$VENV/bin/python" "$BENCH_DIR/bench.py" --venv "$VENV" "$@"

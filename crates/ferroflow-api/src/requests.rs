@@ -1,0 +1,324 @@
+//! Request bodies, one struct per endpoint. Required fields are `Option`s here: the server reports a
+//! missing one with MLflow's message rather than a deserialisation error.
+
+use ferroflow_core::model::{RunStatus, ViewType};
+use serde::{Deserialize, Deserializer};
+
+use crate::de;
+
+fn view_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ViewType>, D::Error> {
+    de::opt_enum(
+        d,
+        |name| match name {
+            "ACTIVE_ONLY" => Some(ViewType::ActiveOnly),
+            "DELETED_ONLY" => Some(ViewType::DeletedOnly),
+            "ALL" => Some(ViewType::All),
+            _ => None,
+        },
+        |number| match number {
+            1 => Some(ViewType::ActiveOnly),
+            2 => Some(ViewType::DeletedOnly),
+            3 => Some(ViewType::All),
+            _ => None,
+        },
+    )
+}
+
+fn run_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RunStatus>, D::Error> {
+    de::opt_enum(d, RunStatus::from_name, RunStatus::from_number)
+}
+
+/// A `{key, value}` pair (tags and params).
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeyValue {
+    /// Key.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub key: Option<String>,
+    /// Value.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub value: Option<String>,
+}
+
+/// experiments/create
+#[derive(Debug, Deserialize)]
+pub struct CreateExperiment {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub name: Option<String>,
+    #[serde(default, alias = "artifactLocation", deserialize_with = "de::opt_string")]
+    pub artifact_location: Option<String>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub tags: Vec<KeyValue>,
+}
+
+/// experiments/get, delete, restore
+#[derive(Debug, Deserialize)]
+pub struct ExperimentId {
+    #[serde(default, alias = "experimentId", deserialize_with = "de::opt_string")]
+    pub experiment_id: Option<String>,
+}
+
+/// experiments/get-by-name
+#[derive(Debug, Deserialize)]
+pub struct GetExperimentByName {
+    #[serde(default, alias = "experimentName", deserialize_with = "de::opt_string")]
+    pub experiment_name: Option<String>,
+}
+
+/// experiments/search
+#[derive(Debug, Deserialize)]
+pub struct SearchExperiments {
+    #[serde(default, alias = "maxResults", deserialize_with = "de::opt_i64")]
+    pub max_results: Option<i64>,
+    #[serde(default, alias = "pageToken", deserialize_with = "de::opt_string")]
+    pub page_token: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub filter: Option<String>,
+    #[serde(default, alias = "orderBy", deserialize_with = "de::strings")]
+    pub order_by: Vec<String>,
+    #[serde(default, alias = "viewType", deserialize_with = "view_type")]
+    pub view_type: Option<ViewType>,
+}
+
+/// experiments/update
+#[derive(Debug, Deserialize)]
+pub struct UpdateExperiment {
+    #[serde(default, alias = "experimentId", deserialize_with = "de::opt_string")]
+    pub experiment_id: Option<String>,
+    #[serde(default, alias = "newName", deserialize_with = "de::opt_string")]
+    pub new_name: Option<String>,
+}
+
+/// experiments/set-experiment-tag
+#[derive(Debug, Deserialize)]
+pub struct SetExperimentTag {
+    #[serde(default, alias = "experimentId", deserialize_with = "de::opt_string")]
+    pub experiment_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub key: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub value: Option<String>,
+}
+
+/// experiments/delete-experiment-tag
+#[derive(Debug, Deserialize)]
+pub struct DeleteExperimentTag {
+    #[serde(default, alias = "experimentId", deserialize_with = "de::opt_string")]
+    pub experiment_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub key: Option<String>,
+}
+
+/// runs/create
+#[derive(Debug, Deserialize)]
+pub struct CreateRun {
+    #[serde(default, alias = "experimentId", deserialize_with = "de::opt_string")]
+    pub experiment_id: Option<String>,
+    #[serde(default, alias = "userId", deserialize_with = "de::opt_string")]
+    pub user_id: Option<String>,
+    #[serde(default, alias = "runName", deserialize_with = "de::opt_string")]
+    pub run_name: Option<String>,
+    #[serde(default, alias = "startTime", deserialize_with = "de::opt_i64")]
+    pub start_time: Option<i64>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub tags: Vec<KeyValue>,
+}
+
+/// The run selector shared by run endpoints: `run_id`, or the deprecated `run_uuid`.
+#[derive(Debug, Deserialize)]
+pub struct RunRef {
+    #[serde(default, alias = "runId", deserialize_with = "de::opt_string")]
+    pub run_id: Option<String>,
+    #[serde(default, alias = "runUuid", deserialize_with = "de::opt_string")]
+    pub run_uuid: Option<String>,
+}
+
+impl RunRef {
+    /// `run_id` when given, else `run_uuid`.
+    pub fn id(&self) -> Option<&str> {
+        self.run_id.as_deref().filter(|s| !s.is_empty()).or(self.run_uuid.as_deref().filter(|s| !s.is_empty()))
+    }
+}
+
+/// runs/update
+#[derive(Debug, Deserialize)]
+pub struct UpdateRun {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(default, deserialize_with = "run_status")]
+    pub status: Option<RunStatus>,
+    #[serde(default, alias = "endTime", deserialize_with = "de::opt_i64")]
+    pub end_time: Option<i64>,
+    #[serde(default, alias = "runName", deserialize_with = "de::opt_string")]
+    pub run_name: Option<String>,
+}
+
+/// runs/search
+#[derive(Debug, Deserialize)]
+pub struct SearchRuns {
+    #[serde(default, alias = "experimentIds", deserialize_with = "de::strings")]
+    pub experiment_ids: Vec<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub filter: Option<String>,
+    #[serde(default, alias = "runViewType", deserialize_with = "view_type")]
+    pub run_view_type: Option<ViewType>,
+    #[serde(default, alias = "maxResults", deserialize_with = "de::opt_i64")]
+    pub max_results: Option<i64>,
+    #[serde(default, alias = "orderBy", deserialize_with = "de::strings")]
+    pub order_by: Vec<String>,
+    #[serde(default, alias = "pageToken", deserialize_with = "de::opt_string")]
+    pub page_token: Option<String>,
+}
+
+/// runs/set-tag
+#[derive(Debug, Deserialize)]
+pub struct SetTag {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub key: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub value: Option<String>,
+}
+
+/// runs/delete-tag
+#[derive(Debug, Deserialize)]
+pub struct DeleteTag {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub key: Option<String>,
+}
+
+/// A metric point as sent to log-metric (flattened into the request) and log-batch.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Metric {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub key: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_f64")]
+    pub value: Option<f64>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub timestamp: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub step: Option<i64>,
+    #[serde(default, alias = "modelId", deserialize_with = "de::opt_string")]
+    pub model_id: Option<String>,
+    #[serde(default, alias = "datasetName", deserialize_with = "de::opt_string")]
+    pub dataset_name: Option<String>,
+    #[serde(default, alias = "datasetDigest", deserialize_with = "de::opt_string")]
+    pub dataset_digest: Option<String>,
+}
+
+/// runs/log-metric
+#[derive(Debug, Deserialize)]
+pub struct LogMetric {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(flatten)]
+    pub metric: Metric,
+}
+
+/// runs/log-parameter
+#[derive(Debug, Deserialize)]
+pub struct LogParam {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub key: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub value: Option<String>,
+}
+
+/// runs/log-batch
+#[derive(Debug, Deserialize)]
+pub struct LogBatch {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(default, deserialize_with = "de::list")]
+    pub metrics: Vec<Metric>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub params: Vec<KeyValue>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub tags: Vec<KeyValue>,
+}
+
+/// A dataset in runs/log-inputs.
+#[derive(Debug, Deserialize)]
+pub struct Dataset {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub digest: Option<String>,
+    #[serde(default, alias = "sourceType", deserialize_with = "de::opt_string")]
+    pub source_type: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub source: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub schema: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub profile: Option<String>,
+}
+
+/// A dataset input in runs/log-inputs.
+#[derive(Debug, Deserialize)]
+pub struct DatasetInput {
+    #[serde(default, deserialize_with = "de::list")]
+    pub tags: Vec<KeyValue>,
+    pub dataset: Option<Dataset>,
+}
+
+/// A model reference in runs/log-inputs and runs/outputs.
+#[derive(Debug, Deserialize)]
+pub struct ModelRef {
+    #[serde(default, alias = "modelId", deserialize_with = "de::opt_string")]
+    pub model_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub step: Option<i64>,
+}
+
+/// runs/log-inputs
+#[derive(Debug, Deserialize)]
+pub struct LogInputs {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(default, deserialize_with = "de::list")]
+    pub datasets: Vec<DatasetInput>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub models: Vec<ModelRef>,
+}
+
+/// runs/outputs
+#[derive(Debug, Deserialize)]
+pub struct LogOutputs {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(default, deserialize_with = "de::list")]
+    pub models: Vec<ModelRef>,
+}
+
+/// metrics/get-history
+#[derive(Debug, Deserialize)]
+pub struct GetMetricHistory {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(default, alias = "metricKey", deserialize_with = "de::opt_string")]
+    pub metric_key: Option<String>,
+    #[serde(default, alias = "maxResults", deserialize_with = "de::opt_i64")]
+    pub max_results: Option<i64>,
+    #[serde(default, alias = "pageToken", deserialize_with = "de::opt_string")]
+    pub page_token: Option<String>,
+}
+
+/// metrics/get-history-bulk-interval
+#[derive(Debug, Deserialize)]
+pub struct GetMetricHistoryBulkInterval {
+    #[serde(default, alias = "runIds", deserialize_with = "de::strings")]
+    pub run_ids: Vec<String>,
+    #[serde(default, alias = "metricKey", deserialize_with = "de::opt_string")]
+    pub metric_key: Option<String>,
+    #[serde(default, alias = "startStep", deserialize_with = "de::opt_i64")]
+    pub start_step: Option<i64>,
+    #[serde(default, alias = "endStep", deserialize_with = "de::opt_i64")]
+    pub end_step: Option<i64>,
+    #[serde(default, alias = "maxResults", deserialize_with = "de::opt_i64")]
+    pub max_results: Option<i64>,
+}

@@ -1,0 +1,57 @@
+//! `ferroflow server`: open the store, bind, serve until SIGINT/SIGTERM.
+
+use anyhow::Context as _;
+use ferroflow_server::{AllowedHosts, AppState, ServerConfig};
+use ferroflow_store::{BackendUri, SqlStore, StoreConfig};
+
+use crate::args::ServerArgs;
+
+/// Runs the server on the current tokio runtime.
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let backend = BackendUri::parse(&args.backend_store_uri).context("invalid --backend-store-uri")?;
+    let store_config = StoreConfig {
+        backend,
+        default_artifact_root: args.default_artifact_root.clone(),
+        max_read_connections: args.db_read_connections,
+    };
+    let store = SqlStore::open(&store_config).await.context("could not open the tracking store")?;
+    let allowed_hosts = if args.allowed_hosts.is_empty() {
+        AllowedHosts::default_for(&args.host)
+    } else {
+        AllowedHosts::from_list(&args.allowed_hosts)
+    };
+    let config = ServerConfig {
+        allowed_hosts,
+        cors_allowed_origins: args.cors_allowed_origins.clone(),
+        max_body_bytes: args.max_body_bytes,
+    };
+    let app = ferroflow_server::router(AppState { store: store.clone() }, &config);
+    let address = format!("{}:{}", args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("could not listen on {address}"))?;
+    tracing::info!(address = %listener.local_addr()?, "ferroflow server listening");
+    ferroflow_server::serve(listener, app, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,241 @@
+//! The tracking entities as the store returns them and the server sends them.
+//!
+//! Field meanings follow MLflow's `Experiment`, `Run`, `Metric` ... messages (`service.proto`).
+
+/// Lifecycle of experiments and runs: soft-deleted entities stay readable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifecycleStage {
+    /// Visible in default searches.
+    Active,
+    /// Soft-deleted; restorable.
+    Deleted,
+}
+
+impl LifecycleStage {
+    /// MLflow's spelling (`active` / `deleted`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    /// Parses MLflow's spelling; anything but `deleted` counts as active.
+    pub fn from_name(name: &str) -> Self {
+        if name == "deleted" {
+            Self::Deleted
+        } else {
+            Self::Active
+        }
+    }
+}
+
+/// Which lifecycle stages a search returns (`ViewType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ViewType {
+    /// Active only (the default).
+    #[default]
+    ActiveOnly,
+    /// Deleted only.
+    DeletedOnly,
+    /// Both.
+    All,
+}
+
+impl ViewType {
+    /// The stages this view includes.
+    pub fn stages(self) -> &'static [&'static str] {
+        match self {
+            Self::ActiveOnly => &["active"],
+            Self::DeletedOnly => &["deleted"],
+            Self::All => &["active", "deleted"],
+        }
+    }
+}
+
+/// A run's status (`RunStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Running.
+    Running,
+    /// Scheduled.
+    Scheduled,
+    /// Finished.
+    Finished,
+    /// Failed.
+    Failed,
+    /// Killed.
+    Killed,
+}
+
+impl RunStatus {
+    /// The enum name used on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "RUNNING",
+            Self::Scheduled => "SCHEDULED",
+            Self::Finished => "FINISHED",
+            Self::Failed => "FAILED",
+            Self::Killed => "KILLED",
+        }
+    }
+
+    /// Parses the enum name (as stored).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "RUNNING" => Self::Running,
+            "SCHEDULED" => Self::Scheduled,
+            "FINISHED" => Self::Finished,
+            "FAILED" => Self::Failed,
+            "KILLED" => Self::Killed,
+            _ => return None,
+        })
+    }
+
+    /// Parses the proto enum number.
+    pub fn from_number(number: i64) -> Option<Self> {
+        Some(match number {
+            1 => Self::Running,
+            2 => Self::Scheduled,
+            3 => Self::Finished,
+            4 => Self::Failed,
+            5 => Self::Killed,
+            _ => return None,
+        })
+    }
+}
+
+/// A key/value tag or param.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValue {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+}
+
+/// An experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experiment {
+    /// Integer id, as a string on the wire.
+    pub experiment_id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Where its runs' artifacts live.
+    pub artifact_location: String,
+    /// Active or deleted.
+    pub lifecycle_stage: LifecycleStage,
+    /// Creation time in ms since the epoch.
+    pub creation_time: i64,
+    /// Last update time in ms since the epoch.
+    pub last_update_time: i64,
+    /// Experiment tags.
+    pub tags: Vec<KeyValue>,
+}
+
+/// One metric point. `value` may be NaN or ±infinity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    /// Metric key.
+    pub key: String,
+    /// Value.
+    pub value: f64,
+    /// Time in ms since the epoch.
+    pub timestamp: i64,
+    /// Training step.
+    pub step: i64,
+    /// Dataset the value was computed on (MLflow 3).
+    pub dataset_name: Option<String>,
+    /// Digest of that dataset (MLflow 3).
+    pub dataset_digest: Option<String>,
+    /// Logged model the value belongs to (MLflow 3).
+    pub model_id: Option<String>,
+    /// Run the point belongs to, filled in by bulk reads only.
+    pub run_id: Option<String>,
+}
+
+/// A run's metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    /// 32-hex-digit id.
+    pub run_id: String,
+    /// Display name.
+    pub run_name: String,
+    /// Owning experiment.
+    pub experiment_id: i64,
+    /// Author.
+    pub user_id: String,
+    /// Status.
+    pub status: RunStatus,
+    /// Start time in ms.
+    pub start_time: i64,
+    /// End time in ms, once set.
+    pub end_time: Option<i64>,
+    /// Root of the run's artifacts.
+    pub artifact_uri: String,
+    /// Active or deleted.
+    pub lifecycle_stage: LifecycleStage,
+}
+
+/// A dataset a run used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dataset {
+    /// Name.
+    pub name: String,
+    /// Content digest.
+    pub digest: String,
+    /// Kind of source (`local`, `s3`, `http`, ...).
+    pub source_type: String,
+    /// Source description (usually JSON).
+    pub source: String,
+    /// Schema (usually JSON), if known.
+    pub schema: Option<String>,
+    /// Profile (usually JSON), if known.
+    pub profile: Option<String>,
+}
+
+/// A dataset used as an input of a run, with the input's tags (e.g. `mlflow.data.context`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetInput {
+    /// Input tags.
+    pub tags: Vec<KeyValue>,
+    /// The dataset.
+    pub dataset: Dataset,
+}
+
+/// A logged model a run wrote at some step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelOutput {
+    /// Logged model id.
+    pub model_id: String,
+    /// Step at which it was written.
+    pub step: i64,
+}
+
+/// A complete run: metadata, data, inputs and outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// Metadata.
+    pub info: RunInfo,
+    /// Latest value of every metric.
+    pub metrics: Vec<Metric>,
+    /// Params.
+    pub params: Vec<KeyValue>,
+    /// Tags.
+    pub tags: Vec<KeyValue>,
+    /// Dataset inputs.
+    pub dataset_inputs: Vec<DatasetInput>,
+    /// Logged models used as inputs.
+    pub model_inputs: Vec<String>,
+    /// Logged models written.
+    pub model_outputs: Vec<ModelOutput>,
+}
+
+/// One page of results and the token of the next, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Token for the next page.
+    pub next_page_token: Option<String>,
+}

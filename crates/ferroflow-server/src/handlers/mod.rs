@@ -1,0 +1,20 @@
+//! Endpoint handlers, one module per resource. Each extracts the request message, turns it into
+//! validated core values, calls the store and maps the result to the wire types.
+
+pub mod experiments;
+pub mod metrics;
+pub mod runs;
+pub mod server;
+
+use crate::error::{ApiError, ApiResult};
+
+/// A required string field: present and non-empty.
+pub(crate) fn required(value: Option<String>, field: &str) -> ApiResult<String> {
+    value.filter(|v| !v.is_empty()).ok_or_else(|| ApiError::missing(field))
+}
+
+/// A required experiment id, parsed.
+pub(crate) fn experiment_id(value: Option<String>) -> ApiResult<i64> {
+    let id = required(value, "experiment_id")?;
+    Ok(ferroflow_core::validation::parse_experiment_id(&id)?)
+}

@@ -1,0 +1,31 @@
+//! Server-level endpoints: health, version, capabilities.
+
+use axum::Json;
+use serde_json::{json, Value};
+
+/// The MLflow release whose API this server speaks. Clients parse it to decide which features to use.
+pub const MLFLOW_COMPATIBLE_VERSION: &str = "3.17.2";
+
+/// GET /health
+pub async fn health() -> &'static str {
+    "OK"
+}
+
+/// GET /version
+pub async fn version() -> &'static str {
+    MLFLOW_COMPATIBLE_VERSION
+}
+
+/// GET /api/3.0/mlflow/server-info: what the client may rely on.
+pub async fn server_info() -> Json<Value> {
+    Json(json!({
+        "store_type": "SqlStore",
+        "workspaces_enabled": false,
+        "trace_archival_enabled": false,
+        "multipart_uploads_enabled": false,
+        "multipart_downloads_enabled": false,
+        "presigned_upload_run_id_supported": false,
+        "presigned_upload_model_id_supported": false,
+        "features_enabled": {"gateway": false},
+    }))
+}

@@ -1,0 +1,684 @@
+//! Runs and what they log: tags, params, metrics, inputs and outputs.
+
+use std::collections::HashMap;
+
+use ferroflow_core::model::{
+    Dataset, DatasetInput, KeyValue, LifecycleStage, Metric, ModelOutput, Run, RunInfo, RunStatus,
+};
+use ferroflow_core::validation::{self, KeyKind};
+use ferroflow_core::{run_name, tags};
+use sqlx::{Any, Executor, Row as _};
+
+use crate::rows::{self, RUN_COLUMNS};
+use crate::{now_ms, Error, Result, SqlStore};
+
+/// The fields of runs/create.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRun {
+    /// Experiment to create the run in.
+    pub experiment_id: i64,
+    /// Author.
+    pub user_id: String,
+    /// Name; generated when absent (and no `mlflow.runName` tag names it).
+    pub run_name: Option<String>,
+    /// Start time in ms.
+    pub start_time: i64,
+    /// Initial tags.
+    pub tags: Vec<KeyValue>,
+}
+
+/// The fields of runs/update; absent fields are left alone.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateRun {
+    /// New status.
+    pub status: Option<RunStatus>,
+    /// New end time.
+    pub end_time: Option<i64>,
+    /// New name.
+    pub run_name: Option<String>,
+}
+
+/// The contents of runs/log-batch.
+#[derive(Debug, Clone, Default)]
+pub struct LogBatch {
+    /// Metric points.
+    pub metrics: Vec<Metric>,
+    /// Params.
+    pub params: Vec<KeyValue>,
+    /// Tags.
+    pub tags: Vec<KeyValue>,
+}
+
+/// The contents of runs/log-inputs.
+#[derive(Debug, Clone, Default)]
+pub struct LogInputs {
+    /// Datasets with their input tags.
+    pub datasets: Vec<DatasetInput>,
+    /// Logged models used as inputs.
+    pub model_ids: Vec<String>,
+}
+
+/// Largest number of ids bound in one `IN (...)` list; keeps far below every engine's parameter limit.
+const IN_LIST_CHUNK: usize = 500;
+
+impl SqlStore {
+    /// Creates a run in an active experiment.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown experiment; `InvalidParameterValue` for a deleted one, bad tags, or a
+    /// `run_name` that contradicts the `mlflow.runName` tag.
+    #[tracing::instrument(skip_all, fields(experiment_id = request.experiment_id))]
+    pub async fn create_run(&self, request: CreateRun) -> Result<Run> {
+        let mut tags = validate_run_tags(request.tags)?;
+        let tag_name = tags.iter().find(|t| t.key == tags::RUN_NAME).map(|t| t.value.clone());
+        let name = match (request.run_name.filter(|n| !n.is_empty()), tag_name) {
+            (Some(given), Some(tagged)) if given != tagged => {
+                return Err(Error::InvalidParameterValue(format!(
+                    "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values \
+                     (run_name='{given}', mlflow.runName='{tagged}')."
+                )))
+            }
+            (Some(name), _) | (None, Some(name)) => name,
+            (None, None) => run_name::generate(),
+        };
+        if !tags.iter().any(|t| t.key == tags::RUN_NAME) {
+            tags.push(KeyValue { key: tags::RUN_NAME.to_owned(), value: name.clone() });
+        }
+        let run_id = uuid::Uuid::new_v4().simple().to_string();
+        let mut tx = self.write.begin().await?;
+        self.require_active_experiment(&mut *tx, request.experiment_id).await?;
+        let mut location = self.sql("SELECT artifact_location FROM experiments WHERE experiment_id = ");
+        location.arg(request.experiment_id);
+        let experiment_location: String = location.query().fetch_one(&mut *tx).await?.try_get("artifact_location")?;
+        let info = RunInfo {
+            artifact_uri: format!("{}/{run_id}/artifacts", experiment_location.trim_end_matches('/')),
+            run_id,
+            run_name: name,
+            experiment_id: request.experiment_id,
+            user_id: request.user_id,
+            status: RunStatus::Running,
+            start_time: request.start_time,
+            end_time: None,
+            lifecycle_stage: LifecycleStage::Active,
+        };
+        let mut insert = self.sql("INSERT INTO runs (run_id, name, experiment_id, user_id, status, start_time, artifact_uri, lifecycle_stage) VALUES (");
+        insert
+            .arg(info.run_id.as_str())
+            .push(", ")
+            .arg(info.run_name.as_str())
+            .push(", ")
+            .arg(info.experiment_id)
+            .push(", ")
+            .arg(info.user_id.as_str())
+            .push(", ")
+            .arg(info.status.as_str())
+            .push(", ")
+            .arg(info.start_time)
+            .push(", ")
+            .arg(info.artifact_uri.as_str())
+            .push(", 'active')");
+        insert.query().execute(&mut *tx).await?;
+        self.upsert_run_tags(&mut *tx, &info.run_id, &tags).await?;
+        tx.commit().await?;
+        tags.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(Run {
+            info,
+            metrics: Vec::new(),
+            params: Vec::new(),
+            tags,
+            dataset_inputs: Vec::new(),
+            model_inputs: Vec::new(),
+            model_outputs: Vec::new(),
+        })
+    }
+
+    /// Reads a run with its latest metrics, params, tags, inputs and outputs.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown run.
+    pub async fn get_run(&self, run_id: &str) -> Result<Run> {
+        let info = self.run_info(&self.read, run_id).await?;
+        let mut runs = self.complete_runs(vec![info]).await?;
+        runs.pop().ok_or_else(|| run_not_found(run_id))
+    }
+
+    pub(crate) async fn run_info(&self, executor: impl Executor<'_, Database = Any>, run_id: &str) -> Result<RunInfo> {
+        let mut sql = self.sql(&format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_id = "));
+        sql.arg(run_id);
+        let row = sql.query().fetch_optional(executor).await?.ok_or_else(|| run_not_found(run_id))?;
+        rows::run_info(&row)
+    }
+
+    async fn require_active_run(&self, executor: impl Executor<'_, Database = Any>, run_id: &str) -> Result<RunInfo> {
+        let info = self.run_info(executor, run_id).await?;
+        if info.lifecycle_stage != LifecycleStage::Active {
+            return Err(Error::InvalidParameterValue(format!(
+                "The run {run_id} must be in the 'active' state. Current state is deleted."
+            )));
+        }
+        Ok(info)
+    }
+
+    /// Attaches data, inputs and outputs to run infos, keeping their order.
+    pub(crate) async fn complete_runs(&self, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
+        let mut runs: Vec<Run> = infos
+            .into_iter()
+            .map(|info| Run {
+                info,
+                metrics: Vec::new(),
+                params: Vec::new(),
+                tags: Vec::new(),
+                dataset_inputs: Vec::new(),
+                model_inputs: Vec::new(),
+                model_outputs: Vec::new(),
+            })
+            .collect();
+        let index: HashMap<String, usize> =
+            runs.iter().enumerate().map(|(i, run)| (run.info.run_id.clone(), i)).collect();
+        let ids: Vec<String> = runs.iter().map(|r| r.info.run_id.clone()).collect();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            self.load_run_children(chunk, &index, &mut runs).await?;
+        }
+        Ok(runs)
+    }
+
+    async fn load_run_children(&self, ids: &[String], index: &HashMap<String, usize>, runs: &mut [Run]) -> Result<()> {
+        let slot = |row: &sqlx::any::AnyRow| -> Result<Option<usize>> {
+            Ok(index.get(&row.try_get::<String, _>("run_id")?).copied())
+        };
+        let mut tags = self.sql("SELECT run_id, key, value FROM run_tags WHERE run_id IN ");
+        tags.list(ids).push(" ORDER BY key");
+        for row in tags.query().fetch_all(&self.read).await? {
+            if let Some(i) = slot(&row)? {
+                runs[i].tags.push(rows::key_value(&row)?);
+            }
+        }
+        let mut params = self.sql("SELECT run_id, key, value FROM params WHERE run_id IN ");
+        params.list(ids).push(" ORDER BY key");
+        for row in params.query().fetch_all(&self.read).await? {
+            if let Some(i) = slot(&row)? {
+                runs[i].params.push(rows::key_value(&row)?);
+            }
+        }
+        let mut metrics = self.sql(&format!("SELECT run_id, {} FROM latest_metrics WHERE run_id IN ", rows::METRIC_COLUMNS));
+        metrics.list(ids).push(" ORDER BY key");
+        for row in metrics.query().fetch_all(&self.read).await? {
+            if let Some(i) = slot(&row)? {
+                runs[i].metrics.push(rows::metric(&row)?);
+            }
+        }
+        self.load_run_inputs(ids, index, runs).await
+    }
+
+    async fn load_run_inputs(&self, ids: &[String], index: &HashMap<String, usize>, runs: &mut [Run]) -> Result<()> {
+        let mut inputs = self.sql(
+            "SELECT i.run_id, d.dataset_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile \
+             FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id IN ",
+        );
+        inputs.list(ids).push(" ORDER BY d.name, d.digest");
+        let mut positions: HashMap<(String, String), (usize, usize)> = HashMap::new();
+        for row in inputs.query().fetch_all(&self.read).await? {
+            let run_id: String = row.try_get("run_id")?;
+            let Some(&i) = index.get(&run_id) else { continue };
+            let dataset = Dataset {
+                name: row.try_get("name")?,
+                digest: row.try_get("digest")?,
+                source_type: row.try_get("source_type")?,
+                source: row.try_get("source")?,
+                schema: row.try_get("schema")?,
+                profile: row.try_get("profile")?,
+            };
+            positions.insert((run_id, row.try_get("dataset_id")?), (i, runs[i].dataset_inputs.len()));
+            runs[i].dataset_inputs.push(DatasetInput { tags: Vec::new(), dataset });
+        }
+        if !positions.is_empty() {
+            let mut input_tags = self.sql("SELECT run_id, dataset_id, key, value FROM run_input_tags WHERE run_id IN ");
+            input_tags.list(ids).push(" ORDER BY key");
+            for row in input_tags.query().fetch_all(&self.read).await? {
+                let key = (row.try_get::<String, _>("run_id")?, row.try_get::<String, _>("dataset_id")?);
+                if let Some(&(i, j)) = positions.get(&key) {
+                    runs[i].dataset_inputs[j].tags.push(rows::key_value(&row)?);
+                }
+            }
+        }
+        let mut models = self.sql("SELECT run_id, model_id FROM run_model_inputs WHERE run_id IN ");
+        models.list(ids).push(" ORDER BY model_id");
+        for row in models.query().fetch_all(&self.read).await? {
+            let run_id: String = row.try_get("run_id")?;
+            if let Some(&i) = index.get(&run_id) {
+                runs[i].model_inputs.push(row.try_get("model_id")?);
+            }
+        }
+        let mut outputs = self.sql("SELECT run_id, model_id, step FROM run_model_outputs WHERE run_id IN ");
+        outputs.list(ids).push(" ORDER BY step, model_id");
+        for row in outputs.query().fetch_all(&self.read).await? {
+            let run_id: String = row.try_get("run_id")?;
+            if let Some(&i) = index.get(&run_id) {
+                runs[i].model_outputs.push(ModelOutput { model_id: row.try_get("model_id")?, step: row.try_get("step")? });
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes a run's status, end time or name.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown run, `InvalidParameterValue` for a deleted one.
+    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    pub async fn update_run(&self, run_id: &str, update: UpdateRun) -> Result<RunInfo> {
+        let mut tx = self.write.begin().await?;
+        let mut info = self.require_active_run(&mut *tx, run_id).await?;
+        if let Some(status) = update.status {
+            info.status = status;
+        }
+        if let Some(end_time) = update.end_time {
+            info.end_time = Some(end_time);
+        }
+        let rename = update.run_name.filter(|n| !n.is_empty());
+        if let Some(name) = &rename {
+            info.run_name = name.clone();
+        }
+        let mut sql = self.sql("UPDATE runs SET status = ");
+        sql.arg(info.status.as_str())
+            .push(", end_time = ")
+            .arg(info.end_time)
+            .push(", name = ")
+            .arg(info.run_name.as_str())
+            .push(" WHERE run_id = ")
+            .arg(run_id);
+        sql.query().execute(&mut *tx).await?;
+        if let Some(name) = rename {
+            let tag = KeyValue { key: tags::RUN_NAME.to_owned(), value: name };
+            self.upsert_run_tags(&mut *tx, run_id, std::slice::from_ref(&tag)).await?;
+        }
+        tx.commit().await?;
+        Ok(info)
+    }
+
+    /// Soft-deletes a run.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown run.
+    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    pub async fn delete_run(&self, run_id: &str) -> Result<()> {
+        self.set_run_stage(run_id, LifecycleStage::Deleted).await
+    }
+
+    /// Restores a soft-deleted run.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown run.
+    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    pub async fn restore_run(&self, run_id: &str) -> Result<()> {
+        self.set_run_stage(run_id, LifecycleStage::Active).await
+    }
+
+    async fn set_run_stage(&self, run_id: &str, stage: LifecycleStage) -> Result<()> {
+        let deleted_time = (stage == LifecycleStage::Deleted).then(now_ms);
+        let mut sql = self.sql("UPDATE runs SET lifecycle_stage = ");
+        sql.arg(stage.as_str()).push(", deleted_time = ").arg(deleted_time).push(" WHERE run_id = ").arg(run_id);
+        if sql.query().execute(&self.write).await?.rows_affected() == 0 {
+            return Err(run_not_found(run_id));
+        }
+        Ok(())
+    }
+
+    /// Sets a tag on an active run. `mlflow.runName` renames the run as well.
+    ///
+    /// # Errors
+    /// `NotFound`, `InvalidParameterValue` for a bad key or a deleted run.
+    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    pub async fn set_run_tag(&self, run_id: &str, tag: KeyValue) -> Result<()> {
+        self.log_batch(run_id, LogBatch { tags: vec![tag], ..LogBatch::default() }).await
+    }
+
+    /// Removes a tag from an active run.
+    ///
+    /// # Errors
+    /// `NotFound` when the run or the tag does not exist.
+    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    pub async fn delete_run_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        self.require_active_run(&mut *tx, run_id).await?;
+        let mut sql = self.sql("DELETE FROM run_tags WHERE run_id = ");
+        sql.arg(run_id).push(" AND key = ").arg(key);
+        if sql.query().execute(&mut *tx).await?.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("No tag with name: {key} in run with id {run_id}")));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Logs metrics, params and tags in one transaction: all of it lands or none of it.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a batch over MLflow's limits, a bad key, a deleted run or a param
+    /// whose value differs from the one already logged; `NotFound` for an unknown run.
+    #[tracing::instrument(skip_all, fields(run_id = %run_id, metrics = batch.metrics.len()))]
+    pub async fn log_batch(&self, run_id: &str, batch: LogBatch) -> Result<()> {
+        let batch = validate_batch(batch)?;
+        let mut tx = self.write.begin().await?;
+        self.require_active_run(&mut *tx, run_id).await?;
+        self.insert_params(&mut tx, run_id, &batch.params).await?;
+        self.upsert_run_tags(&mut *tx, run_id, &batch.tags).await?;
+        if let Some(name) = batch.tags.iter().rev().find(|t| t.key == tags::RUN_NAME) {
+            let mut rename = self.sql("UPDATE runs SET name = ");
+            rename.arg(name.value.as_str()).push(" WHERE run_id = ").arg(run_id);
+            rename.query().execute(&mut *tx).await?;
+        }
+        self.insert_metrics(&mut tx, run_id, &batch.metrics).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_params(&self, tx: &mut sqlx::Transaction<'_, Any>, run_id: &str, params: &[KeyValue]) -> Result<()> {
+        if params.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.sql("INSERT INTO params (run_id, key, value) VALUES ");
+        for (i, param) in params.iter().enumerate() {
+            insert.push(if i == 0 { "(" } else { ", (" });
+            insert.arg(run_id).push(", ").arg(param.key.as_str()).push(", ").arg(param.value.as_str()).push(")");
+        }
+        insert.push(" ON CONFLICT (run_id, key) DO NOTHING");
+        insert.query().execute(&mut **tx).await?;
+        // Params are immutable: whatever is stored now (ours, or an earlier value) must equal what was sent.
+        let keys: Vec<String> = params.iter().map(|p| p.key.clone()).collect();
+        let mut stored = self.sql("SELECT key, value FROM params WHERE run_id = ");
+        stored.arg(run_id).push(" AND key IN ").list(&keys);
+        let stored: HashMap<String, String> = stored
+            .query()
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| rows::key_value(row).map(|kv| (kv.key, kv.value)))
+            .collect::<Result<_>>()?;
+        for param in params {
+            if let Some(old) = stored.get(&param.key).filter(|old| **old != param.value) {
+                return Err(Error::InvalidParameterValue(format!(
+                    "Changing param values is not allowed. Param with key='{}' was already logged with value='{old}' \
+                     for run ID='{run_id}'. Attempted logging new value '{}'.",
+                    param.key, param.value
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn upsert_run_tags(&self, executor: impl Executor<'_, Database = Any>, run_id: &str, tags: &[KeyValue]) -> Result<()> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let mut sql = self.sql("INSERT INTO run_tags (run_id, key, value) VALUES ");
+        for (i, tag) in tags.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.arg(run_id).push(", ").arg(tag.key.as_str()).push(", ").arg(tag.value.as_str()).push(")");
+        }
+        sql.push(" ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value");
+        sql.query().execute(executor).await?;
+        Ok(())
+    }
+
+    async fn insert_metrics(&self, tx: &mut sqlx::Transaction<'_, Any>, run_id: &str, metrics: &[Metric]) -> Result<()> {
+        if metrics.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.sql(
+            "INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan, dataset_name, dataset_digest, model_id) VALUES ",
+        );
+        for (i, m) in metrics.iter().enumerate() {
+            insert.push(if i == 0 { "(" } else { ", (" });
+            let (value, is_nan) = stored_value(m.value);
+            insert
+                .arg(run_id)
+                .push(", ")
+                .arg(m.key.as_str())
+                .push(", ")
+                .arg(m.timestamp)
+                .push(", ")
+                .arg(m.step)
+                .push(", ")
+                .arg(value)
+                .push(", ")
+                .arg(is_nan)
+                .push(", ")
+                .arg(m.dataset_name.clone())
+                .push(", ")
+                .arg(m.dataset_digest.clone())
+                .push(", ")
+                .arg(m.model_id.clone())
+                .push(")");
+        }
+        insert.push(" ON CONFLICT DO NOTHING");
+        insert.query().execute(&mut **tx).await?;
+        for latest in latest_per_key(metrics) {
+            self.upsert_latest_metric(tx, run_id, latest).await?;
+        }
+        Ok(())
+    }
+
+    async fn upsert_latest_metric(&self, tx: &mut sqlx::Transaction<'_, Any>, run_id: &str, m: &Metric) -> Result<()> {
+        let (value, is_nan) = stored_value(m.value);
+        let mut sql = self.sql(
+            "INSERT INTO latest_metrics (run_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest, model_id) VALUES (",
+        );
+        sql.arg(run_id)
+            .push(", ")
+            .arg(m.key.as_str())
+            .push(", ")
+            .arg(value)
+            .push(", ")
+            .arg(is_nan)
+            .push(", ")
+            .arg(m.timestamp)
+            .push(", ")
+            .arg(m.step)
+            .push(", ")
+            .arg(m.dataset_name.clone())
+            .push(", ")
+            .arg(m.dataset_digest.clone())
+            .push(", ")
+            .arg(m.model_id.clone())
+            .push(
+                ") ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
+                 timestamp = excluded.timestamp, step = excluded.step, dataset_name = excluded.dataset_name, \
+                 dataset_digest = excluded.dataset_digest, model_id = excluded.model_id \
+                 WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND \
+                 (excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = latest_metrics.timestamp \
+                 AND excluded.value > latest_metrics.value)))",
+            );
+        sql.query().execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// Records datasets and models a run used.
+    ///
+    /// # Errors
+    /// `NotFound`, `InvalidParameterValue` for fields over their limits or a deleted run.
+    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    pub async fn log_inputs(&self, run_id: &str, inputs: LogInputs) -> Result<()> {
+        for input in &inputs.datasets {
+            validate_dataset_input(input)?;
+        }
+        let mut tx = self.write.begin().await?;
+        let info = self.require_active_run(&mut *tx, run_id).await?;
+        for input in &inputs.datasets {
+            let dataset_id = self.dataset_id(&mut tx, info.experiment_id, &input.dataset).await?;
+            let mut link = self.sql("INSERT INTO run_dataset_inputs (run_id, dataset_id) VALUES (");
+            link.arg(run_id).push(", ").arg(dataset_id.as_str()).push(") ON CONFLICT DO NOTHING");
+            link.query().execute(&mut *tx).await?;
+            for tag in &input.tags {
+                let mut sql = self.sql("INSERT INTO run_input_tags (run_id, dataset_id, key, value) VALUES (");
+                sql.arg(run_id).push(", ").arg(dataset_id.as_str()).push(", ").arg(tag.key.as_str());
+                sql.push(", ").arg(tag.value.as_str());
+                sql.push(") ON CONFLICT (run_id, dataset_id, key) DO UPDATE SET value = excluded.value");
+                sql.query().execute(&mut *tx).await?;
+            }
+        }
+        for model_id in &inputs.model_ids {
+            let mut sql = self.sql("INSERT INTO run_model_inputs (run_id, model_id) VALUES (");
+            sql.arg(run_id).push(", ").arg(model_id.as_str()).push(") ON CONFLICT DO NOTHING");
+            sql.query().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Finds the dataset with this (experiment, name, digest), creating it on first use.
+    async fn dataset_id(&self, tx: &mut sqlx::Transaction<'_, Any>, experiment_id: i64, dataset: &Dataset) -> Result<String> {
+        let mut find = self.sql("SELECT dataset_id FROM datasets WHERE experiment_id = ");
+        find.arg(experiment_id).push(" AND name = ").arg(dataset.name.as_str());
+        find.push(" AND digest = ").arg(dataset.digest.as_str());
+        if let Some(row) = find.query().fetch_optional(&mut **tx).await? {
+            return Ok(row.try_get("dataset_id")?);
+        }
+        let dataset_id = uuid::Uuid::new_v4().simple().to_string();
+        let mut insert = self.sql("INSERT INTO datasets (dataset_id, experiment_id, name, digest, source_type, source, schema, profile) VALUES (");
+        insert
+            .arg(dataset_id.as_str())
+            .push(", ")
+            .arg(experiment_id)
+            .push(", ")
+            .arg(dataset.name.as_str())
+            .push(", ")
+            .arg(dataset.digest.as_str())
+            .push(", ")
+            .arg(dataset.source_type.as_str())
+            .push(", ")
+            .arg(dataset.source.as_str())
+            .push(", ")
+            .arg(dataset.schema.clone())
+            .push(", ")
+            .arg(dataset.profile.clone())
+            .push(")");
+        insert.query().execute(&mut **tx).await?;
+        Ok(dataset_id)
+    }
+
+    /// Records logged models a run wrote (MLflow 3 `runs/outputs`).
+    ///
+    /// # Errors
+    /// `NotFound`, `InvalidParameterValue` for a deleted run.
+    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    pub async fn log_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        self.require_active_run(&mut *tx, run_id).await?;
+        for output in outputs {
+            let mut sql = self.sql("INSERT INTO run_model_outputs (run_id, model_id, step) VALUES (");
+            sql.arg(run_id).push(", ").arg(output.model_id.as_str()).push(", ").arg(output.step);
+            sql.push(") ON CONFLICT (run_id, model_id) DO UPDATE SET step = excluded.step");
+            sql.query().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn run_not_found(run_id: &str) -> Error {
+    Error::NotFound(format!("Run with id={run_id} not found"))
+}
+
+/// NaN cannot be stored by every engine (SQLite reads it back as NULL): keep 0 plus a flag.
+fn stored_value(value: f64) -> (f64, i64) {
+    if value.is_nan() {
+        (0.0, 1)
+    } else {
+        (value, 0)
+    }
+}
+
+/// The point of each key that would become its latest: highest step, then timestamp, then value.
+fn latest_per_key(metrics: &[Metric]) -> Vec<&Metric> {
+    let rank = |m: &Metric| (m.step, m.timestamp, stored_value(m.value).0);
+    let mut best: HashMap<&str, &Metric> = HashMap::new();
+    for m in metrics {
+        match best.get(m.key.as_str()) {
+            Some(current) if rank(current).partial_cmp(&rank(m)) != Some(std::cmp::Ordering::Less) => {}
+            _ => {
+                best.insert(&m.key, m);
+            }
+        }
+    }
+    best.into_values().collect()
+}
+
+fn validate_run_tags(tags: Vec<KeyValue>) -> Result<Vec<KeyValue>> {
+    tags.into_iter()
+        .map(|tag| {
+            validation::validate_key(KeyKind::Tag, &tag.key)?;
+            let value = validation::truncate(&tag.value, validation::MAX_RUN_TAG_VALUE_LENGTH).to_owned();
+            Ok(KeyValue { key: tag.key, value })
+        })
+        .collect()
+}
+
+fn validate_batch(batch: LogBatch) -> Result<LogBatch> {
+    let (m, p, t) = (batch.metrics.len(), batch.params.len(), batch.tags.len());
+    let limit = |what: &str, n: usize, max: usize| {
+        if n > max {
+            Err(Error::InvalidParameterValue(format!(
+                "A batch logging request can contain at most {max} {what}. Got {n} {what}. Please split up {what} \
+                 across multiple requests and try again."
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    limit("metrics", m, validation::MAX_BATCH_METRICS)?;
+    limit("params", p, validation::MAX_BATCH_PARAMS)?;
+    limit("tags", t, validation::MAX_BATCH_TAGS)?;
+    if m + p + t > validation::MAX_BATCH_ENTITIES {
+        return Err(Error::InvalidParameterValue(format!(
+            "A batch logging request can contain at most {} metrics, params and tags in total. Got {}.",
+            validation::MAX_BATCH_ENTITIES,
+            m + p + t
+        )));
+    }
+    for metric in &batch.metrics {
+        validation::validate_key(KeyKind::Metric, &metric.key)?;
+        validation::validate_timestamp("timestamp", metric.timestamp)?;
+    }
+    let mut params: Vec<KeyValue> = Vec::with_capacity(p);
+    for param in batch.params {
+        validation::validate_key(KeyKind::Param, &param.key)?;
+        let value = validation::truncate(&param.value, validation::MAX_PARAM_VALUE_LENGTH).to_owned();
+        if let Some(twin) = params.iter().find(|q| q.key == param.key) {
+            if twin.value != value {
+                return Err(Error::InvalidParameterValue(format!(
+                    "Duplicate parameter keys have been submitted: ['{}']. Please ensure the request contains only \
+                     one param value per param key.",
+                    param.key
+                )));
+            }
+            continue;
+        }
+        params.push(KeyValue { key: param.key, value });
+    }
+    Ok(LogBatch { metrics: batch.metrics, params, tags: validate_run_tags(batch.tags)? })
+}
+
+fn validate_dataset_input(input: &DatasetInput) -> Result<()> {
+    let d = &input.dataset;
+    for (field, value) in [("name", &d.name), ("digest", &d.digest), ("source_type", &d.source_type), ("source", &d.source)] {
+        if value.is_empty() {
+            return Err(validation::missing(&format!("dataset.{field}")).into());
+        }
+    }
+    validation::validate_length("dataset.name", &d.name, validation::MAX_DATASET_NAME_LENGTH)?;
+    validation::validate_length("dataset.digest", &d.digest, validation::MAX_DATASET_DIGEST_LENGTH)?;
+    validation::validate_length("dataset.source", &d.source, validation::MAX_DATASET_SOURCE_LENGTH)?;
+    if let Some(schema) = &d.schema {
+        validation::validate_length("dataset.schema", schema, validation::MAX_DATASET_SCHEMA_LENGTH)?;
+    }
+    if let Some(profile) = &d.profile {
+        validation::validate_length("dataset.profile", profile, validation::MAX_DATASET_PROFILE_LENGTH)?;
+    }
+    for tag in &input.tags {
+        if tag.key.is_empty() {
+            return Err(validation::missing("input_tag.key").into());
+        }
+        validation::validate_length("input_tag.key", &tag.key, validation::MAX_INPUT_TAG_KEY_LENGTH)?;
+        validation::validate_length("input_tag.value", &tag.value, validation::MAX_INPUT_TAG_VALUE_LENGTH)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,329 @@
+//! `runs/search` and `experiments/search`: typed filters from `ferroflow_core::search` become SQL.
+
+use ferroflow_core::model::{Experiment, Page, Run, ViewType};
+use ferroflow_core::page_token;
+use ferroflow_core::search::{
+    DatasetField, ExperimentClause, ExperimentOrder, ExperimentOrderKey, ExperimentTimeAttribute, KeyCondition,
+    NumberOp, RunClause, RunNumberAttribute, RunOrder, RunOrderKey, RunStringAttribute, StringMatch,
+};
+use ferroflow_core::tags;
+
+use crate::rows::{self, EXPERIMENT_COLUMNS, RUN_COLUMNS};
+use crate::sql::{Dialect, Sql};
+use crate::{Result, SqlStore};
+
+/// A validated runs/search request.
+#[derive(Debug, Clone)]
+pub struct RunSearch {
+    /// Experiments to search in.
+    pub experiment_ids: Vec<i64>,
+    /// Clauses, all of which must hold.
+    pub filter: Vec<RunClause>,
+    /// Lifecycle stages to include.
+    pub view: ViewType,
+    /// Page size.
+    pub max_results: i64,
+    /// Ordering, before the default tie-breaks.
+    pub order_by: Vec<RunOrder>,
+    /// Rows to skip (from the page token).
+    pub offset: u64,
+}
+
+/// A validated experiments/search request.
+#[derive(Debug, Clone)]
+pub struct ExperimentSearch {
+    /// Clauses, all of which must hold.
+    pub filter: Vec<ExperimentClause>,
+    /// Lifecycle stages to include.
+    pub view: ViewType,
+    /// Page size.
+    pub max_results: i64,
+    /// Ordering, before the default tie-breaks.
+    pub order_by: Vec<ExperimentOrder>,
+    /// Rows to skip (from the page token).
+    pub offset: u64,
+}
+
+impl SqlStore {
+    /// Runs a run search and loads the full runs of the page.
+    ///
+    /// # Errors
+    /// `Database` only: the request was validated when it was built.
+    #[tracing::instrument(skip_all)]
+    pub async fn search_runs(&self, search: &RunSearch) -> Result<Page<Run>> {
+        if search.experiment_ids.is_empty() {
+            return Ok(Page { items: Vec::new(), next_page_token: None });
+        }
+        let mut sql = self.sql(&format!("SELECT {RUN_COLUMNS} FROM runs r"));
+        let order_by = run_order_joins(&mut sql, &search.order_by);
+        sql.push(" WHERE r.experiment_id IN (");
+        for (i, id) in search.experiment_ids.iter().enumerate() {
+            sql.push(if i == 0 { "" } else { ", " }).arg(*id);
+        }
+        sql.push(") AND r.lifecycle_stage IN ");
+        sql.list(&search.view.stages().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        for clause in &search.filter {
+            sql.push(" AND ");
+            run_clause_sql(&mut sql, self.dialect, clause);
+        }
+        sql.push(" ORDER BY ").push(&order_by);
+        paginate(&mut sql, search.max_results, search.offset);
+        let infos = sql.query().fetch_all(&self.read).await?.iter().map(rows::run_info).collect::<Result<Vec<_>>>()?;
+        let (infos, next_page_token) = split_page(infos, search.max_results, search.offset);
+        Ok(Page { items: self.complete_runs(infos).await?, next_page_token })
+    }
+
+    /// Runs an experiment search.
+    ///
+    /// # Errors
+    /// `Database` only: the request was validated when it was built.
+    #[tracing::instrument(skip_all)]
+    pub async fn search_experiments(&self, search: &ExperimentSearch) -> Result<Page<Experiment>> {
+        let mut sql = self.sql(&format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments e WHERE e.lifecycle_stage IN "));
+        sql.list(&search.view.stages().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        for clause in &search.filter {
+            sql.push(" AND ");
+            experiment_clause_sql(&mut sql, self.dialect, clause);
+        }
+        sql.push(" ORDER BY ").push(&experiment_order(&search.order_by));
+        paginate(&mut sql, search.max_results, search.offset);
+        let rows = sql.query().fetch_all(&self.read).await?;
+        let experiments = rows.iter().map(rows::experiment).collect::<Result<Vec<_>>>()?;
+        let (mut experiments, next_page_token) = split_page(experiments, search.max_results, search.offset);
+        self.experiment_tags_for(&mut experiments).await?;
+        Ok(Page { items: experiments, next_page_token })
+    }
+}
+
+/// Fetches one row more than the page so we know whether another page follows.
+fn paginate(sql: &mut Sql, max_results: i64, offset: u64) {
+    sql.push(" LIMIT ").arg(max_results.saturating_add(1));
+    sql.push(" OFFSET ").arg(i64::try_from(offset).unwrap_or(i64::MAX));
+}
+
+fn split_page<T>(mut items: Vec<T>, max_results: i64, offset: u64) -> (Vec<T>, Option<String>) {
+    let page_size = usize::try_from(max_results).unwrap_or(usize::MAX);
+    if items.len() > page_size {
+        items.truncate(page_size);
+        (items, Some(page_token::encode(offset + page_size as u64)))
+    } else {
+        (items, None)
+    }
+}
+
+fn direction(ascending: bool) -> &'static str {
+    if ascending {
+        "ASC"
+    } else {
+        "DESC"
+    }
+}
+
+/// Adds the joins that orderings by metric, param or tag need and returns the ORDER BY list, with
+/// MLflow's tie-breaks (`start_time DESC`, then `run_id ASC`) appended. Missing values sort last.
+fn run_order_joins(sql: &mut Sql, orders: &[RunOrder]) -> String {
+    let mut terms: Vec<String> = Vec::new();
+    let mut has_start_time = false;
+    let mut has_run_id = false;
+    for (i, order) in orders.iter().enumerate() {
+        let dir = direction(order.ascending);
+        let alias = format!("o{i}");
+        let join = |sql: &mut Sql, table: &str, key: &str| {
+            sql.push(&format!(" LEFT JOIN {table} {alias} ON {alias}.run_id = r.run_id AND {alias}.key = ")).arg(key);
+        };
+        match &order.key {
+            RunOrderKey::Metric(key) => {
+                join(sql, "latest_metrics", key);
+                terms.push(format!("({alias}.value IS NULL), {alias}.is_nan, {alias}.value {dir}"));
+            }
+            RunOrderKey::Param(key) => {
+                join(sql, "params", key);
+                terms.push(format!("({alias}.value IS NULL), {alias}.value {dir}"));
+            }
+            RunOrderKey::Tag(key) => {
+                join(sql, "run_tags", key);
+                terms.push(format!("({alias}.value IS NULL), {alias}.value {dir}"));
+            }
+            RunOrderKey::StringAttribute(attribute) => {
+                has_run_id |= *attribute == RunStringAttribute::RunId;
+                terms.push(format!("{} {dir}", run_string_column(*attribute)));
+            }
+            RunOrderKey::NumberAttribute(attribute) => {
+                has_start_time |= *attribute == RunNumberAttribute::StartTime;
+                let column = run_number_column(*attribute);
+                terms.push(format!("({column} IS NULL), {column} {dir}"));
+            }
+        }
+    }
+    if !has_start_time {
+        terms.push("r.start_time DESC".to_owned());
+    }
+    if !has_run_id {
+        terms.push("r.run_id ASC".to_owned());
+    }
+    terms.join(", ")
+}
+
+fn run_string_column(attribute: RunStringAttribute) -> &'static str {
+    match attribute {
+        RunStringAttribute::RunId => "r.run_id",
+        RunStringAttribute::RunName => "r.name",
+        RunStringAttribute::Status => "r.status",
+        RunStringAttribute::UserId => "r.user_id",
+        RunStringAttribute::ArtifactUri => "r.artifact_uri",
+    }
+}
+
+fn run_number_column(attribute: RunNumberAttribute) -> &'static str {
+    match attribute {
+        RunNumberAttribute::StartTime => "r.start_time",
+        RunNumberAttribute::EndTime => "r.end_time",
+    }
+}
+
+fn run_clause_sql(sql: &mut Sql, dialect: Dialect, clause: &RunClause) {
+    match clause {
+        RunClause::Metric { key, op, value } => {
+            sql.push("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = ").arg(key.as_str());
+            // A NaN latest value satisfies only `!=`.
+            if *op == NumberOp::Ne {
+                sql.push(" AND (m.is_nan = 1 OR m.value <> ").arg(*value).push("))");
+            } else {
+                sql.push(&format!(" AND m.is_nan = 0 AND m.value {} ", op.sql())).arg(*value).push(")");
+            }
+        }
+        RunClause::Param { key, condition } => keyed_condition(sql, dialect, "params", "r.run_id", key, condition),
+        RunClause::Tag { key, condition } => keyed_condition(sql, dialect, "run_tags", "r.run_id", key, condition),
+        RunClause::StringAttribute { attribute, condition } => {
+            string_condition(sql, dialect, run_string_column(*attribute), condition);
+        }
+        RunClause::NumberAttribute { attribute, op, value } => {
+            sql.push(&format!("{} {} ", run_number_column(*attribute), op.sql())).arg(*value);
+        }
+        RunClause::Dataset { field: DatasetField::Context, condition } => {
+            sql.push("EXISTS (SELECT 1 FROM run_input_tags t WHERE t.run_id = r.run_id AND t.key = ");
+            sql.arg(tags::DATASET_CONTEXT).push(" AND ");
+            string_condition(sql, dialect, "t.value", condition);
+            sql.push(")");
+        }
+        RunClause::Dataset { field, condition } => {
+            let column = if *field == DatasetField::Name { "d.name" } else { "d.digest" };
+            sql.push(
+                "EXISTS (SELECT 1 FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id \
+                 WHERE i.run_id = r.run_id AND ",
+            );
+            string_condition(sql, dialect, column, condition);
+            sql.push(")");
+        }
+    }
+}
+
+/// A condition on a keyed child table (params, tags). Entities lacking the key match only `IS NULL`.
+fn keyed_condition(sql: &mut Sql, dialect: Dialect, table: &str, owner: &str, key: &str, condition: &KeyCondition) {
+    let owner_column = if table == "experiment_tags" { "experiment_id" } else { "run_id" };
+    let exists = if *condition == KeyCondition::IsNull { "NOT EXISTS" } else { "EXISTS" };
+    sql.push(&format!("{exists} (SELECT 1 FROM {table} k WHERE k.{owner_column} = {owner} AND k.key = ")).arg(key);
+    if let KeyCondition::Matches(matcher) = condition {
+        sql.push(" AND ");
+        string_condition(sql, dialect, "k.value", matcher);
+    }
+    sql.push(")");
+}
+
+fn string_condition(sql: &mut Sql, dialect: Dialect, column: &str, condition: &StringMatch) {
+    match condition {
+        StringMatch::Eq(v) => {
+            sql.push(&format!("{column} = ")).arg(v.as_str());
+        }
+        StringMatch::Ne(v) => {
+            sql.push(&format!("{column} <> ")).arg(v.as_str());
+        }
+        StringMatch::Like(pattern) => match dialect {
+            // SQLite's LIKE ignores ASCII case; GLOB respects it, so translate the pattern.
+            Dialect::Sqlite => {
+                sql.push(&format!("{column} GLOB ")).arg(like_to_glob(pattern));
+            }
+        },
+        StringMatch::ILike(pattern) => {
+            sql.push(&format!("LOWER({column}) LIKE LOWER(")).arg(pattern.as_str()).push(")");
+        }
+        StringMatch::In(values) => {
+            sql.push(&format!("{column} IN ")).list(values);
+        }
+        StringMatch::NotIn(values) => {
+            sql.push(&format!("{column} NOT IN ")).list(values);
+        }
+    }
+}
+
+/// Translates a SQL LIKE pattern into an equivalent GLOB pattern.
+fn like_to_glob(pattern: &str) -> String {
+    let mut glob = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        match c {
+            '%' => glob.push('*'),
+            '_' => glob.push('?'),
+            '*' | '?' | '[' => {
+                glob.push('[');
+                glob.push(c);
+                glob.push(']');
+            }
+            other => glob.push(other),
+        }
+    }
+    glob
+}
+
+fn experiment_clause_sql(sql: &mut Sql, dialect: Dialect, clause: &ExperimentClause) {
+    match clause {
+        ExperimentClause::Name(condition) => string_condition(sql, dialect, "e.name", condition),
+        ExperimentClause::Id { negated, ids } => {
+            sql.push(if *negated { "e.experiment_id NOT IN (" } else { "e.experiment_id IN (" });
+            for (i, id) in ids.iter().enumerate() {
+                sql.push(if i == 0 { "" } else { ", " }).arg(*id);
+            }
+            sql.push(")");
+        }
+        ExperimentClause::Time { attribute, op, value } => {
+            let column = match attribute {
+                ExperimentTimeAttribute::CreationTime => "e.creation_time",
+                ExperimentTimeAttribute::LastUpdateTime => "e.last_update_time",
+            };
+            sql.push(&format!("{column} {} ", op.sql())).arg(*value);
+        }
+        ExperimentClause::Tag { key, condition } => {
+            keyed_condition(sql, dialect, "experiment_tags", "e.experiment_id", key, condition);
+        }
+    }
+}
+
+fn experiment_order(orders: &[ExperimentOrder]) -> String {
+    if orders.is_empty() {
+        return "e.creation_time DESC, e.experiment_id ASC".to_owned();
+    }
+    let mut terms: Vec<String> = orders
+        .iter()
+        .map(|order| {
+            let column = match order.key {
+                ExperimentOrderKey::Name => "e.name",
+                ExperimentOrderKey::ExperimentId => "e.experiment_id",
+                ExperimentOrderKey::CreationTime => "e.creation_time",
+                ExperimentOrderKey::LastUpdateTime => "e.last_update_time",
+            };
+            format!("{column} {}", direction(order.ascending))
+        })
+        .collect();
+    if !orders.iter().any(|o| o.key == ExperimentOrderKey::ExperimentId) {
+        terms.push("e.experiment_id DESC".to_owned());
+    }
+    terms.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_become_case_sensitive_globs() {
+        assert_eq!(super::like_to_glob("a%b_c"), "a*b?c");
+        assert_eq!(super::like_to_glob("x*y?[z"), "x[*]y[?][[]z");
+    }
+}
