@@ -27,9 +27,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MlflowRequest<T> {
         } else if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
             check_json_content_type(&req)?;
         }
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| ApiError::new(ErrorCode::BadRequest, format!("Could not read the request body: {rejection}")))?;
+        let body = Bytes::from_request(req, state).await.map_err(|rejection| ApiError {
+            code: ErrorCode::BadRequest,
+            message: format!("Could not read the request body: {}", rejection.body_text()),
+            status: Some(rejection.status()),
+        })?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return parse_value(Value::Object(Map::new())).map(Self);
         }

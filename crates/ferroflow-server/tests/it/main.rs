@@ -1,0 +1,93 @@
+//! HTTP-level tests: the router is called in-process on a fresh SQLite file per test.
+
+mod errors;
+mod experiments;
+mod runs;
+mod search;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use ferroflow_server::{AllowedHosts, AppState, ServerConfig};
+use ferroflow_store::{BackendUri, SqlStore, StoreConfig};
+use http_body_util::BodyExt as _;
+use serde_json::{json, Value};
+use tower::ServiceExt as _;
+
+pub struct TestApp {
+    router: Router,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::open(&StoreConfig {
+            backend: BackendUri::Sqlite { path: dir.path().join("mlflow.db") },
+            default_artifact_root: "mlflow-artifacts:/".to_owned(),
+            max_read_connections: 4,
+        })
+        .await
+        .unwrap();
+        let config = ServerConfig {
+            allowed_hosts: AllowedHosts::default_for("127.0.0.1"),
+            cors_allowed_origins: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+        };
+        Self { router: ferroflow_server::router(AppState { store }, &config), _dir: dir }
+    }
+
+    pub async fn raw(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    pub async fn post(&self, endpoint: &str, body: Value) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/api/2.0/mlflow/{endpoint}"))
+            .header(header::HOST, "localhost:5000")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.raw(request).await
+    }
+
+    pub async fn get(&self, endpoint_and_query: &str) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .uri(format!("/api/2.0/mlflow/{endpoint_and_query}"))
+            .header(header::HOST, "localhost:5000")
+            .body(Body::empty())
+            .unwrap();
+        self.raw(request).await
+    }
+
+    /// POST that must succeed; returns the body.
+    pub async fn ok(&self, endpoint: &str, body: Value) -> Value {
+        let (status, value) = self.post(endpoint, body).await;
+        assert_eq!(status, StatusCode::OK, "{endpoint}: {value}");
+        value
+    }
+
+    pub async fn create_experiment(&self, name: &str) -> String {
+        let body = self.ok("experiments/create", json!({ "name": name })).await;
+        body["experiment_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_run(&self, experiment_id: &str, start_time: i64) -> String {
+        let body = self.ok("runs/create", json!({ "experiment_id": experiment_id, "start_time": start_time })).await;
+        body["run"]["info"]["run_id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Asserts an MLflow error response.
+pub fn assert_error(response: &(StatusCode, Value), status: StatusCode, code: &str, fragment: &str) {
+    let (actual_status, body) = response;
+    assert_eq!(*actual_status, status, "{body}");
+    assert_eq!(body["error_code"], code, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(fragment), "message {message:?} lacks {fragment:?}");
+}
