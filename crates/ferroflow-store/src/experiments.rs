@@ -5,7 +5,7 @@ use ferroflow_core::validation;
 use sqlx::Row as _;
 
 use crate::error::is_unique_violation;
-use crate::rows::{self, EXPERIMENT_COLUMNS};
+use crate::rows::{self, ExperimentRow, KeyValueRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT};
 use crate::{now_ms, Error, Result, SqlStore};
 
 /// The experiment every installation has, id 0.
@@ -95,12 +95,9 @@ impl SqlStore {
     /// # Errors
     /// `NotFound` when there is no such experiment.
     pub async fn get_experiment(&self, experiment_id: i64) -> Result<Experiment> {
-        let mut sql = self.sql(&format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments e WHERE e.experiment_id = "));
+        let mut sql = self.sql(&format!("{EXPERIMENT_SELECT} WHERE e.experiment_id = "));
         sql.arg(experiment_id);
-        let row = sql.query().fetch_optional(&self.read).await?.ok_or_else(|| experiment_not_found(experiment_id))?;
-        let mut experiment = rows::experiment(&row)?;
-        experiment.tags = self.experiment_tags(experiment_id).await?;
-        Ok(experiment)
+        self.one_experiment(&sql).await?.ok_or_else(|| experiment_not_found(experiment_id))
     }
 
     /// Reads an experiment by name, deleted or not.
@@ -108,42 +105,40 @@ impl SqlStore {
     /// # Errors
     /// `NotFound` when no experiment has that name.
     pub async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
-        let mut sql = self.sql(&format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments e WHERE e.name = "));
+        let mut sql = self.sql(&format!("{EXPERIMENT_SELECT} WHERE e.name = "));
         sql.arg(name);
-        let row = sql
-            .query()
-            .fetch_optional(&self.read)
+        self.one_experiment(&sql)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("Could not find experiment with name '{name}'")))?;
-        let mut experiment = rows::experiment(&row)?;
-        experiment.tags = self.experiment_tags(experiment.experiment_id).await?;
-        Ok(experiment)
+            .ok_or_else(|| Error::NotFound(format!("Could not find experiment with name '{name}'")))
     }
 
-    async fn experiment_tags(&self, experiment_id: i64) -> Result<Vec<KeyValue>> {
-        let mut sql = self.sql("SELECT key, value FROM experiment_tags WHERE experiment_id = ");
-        sql.arg(experiment_id).push(" ORDER BY key");
-        sql.query().fetch_all(&self.read).await?.iter().map(rows::key_value).collect()
+    async fn one_experiment(&self, sql: &crate::sql::Sql) -> Result<Option<Experiment>> {
+        let rows: Vec<ExperimentRow> = self.fetch_rows(&self.read, EXPERIMENT_FIELDS, sql).await?;
+        let mut experiments: Vec<Experiment> = rows.into_iter().map(rows::experiment).collect();
+        self.experiment_tags_for(&mut experiments).await?;
+        Ok(experiments.pop())
     }
 
-    /// Loads the tags of many experiments at once, keyed by experiment id.
+    /// Loads the tags of many experiments at once.
     pub(crate) async fn experiment_tags_for(&self, experiments: &mut [Experiment]) -> Result<()> {
         if experiments.is_empty() {
             return Ok(());
         }
         let mut sql = self.sql("SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN (");
-        for (i, id) in experiments.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.arg(id.experiment_id);
+        for (i, experiment) in experiments.iter().enumerate() {
+            sql.push(if i == 0 { "" } else { ", " }).arg(experiment.experiment_id);
         }
-        sql.push(") ORDER BY key");
-        for row in sql.query().fetch_all(&self.read).await? {
-            let id: i64 = row.try_get("experiment_id")?;
-            if let Some(experiment) = experiments.iter_mut().find(|e| e.experiment_id == id) {
-                experiment.tags.push(rows::key_value(&row)?);
+        sql.push(")");
+        let rows: Vec<(i64, String, String)> = self.fetch_rows(&self.read, "experiment_id, key, value", &sql).await?;
+        let index: std::collections::HashMap<i64, usize> =
+            experiments.iter().enumerate().map(|(i, e)| (e.experiment_id, i)).collect();
+        for (id, key, value) in rows {
+            if let Some(&i) = index.get(&id) {
+                experiments[i].tags.push(rows::key_value((key, value) as KeyValueRow));
             }
+        }
+        for experiment in experiments.iter_mut() {
+            experiment.tags.sort_by(|a, b| a.key.cmp(&b.key));
         }
         Ok(())
     }

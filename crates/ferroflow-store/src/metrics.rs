@@ -4,9 +4,7 @@ use std::collections::BTreeSet;
 
 use ferroflow_core::model::{Metric, Page};
 use ferroflow_core::page_token;
-use sqlx::Row as _;
-
-use crate::rows;
+use crate::rows::{self, MetricRow};
 use crate::{Result, SqlStore};
 
 /// A metrics/get-history request.
@@ -50,7 +48,8 @@ impl SqlStore {
             sql.push(" LIMIT ").arg(max_results.saturating_add(1));
             sql.push(" OFFSET ").arg(i64::try_from(query.offset).unwrap_or(i64::MAX));
         }
-        let mut points = sql.query().fetch_all(&self.read).await?.iter().map(rows::metric).collect::<Result<Vec<_>>>()?;
+        let rows: Vec<MetricRow> = self.fetch_rows(&self.read, &rows::metric_fields(), &sql).await?;
+        let mut points: Vec<Metric> = rows.into_iter().map(|row| rows::metric(row, false).1).collect();
         let mut next_page_token = None;
         if let Some(max_results) = query.max_results.and_then(|m| usize::try_from(m).ok()) {
             if points.len() > max_results {
@@ -79,17 +78,10 @@ impl SqlStore {
                 sql.push(" AND step >= ").arg(start).push(" AND step <= ").arg(end);
             }
             sql.push(" ORDER BY step, timestamp, value");
-            let rows = sql.query().fetch_all(&self.read).await?;
-            let steps: Vec<i64> = rows.iter().map(|r| r.try_get("step")).collect::<Result<BTreeSet<_>, _>>()?.into_iter().collect();
+            let rows: Vec<MetricRow> = self.fetch_rows(&self.read, &rows::metric_fields(), &sql).await?;
+            let steps: Vec<i64> = rows.iter().map(|r| r.5).collect::<BTreeSet<_>>().into_iter().collect();
             let keep = sample_steps(&steps, query.max_results);
-            for row in &rows {
-                let step: i64 = row.try_get("step")?;
-                if keep.contains(&step) {
-                    let mut metric = rows::metric(row)?;
-                    metric.run_id = Some(run_id.clone());
-                    out.push(metric);
-                }
-            }
+            out.extend(rows.into_iter().filter(|r| keep.contains(&r.5)).map(|row| rows::metric(row, true).1));
         }
         Ok(out)
     }

@@ -1,60 +1,118 @@
-//! Turning database rows into domain values.
+//! Reading result sets, and turning rows into domain values.
+//!
+//! sqlx's SQLite driver hands each row from its worker thread to the async side separately, which
+//! costs microseconds per row. Queries that return many rows are therefore wrapped so the database
+//! aggregates the whole result into one JSON array (`json_group_array(json_array(...))`), which comes
+//! back as a single value and is decoded here with serde into tuples. Doubles travel as `%!.17g`
+//! text, which round-trips every finite value exactly (SQLite's JSON rendering keeps only 15 digits).
 
 use ferroflow_core::model::{Experiment, KeyValue, LifecycleStage, Metric, RunInfo, RunStatus};
-use sqlx::any::AnyRow;
-use sqlx::Row as _;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use sqlx::{Any, Executor, Row as _};
 
-use crate::Result;
+use crate::sql::Sql;
+use crate::{Error, Result, SqlStore};
 
-pub(crate) const EXPERIMENT_COLUMNS: &str =
-    "e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time";
+impl SqlStore {
+    /// Runs `inner` (a SELECT whose output columns `columns` refers to) and decodes its rows as `T`.
+    pub(crate) async fn fetch_rows<T: DeserializeOwned>(
+        &self,
+        executor: impl Executor<'_, Database = Any>,
+        columns: &str,
+        inner: &Sql,
+    ) -> Result<Vec<T>> {
+        let wrapped = inner.wrapped(&format!("SELECT json_group_array(json_array({columns})) AS rows FROM ("), ") AS q");
+        let row = wrapped.query().fetch_one(executor).await?;
+        let text: String = row.try_get("rows")?;
+        serde_json::from_str(&text).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
+    }
+}
 
-pub(crate) fn experiment(row: &AnyRow) -> Result<Experiment> {
-    Ok(Experiment {
-        experiment_id: row.try_get("experiment_id")?,
-        name: row.try_get("name")?,
-        artifact_location: row.try_get("artifact_location")?,
-        lifecycle_stage: LifecycleStage::from_name(&row.try_get::<String, _>("lifecycle_stage")?),
-        creation_time: row.try_get("creation_time")?,
-        last_update_time: row.try_get("last_update_time")?,
+/// A double sent as text by [`SqlStore::fetch_rows`] (`printf('%!.17g', column)`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct Float(pub f64);
+
+impl TryFrom<String> for Float {
+    type Error = std::num::ParseFloatError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.trim().parse::<f64>().map(Float)
+    }
+}
+
+/// Spells a REAL column for [`SqlStore::fetch_rows`].
+pub(crate) fn float_column(column: &str) -> String {
+    format!("printf('%!.17g', {column})")
+}
+
+pub(crate) const EXPERIMENT_SELECT: &str =
+    "SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time FROM experiments e";
+pub(crate) const EXPERIMENT_FIELDS: &str = "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
+pub(crate) type ExperimentRow = (i64, String, String, String, i64, i64);
+
+pub(crate) fn experiment(row: ExperimentRow) -> Experiment {
+    let (experiment_id, name, artifact_location, stage, creation_time, last_update_time) = row;
+    Experiment {
+        experiment_id,
+        name,
+        artifact_location,
+        lifecycle_stage: LifecycleStage::from_name(&stage),
+        creation_time,
+        last_update_time,
         tags: Vec::new(),
-    })
+    }
 }
 
-pub(crate) const RUN_COLUMNS: &str = "r.run_id, r.name, r.experiment_id, r.user_id, r.status, r.start_time, \
-     r.end_time, r.artifact_uri, r.lifecycle_stage";
+pub(crate) const RUN_SELECT: &str = "SELECT r.run_id, r.name, r.experiment_id, r.user_id, r.status, r.start_time, \
+     r.end_time, r.artifact_uri, r.lifecycle_stage FROM runs r";
+pub(crate) const RUN_FIELDS: &str =
+    "run_id, name, experiment_id, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage";
+pub(crate) type RunRow = (String, String, i64, String, String, i64, Option<i64>, String, String);
 
-pub(crate) fn run_info(row: &AnyRow) -> Result<RunInfo> {
-    let status: String = row.try_get("status")?;
-    Ok(RunInfo {
-        run_id: row.try_get("run_id")?,
-        run_name: row.try_get("name")?,
-        experiment_id: row.try_get("experiment_id")?,
-        user_id: row.try_get("user_id")?,
+pub(crate) fn run_info(row: RunRow) -> RunInfo {
+    let (run_id, run_name, experiment_id, user_id, status, start_time, end_time, artifact_uri, stage) = row;
+    RunInfo {
+        run_id,
+        run_name,
+        experiment_id,
+        user_id,
         status: RunStatus::from_name(&status).unwrap_or(RunStatus::Running),
-        start_time: row.try_get("start_time")?,
-        end_time: row.try_get("end_time")?,
-        artifact_uri: row.try_get("artifact_uri")?,
-        lifecycle_stage: LifecycleStage::from_name(&row.try_get::<String, _>("lifecycle_stage")?),
-    })
+        start_time,
+        end_time,
+        artifact_uri,
+        lifecycle_stage: LifecycleStage::from_name(&stage),
+    }
 }
 
-pub(crate) fn key_value(row: &AnyRow) -> Result<KeyValue> {
-    Ok(KeyValue { key: row.try_get("key")?, value: row.try_get("value")? })
+pub(crate) type KeyValueRow = (String, String);
+
+pub(crate) fn key_value((key, value): KeyValueRow) -> KeyValue {
+    KeyValue { key, value }
 }
 
-pub(crate) const METRIC_COLUMNS: &str = "key, value, is_nan, timestamp, step, dataset_name, dataset_digest, model_id";
+/// The metric columns of `metrics` and `latest_metrics`, as [`metric_fields`] reads them.
+pub(crate) const METRIC_COLUMNS: &str = "run_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest, model_id";
 
-pub(crate) fn metric(row: &AnyRow) -> Result<Metric> {
-    let is_nan: i64 = row.try_get("is_nan")?;
-    Ok(Metric {
-        key: row.try_get("key")?,
-        value: if is_nan != 0 { f64::NAN } else { row.try_get("value")? },
-        timestamp: row.try_get("timestamp")?,
-        step: row.try_get("step")?,
-        dataset_name: row.try_get("dataset_name")?,
-        dataset_digest: row.try_get("dataset_digest")?,
-        model_id: row.try_get("model_id")?,
-        run_id: None,
-    })
+/// The JSON fields of a metric row, in [`MetricRow`] order.
+pub(crate) fn metric_fields() -> String {
+    format!("run_id, key, {}, is_nan, timestamp, step, dataset_name, dataset_digest, model_id", float_column("value"))
+}
+
+pub(crate) type MetricRow = (String, String, Float, i64, i64, i64, Option<String>, Option<String>, Option<String>);
+
+/// Decodes a metric row; the run id is kept only when asked for.
+pub(crate) fn metric(row: MetricRow, keep_run_id: bool) -> (String, Metric) {
+    let (run_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest, model_id) = row;
+    let metric = Metric {
+        key,
+        value: if is_nan != 0 { f64::NAN } else { value.0 },
+        timestamp,
+        step,
+        dataset_name,
+        dataset_digest,
+        model_id,
+        run_id: keep_run_id.then(|| run_id.clone()),
+    };
+    (run_id, metric)
 }

@@ -9,7 +9,7 @@ use ferroflow_core::validation::{self, KeyKind};
 use ferroflow_core::{run_name, tags};
 use sqlx::{Any, Executor, Row as _};
 
-use crate::rows::{self, RUN_COLUMNS};
+use crate::rows::{self, MetricRow, RunRow, RUN_FIELDS, RUN_SELECT};
 use crate::{now_ms, Error, Result, SqlStore};
 
 /// The fields of runs/create.
@@ -143,10 +143,10 @@ impl SqlStore {
     }
 
     pub(crate) async fn run_info(&self, executor: impl Executor<'_, Database = Any>, run_id: &str) -> Result<RunInfo> {
-        let mut sql = self.sql(&format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_id = "));
+        let mut sql = self.sql(&format!("{RUN_SELECT} WHERE r.run_id = "));
         sql.arg(run_id);
-        let row = sql.query().fetch_optional(executor).await?.ok_or_else(|| run_not_found(run_id))?;
-        rows::run_info(&row)
+        let rows: Vec<RunRow> = self.fetch_rows(executor, RUN_FIELDS, &sql).await?;
+        rows.into_iter().next().map(rows::run_info).ok_or_else(|| run_not_found(run_id))
     }
 
     async fn require_active_run(&self, executor: impl Executor<'_, Database = Any>, run_id: &str) -> Result<RunInfo> {
@@ -183,79 +183,71 @@ impl SqlStore {
     }
 
     async fn load_run_children(&self, ids: &[String], index: &HashMap<String, usize>, runs: &mut [Run]) -> Result<()> {
-        let slot = |row: &sqlx::any::AnyRow| -> Result<Option<usize>> {
-            Ok(index.get(&row.try_get::<String, _>("run_id")?).copied())
-        };
-        let mut tags = self.sql("SELECT run_id, key, value FROM run_tags WHERE run_id IN ");
-        tags.list(ids).push(" ORDER BY key");
-        for row in tags.query().fetch_all(&self.read).await? {
-            if let Some(i) = slot(&row)? {
-                runs[i].tags.push(rows::key_value(&row)?);
+        let mut keyed = self.sql("SELECT 't' AS kind, run_id, key, value FROM run_tags WHERE run_id IN ");
+        keyed.list(ids).push(" UNION ALL SELECT 'p' AS kind, run_id, key, value FROM params WHERE run_id IN ").list(ids);
+        let rows: Vec<(String, String, String, String)> = self.fetch_rows(&self.read, "kind, run_id, key, value", &keyed).await?;
+        for (kind, run_id, key, value) in rows {
+            if let Some(&i) = index.get(&run_id) {
+                let target = if kind == "t" { &mut runs[i].tags } else { &mut runs[i].params };
+                target.push(KeyValue { key, value });
             }
         }
-        let mut params = self.sql("SELECT run_id, key, value FROM params WHERE run_id IN ");
-        params.list(ids).push(" ORDER BY key");
-        for row in params.query().fetch_all(&self.read).await? {
-            if let Some(i) = slot(&row)? {
-                runs[i].params.push(rows::key_value(&row)?);
+        let mut latest = self.sql(&format!("SELECT {} FROM latest_metrics WHERE run_id IN ", rows::METRIC_COLUMNS));
+        latest.list(ids);
+        let rows: Vec<MetricRow> = self.fetch_rows(&self.read, &rows::metric_fields(), &latest).await?;
+        for row in rows {
+            let (run_id, metric) = rows::metric(row, false);
+            if let Some(&i) = index.get(&run_id) {
+                runs[i].metrics.push(metric);
             }
         }
-        let mut metrics = self.sql(&format!("SELECT run_id, {} FROM latest_metrics WHERE run_id IN ", rows::METRIC_COLUMNS));
-        metrics.list(ids).push(" ORDER BY key");
-        for row in metrics.query().fetch_all(&self.read).await? {
-            if let Some(i) = slot(&row)? {
-                runs[i].metrics.push(rows::metric(&row)?);
-            }
+        for run in runs.iter_mut() {
+            run.tags.sort_by(|a, b| a.key.cmp(&b.key));
+            run.params.sort_by(|a, b| a.key.cmp(&b.key));
+            run.metrics.sort_by(|a, b| a.key.cmp(&b.key));
         }
         self.load_run_inputs(ids, index, runs).await
     }
 
     async fn load_run_inputs(&self, ids: &[String], index: &HashMap<String, usize>, runs: &mut [Run]) -> Result<()> {
+        // Input tags ride along as a JSON text column; they are few per input.
         let mut inputs = self.sql(
-            "SELECT i.run_id, d.dataset_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile \
+            "SELECT i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile, \
+             (SELECT json_group_array(json_array(t.key, t.value)) FROM run_input_tags t \
+              WHERE t.run_id = i.run_id AND t.dataset_id = i.dataset_id) AS tags \
              FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id IN ",
         );
-        inputs.list(ids).push(" ORDER BY d.name, d.digest");
-        let mut positions: HashMap<(String, String), (usize, usize)> = HashMap::new();
-        for row in inputs.query().fetch_all(&self.read).await? {
-            let run_id: String = row.try_get("run_id")?;
+        inputs.list(ids);
+        type InputRow = (String, String, String, String, String, Option<String>, Option<String>, String);
+        let rows: Vec<InputRow> = self
+            .fetch_rows(&self.read, "run_id, name, digest, source_type, source, schema, profile, tags", &inputs)
+            .await?;
+        for (run_id, name, digest, source_type, source, schema, profile, tags) in rows {
             let Some(&i) = index.get(&run_id) else { continue };
-            let dataset = Dataset {
-                name: row.try_get("name")?,
-                digest: row.try_get("digest")?,
-                source_type: row.try_get("source_type")?,
-                source: row.try_get("source")?,
-                schema: row.try_get("schema")?,
-                profile: row.try_get("profile")?,
-            };
-            positions.insert((run_id, row.try_get("dataset_id")?), (i, runs[i].dataset_inputs.len()));
-            runs[i].dataset_inputs.push(DatasetInput { tags: Vec::new(), dataset });
+            let mut tags: Vec<KeyValue> = serde_json::from_str::<Vec<(String, String)>>(&tags)
+                .map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))?
+                .into_iter()
+                .map(rows::key_value)
+                .collect();
+            tags.sort_by(|a, b| a.key.cmp(&b.key));
+            let dataset = Dataset { name, digest, source_type, source, schema, profile };
+            runs[i].dataset_inputs.push(DatasetInput { tags, dataset });
         }
-        if !positions.is_empty() {
-            let mut input_tags = self.sql("SELECT run_id, dataset_id, key, value FROM run_input_tags WHERE run_id IN ");
-            input_tags.list(ids).push(" ORDER BY key");
-            for row in input_tags.query().fetch_all(&self.read).await? {
-                let key = (row.try_get::<String, _>("run_id")?, row.try_get::<String, _>("dataset_id")?);
-                if let Some(&(i, j)) = positions.get(&key) {
-                    runs[i].dataset_inputs[j].tags.push(rows::key_value(&row)?);
-                }
+        let mut models = self.sql("SELECT run_id, model_id, -1 AS step FROM run_model_inputs WHERE run_id IN ");
+        models.list(ids).push(" UNION ALL SELECT run_id, model_id, step FROM run_model_outputs WHERE run_id IN ").list(ids);
+        let rows: Vec<(String, String, i64)> = self.fetch_rows(&self.read, "run_id, model_id, step", &models).await?;
+        for (run_id, model_id, step) in rows {
+            let Some(&i) = index.get(&run_id) else { continue };
+            if step < 0 {
+                runs[i].model_inputs.push(model_id);
+            } else {
+                runs[i].model_outputs.push(ModelOutput { model_id, step });
             }
         }
-        let mut models = self.sql("SELECT run_id, model_id FROM run_model_inputs WHERE run_id IN ");
-        models.list(ids).push(" ORDER BY model_id");
-        for row in models.query().fetch_all(&self.read).await? {
-            let run_id: String = row.try_get("run_id")?;
-            if let Some(&i) = index.get(&run_id) {
-                runs[i].model_inputs.push(row.try_get("model_id")?);
-            }
-        }
-        let mut outputs = self.sql("SELECT run_id, model_id, step FROM run_model_outputs WHERE run_id IN ");
-        outputs.list(ids).push(" ORDER BY step, model_id");
-        for row in outputs.query().fetch_all(&self.read).await? {
-            let run_id: String = row.try_get("run_id")?;
-            if let Some(&i) = index.get(&run_id) {
-                runs[i].model_outputs.push(ModelOutput { model_id: row.try_get("model_id")?, step: row.try_get("step")? });
-            }
+        for run in runs.iter_mut() {
+            run.dataset_inputs.sort_by(|a, b| (&a.dataset.name, &a.dataset.digest).cmp(&(&b.dataset.name, &b.dataset.digest)));
+            run.model_inputs.sort();
+            run.model_outputs.sort_by(|a, b| (a.step, &a.model_id).cmp(&(b.step, &b.model_id)));
         }
         Ok(())
     }
@@ -386,13 +378,8 @@ impl SqlStore {
         let keys: Vec<String> = params.iter().map(|p| p.key.clone()).collect();
         let mut stored = self.sql("SELECT key, value FROM params WHERE run_id = ");
         stored.arg(run_id).push(" AND key IN ").list(&keys);
-        let stored: HashMap<String, String> = stored
-            .query()
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|row| rows::key_value(row).map(|kv| (kv.key, kv.value)))
-            .collect::<Result<_>>()?;
+        let stored: HashMap<String, String> =
+            self.fetch_rows::<(String, String)>(&mut **tx, "key, value", &stored).await?.into_iter().collect();
         for param in params {
             if let Some(old) = stored.get(&param.key).filter(|old| **old != param.value) {
                 return Err(Error::InvalidParameterValue(format!(

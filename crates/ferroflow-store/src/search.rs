@@ -8,7 +8,7 @@ use ferroflow_core::search::{
 };
 use ferroflow_core::tags;
 
-use crate::rows::{self, EXPERIMENT_COLUMNS, RUN_COLUMNS};
+use crate::rows::{self, ExperimentRow, RunRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT, RUN_FIELDS, RUN_SELECT};
 use crate::sql::{Dialect, Sql};
 use crate::{Result, SqlStore};
 
@@ -54,7 +54,7 @@ impl SqlStore {
         if search.experiment_ids.is_empty() {
             return Ok(Page { items: Vec::new(), next_page_token: None });
         }
-        let mut sql = self.sql(&format!("SELECT {RUN_COLUMNS} FROM runs r"));
+        let mut sql = self.sql(RUN_SELECT);
         let order_by = run_order_joins(&mut sql, &search.order_by);
         sql.push(" WHERE r.experiment_id IN (");
         for (i, id) in search.experiment_ids.iter().enumerate() {
@@ -68,7 +68,8 @@ impl SqlStore {
         }
         sql.push(" ORDER BY ").push(&order_by);
         paginate(&mut sql, search.max_results, search.offset);
-        let infos = sql.query().fetch_all(&self.read).await?.iter().map(rows::run_info).collect::<Result<Vec<_>>>()?;
+        let rows: Vec<RunRow> = self.fetch_rows(&self.read, RUN_FIELDS, &sql).await?;
+        let infos = rows.into_iter().map(rows::run_info).collect();
         let (infos, next_page_token) = split_page(infos, search.max_results, search.offset);
         Ok(Page { items: self.complete_runs(infos).await?, next_page_token })
     }
@@ -79,7 +80,7 @@ impl SqlStore {
     /// `Database` only: the request was validated when it was built.
     #[tracing::instrument(skip_all)]
     pub async fn search_experiments(&self, search: &ExperimentSearch) -> Result<Page<Experiment>> {
-        let mut sql = self.sql(&format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments e WHERE e.lifecycle_stage IN "));
+        let mut sql = self.sql(&format!("{EXPERIMENT_SELECT} WHERE e.lifecycle_stage IN "));
         sql.list(&search.view.stages().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
         for clause in &search.filter {
             sql.push(" AND ");
@@ -87,8 +88,8 @@ impl SqlStore {
         }
         sql.push(" ORDER BY ").push(&experiment_order(&search.order_by));
         paginate(&mut sql, search.max_results, search.offset);
-        let rows = sql.query().fetch_all(&self.read).await?;
-        let experiments = rows.iter().map(rows::experiment).collect::<Result<Vec<_>>>()?;
+        let rows: Vec<ExperimentRow> = self.fetch_rows(&self.read, EXPERIMENT_FIELDS, &sql).await?;
+        let experiments = rows.into_iter().map(rows::experiment).collect();
         let (mut experiments, next_page_token) = split_page(experiments, search.max_results, search.offset);
         self.experiment_tags_for(&mut experiments).await?;
         Ok(Page { items: experiments, next_page_token })

@@ -79,6 +79,11 @@ impl Sql {
         self.push(")")
     }
 
+    /// The same statement and arguments between `prefix` and `suffix` (for wrapping as a subquery).
+    pub fn wrapped(&self, prefix: &str, suffix: &str) -> Self {
+        Self { dialect: self.dialect, text: format!("{prefix}{}{suffix}", self.text), args: self.args.clone() }
+    }
+
     /// The statement, ready to run.
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut query = sqlx::query(&self.text);
