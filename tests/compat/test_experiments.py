@@ -232,13 +232,20 @@ def test_set_experiment_tag_upserts(client):
     }
 
 
+def _needs_delete_experiment_tag(client):
+    if not hasattr(client, "delete_experiment_tag"):
+        pytest.skip("this mlflow client has no delete_experiment_tag (added in 3.x)")
+
+
 def test_delete_experiment_tag(client):
+    _needs_delete_experiment_tag(client)
     exp_id = client.create_experiment(unique_name("deltag"), tags={"keep": "k", "drop": "d"})
     client.delete_experiment_tag(exp_id, "drop")
     assert client.get_experiment(exp_id).tags == {"keep": "k"}
 
 
 def test_delete_missing_experiment_tag(client):
+    _needs_delete_experiment_tag(client)
     exp_id = client.create_experiment(unique_name("deltagmissing"))
     with expect_mlflow_error("RESOURCE_DOES_NOT_EXIST"):
         client.delete_experiment_tag(exp_id, "never-set")
@@ -268,3 +275,11 @@ def test_experiment_tag_invalid_key(client):
 def test_get_experiment_non_integer_id(client):
     with expect_mlflow_error("INVALID_PARAMETER_VALUE"):
         client.get_experiment("not-a-number")
+
+
+def test_delete_experiment_tag_over_http(client, api_url):
+    exp_id = client.create_experiment(unique_name("deltaghttp"), tags={"keep": "k", "drop": "d"})
+    resp = post(api_url, "experiments/delete-experiment-tag", {"experiment_id": exp_id, "key": "drop"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {}
+    assert client.get_experiment(exp_id).tags == {"keep": "k"}

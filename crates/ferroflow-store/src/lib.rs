@@ -7,6 +7,7 @@
 //! is cheaper than retrying `SQLITE_BUSY`) beside a reader pool, with the database in WAL mode so reads
 //! never wait for writes.
 
+mod batch;
 mod error;
 mod experiments;
 mod location;
@@ -48,6 +49,8 @@ pub struct SqlStore {
     read: AnyPool,
     write: AnyPool,
     artifact_root: String,
+    /// Queue of the write-coalescing task; `None` inside that task itself.
+    batch_writer: Option<batch::BatchWriter>,
 }
 
 impl SqlStore {
@@ -71,7 +74,10 @@ impl SqlStore {
             read,
             write,
             artifact_root: config.default_artifact_root.trim_end_matches('/').to_owned(),
+            batch_writer: None,
         };
+        // The task's own store has no queue, so the queue closes (and the task ends) with the last handle.
+        let store = Self { batch_writer: Some(batch::BatchWriter::spawn(store.clone())), ..store };
         store.ensure_default_experiment().await?;
         tracing::info!(database = %path.display(), "tracking store ready");
         Ok(store)

@@ -315,15 +315,6 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Sets a tag on an active run. `mlflow.runName` renames the run as well.
-    ///
-    /// # Errors
-    /// `NotFound`, `InvalidParameterValue` for a bad key or a deleted run.
-    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
-    pub async fn set_run_tag(&self, run_id: &str, tag: KeyValue) -> Result<()> {
-        self.log_batch(run_id, LogBatch { tags: vec![tag], ..LogBatch::default() }).await
-    }
-
     /// Removes a tag from an active run.
     ///
     /// # Errors
@@ -341,140 +332,28 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Logs metrics, params and tags in one transaction: all of it lands or none of it.
-    ///
-    /// # Errors
-    /// `InvalidParameterValue` for a batch over MLflow's limits, a bad key, a deleted run or a param
-    /// whose value differs from the one already logged; `NotFound` for an unknown run.
-    #[tracing::instrument(skip_all, fields(run_id = %run_id, metrics = batch.metrics.len()))]
-    pub async fn log_batch(&self, run_id: &str, batch: LogBatch) -> Result<()> {
-        let batch = validate_batch(batch)?;
-        let mut tx = self.write.begin().await?;
-        self.require_active_run(&mut *tx, run_id).await?;
-        self.insert_params(&mut tx, run_id, &batch.params).await?;
-        self.upsert_run_tags(&mut *tx, run_id, &batch.tags).await?;
-        if let Some(name) = batch.tags.iter().rev().find(|t| t.key == tags::RUN_NAME) {
-            let mut rename = self.sql("UPDATE runs SET name = ");
-            rename.arg(name.value.as_str()).push(" WHERE run_id = ").arg(run_id);
-            rename.query().execute(&mut *tx).await?;
-        }
-        self.insert_metrics(&mut tx, run_id, &batch.metrics).await?;
-        tx.commit().await?;
-        Ok(())
+    pub(crate) async fn upsert_run_tags(
+        &self,
+        executor: impl Executor<'_, Database = Any>,
+        run_id: &str,
+        tags: &[KeyValue],
+    ) -> Result<()> {
+        let rows: Vec<(&str, &KeyValue)> = tags.iter().map(|tag| (run_id, tag)).collect();
+        self.upsert_tag_rows(executor, &rows).await
     }
 
-    async fn insert_params(&self, tx: &mut sqlx::Transaction<'_, Any>, run_id: &str, params: &[KeyValue]) -> Result<()> {
-        if params.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self.sql("INSERT INTO params (run_id, key, value) VALUES ");
-        for (i, param) in params.iter().enumerate() {
-            insert.push(if i == 0 { "(" } else { ", (" });
-            insert.arg(run_id).push(", ").arg(param.key.as_str()).push(", ").arg(param.value.as_str()).push(")");
-        }
-        insert.push(" ON CONFLICT (run_id, key) DO NOTHING");
-        insert.query().execute(&mut **tx).await?;
-        // Params are immutable: whatever is stored now (ours, or an earlier value) must equal what was sent.
-        let keys: Vec<String> = params.iter().map(|p| p.key.clone()).collect();
-        let mut stored = self.sql("SELECT key, value FROM params WHERE run_id = ");
-        stored.arg(run_id).push(" AND key IN ").list(&keys);
-        let stored: HashMap<String, String> =
-            self.fetch_rows::<(String, String)>(&mut **tx, "key, value", &stored).await?.into_iter().collect();
-        for param in params {
-            if let Some(old) = stored.get(&param.key).filter(|old| **old != param.value) {
-                return Err(Error::InvalidParameterValue(format!(
-                    "Changing param values is not allowed. Param with key='{}' was already logged with value='{old}' \
-                     for run ID='{run_id}'. Attempted logging new value '{}'.",
-                    param.key, param.value
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    async fn upsert_run_tags(&self, executor: impl Executor<'_, Database = Any>, run_id: &str, tags: &[KeyValue]) -> Result<()> {
-        if tags.is_empty() {
+    /// Upserts `(run_id, tag)` rows in one statement. Each (run, key) must appear once.
+    pub(crate) async fn upsert_tag_rows(&self, executor: impl Executor<'_, Database = Any>, rows: &[(&str, &KeyValue)]) -> Result<()> {
+        if rows.is_empty() {
             return Ok(());
         }
         let mut sql = self.sql("INSERT INTO run_tags (run_id, key, value) VALUES ");
-        for (i, tag) in tags.iter().enumerate() {
+        for (i, (run_id, tag)) in rows.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });
-            sql.arg(run_id).push(", ").arg(tag.key.as_str()).push(", ").arg(tag.value.as_str()).push(")");
+            sql.arg(*run_id).push(", ").arg(tag.key.as_str()).push(", ").arg(tag.value.as_str()).push(")");
         }
         sql.push(" ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value");
         sql.query().execute(executor).await?;
-        Ok(())
-    }
-
-    async fn insert_metrics(&self, tx: &mut sqlx::Transaction<'_, Any>, run_id: &str, metrics: &[Metric]) -> Result<()> {
-        if metrics.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self.sql(
-            "INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan, dataset_name, dataset_digest, model_id) VALUES ",
-        );
-        for (i, m) in metrics.iter().enumerate() {
-            insert.push(if i == 0 { "(" } else { ", (" });
-            let (value, is_nan) = stored_value(m.value);
-            insert
-                .arg(run_id)
-                .push(", ")
-                .arg(m.key.as_str())
-                .push(", ")
-                .arg(m.timestamp)
-                .push(", ")
-                .arg(m.step)
-                .push(", ")
-                .arg(value)
-                .push(", ")
-                .arg(is_nan)
-                .push(", ")
-                .arg(m.dataset_name.clone())
-                .push(", ")
-                .arg(m.dataset_digest.clone())
-                .push(", ")
-                .arg(m.model_id.clone())
-                .push(")");
-        }
-        insert.push(" ON CONFLICT DO NOTHING");
-        insert.query().execute(&mut **tx).await?;
-        for latest in latest_per_key(metrics) {
-            self.upsert_latest_metric(tx, run_id, latest).await?;
-        }
-        Ok(())
-    }
-
-    async fn upsert_latest_metric(&self, tx: &mut sqlx::Transaction<'_, Any>, run_id: &str, m: &Metric) -> Result<()> {
-        let (value, is_nan) = stored_value(m.value);
-        let mut sql = self.sql(
-            "INSERT INTO latest_metrics (run_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest, model_id) VALUES (",
-        );
-        sql.arg(run_id)
-            .push(", ")
-            .arg(m.key.as_str())
-            .push(", ")
-            .arg(value)
-            .push(", ")
-            .arg(is_nan)
-            .push(", ")
-            .arg(m.timestamp)
-            .push(", ")
-            .arg(m.step)
-            .push(", ")
-            .arg(m.dataset_name.clone())
-            .push(", ")
-            .arg(m.dataset_digest.clone())
-            .push(", ")
-            .arg(m.model_id.clone())
-            .push(
-                ") ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
-                 timestamp = excluded.timestamp, step = excluded.step, dataset_name = excluded.dataset_name, \
-                 dataset_digest = excluded.dataset_digest, model_id = excluded.model_id \
-                 WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND \
-                 (excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = latest_metrics.timestamp \
-                 AND excluded.value > latest_metrics.value)))",
-            );
-        sql.query().execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -565,31 +444,7 @@ pub(crate) fn run_not_found(run_id: &str) -> Error {
     Error::NotFound(format!("Run with id={run_id} not found"))
 }
 
-/// NaN cannot be stored by every engine (SQLite reads it back as NULL): keep 0 plus a flag.
-fn stored_value(value: f64) -> (f64, i64) {
-    if value.is_nan() {
-        (0.0, 1)
-    } else {
-        (value, 0)
-    }
-}
-
-/// The point of each key that would become its latest: highest step, then timestamp, then value.
-fn latest_per_key(metrics: &[Metric]) -> Vec<&Metric> {
-    let rank = |m: &Metric| (m.step, m.timestamp, stored_value(m.value).0);
-    let mut best: HashMap<&str, &Metric> = HashMap::new();
-    for m in metrics {
-        match best.get(m.key.as_str()) {
-            Some(current) if rank(current).partial_cmp(&rank(m)) != Some(std::cmp::Ordering::Less) => {}
-            _ => {
-                best.insert(&m.key, m);
-            }
-        }
-    }
-    best.into_values().collect()
-}
-
-fn validate_run_tags(tags: Vec<KeyValue>) -> Result<Vec<KeyValue>> {
+pub(crate) fn validate_run_tags(tags: Vec<KeyValue>) -> Result<Vec<KeyValue>> {
     tags.into_iter()
         .map(|tag| {
             validation::validate_key(KeyKind::Tag, &tag.key)?;
@@ -597,51 +452,6 @@ fn validate_run_tags(tags: Vec<KeyValue>) -> Result<Vec<KeyValue>> {
             Ok(KeyValue { key: tag.key, value })
         })
         .collect()
-}
-
-fn validate_batch(batch: LogBatch) -> Result<LogBatch> {
-    let (m, p, t) = (batch.metrics.len(), batch.params.len(), batch.tags.len());
-    let limit = |what: &str, n: usize, max: usize| {
-        if n > max {
-            Err(Error::InvalidParameterValue(format!(
-                "A batch logging request can contain at most {max} {what}. Got {n} {what}. Please split up {what} \
-                 across multiple requests and try again."
-            )))
-        } else {
-            Ok(())
-        }
-    };
-    limit("metrics", m, validation::MAX_BATCH_METRICS)?;
-    limit("params", p, validation::MAX_BATCH_PARAMS)?;
-    limit("tags", t, validation::MAX_BATCH_TAGS)?;
-    if m + p + t > validation::MAX_BATCH_ENTITIES {
-        return Err(Error::InvalidParameterValue(format!(
-            "A batch logging request can contain at most {} metrics, params and tags in total. Got {}.",
-            validation::MAX_BATCH_ENTITIES,
-            m + p + t
-        )));
-    }
-    for metric in &batch.metrics {
-        validation::validate_key(KeyKind::Metric, &metric.key)?;
-        validation::validate_timestamp("timestamp", metric.timestamp)?;
-    }
-    let mut params: Vec<KeyValue> = Vec::with_capacity(p);
-    for param in batch.params {
-        validation::validate_key(KeyKind::Param, &param.key)?;
-        let value = validation::truncate(&param.value, validation::MAX_PARAM_VALUE_LENGTH).to_owned();
-        if let Some(twin) = params.iter().find(|q| q.key == param.key) {
-            if twin.value != value {
-                return Err(Error::InvalidParameterValue(format!(
-                    "Duplicate parameter keys have been submitted: ['{}']. Please ensure the request contains only \
-                     one param value per param key.",
-                    param.key
-                )));
-            }
-            continue;
-        }
-        params.push(KeyValue { key: param.key, value });
-    }
-    Ok(LogBatch { metrics: batch.metrics, params, tags: validate_run_tags(batch.tags)? })
 }
 
 fn validate_dataset_input(input: &DatasetInput) -> Result<()> {

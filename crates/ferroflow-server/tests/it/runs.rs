@@ -174,3 +174,41 @@ async fn inputs_and_outputs_come_back_on_the_run() {
     assert_eq!(body["run"]["inputs"]["model_inputs"], json!([{"model_id": "m-1"}]));
     assert_eq!(body["run"]["outputs"]["model_outputs"], json!([{"model_id": "m-2", "step": 3}]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_are_all_kept_and_params_stay_immutable() {
+    let app = std::sync::Arc::new(TestApp::new().await);
+    let run = app.create_run("0", 0).await;
+    let mut tasks = Vec::new();
+    for i in 0..64_i64 {
+        let (app, run) = (app.clone(), run.clone());
+        tasks.push(tokio::spawn(async move {
+            let metric = app.post("runs/log-metric", json!({"run_id": run, "key": "c", "value": i, "timestamp": i, "step": i})).await;
+            let param = app.post("runs/log-parameter", json!({"run_id": run, "key": "winner", "value": i.to_string()})).await;
+            (metric.0, param.0)
+        }));
+    }
+    let mut param_ok = 0;
+    for task in tasks {
+        let (metric_status, param_status) = task.await.unwrap();
+        assert_eq!(metric_status, StatusCode::OK);
+        param_ok += usize::from(param_status == StatusCode::OK);
+    }
+    assert_eq!(param_ok, 1, "exactly one value of an immutable param is accepted");
+    let (_, history) = app.get(&format!("metrics/get-history?run_id={run}&metric_key=c")).await;
+    assert_eq!(history["metrics"].as_array().unwrap().len(), 64);
+    let (_, body) = app.get(&format!("runs/get?run_id={run}")).await;
+    assert_eq!(body["run"]["data"]["metrics"][0]["step"], 63);
+}
+
+#[tokio::test]
+async fn metric_values_round_trip_exactly() {
+    let app = TestApp::new().await;
+    let run = app.create_run("0", 0).await;
+    let values = [0.1 + 0.2, 1e-300, -123_456_789.123_456_78, f64::MAX, 5e-324];
+    let metrics: Vec<Value> = values.iter().enumerate().map(|(i, v)| metric("v", json!(v), i as i64, i as i64)).collect();
+    app.ok("runs/log-batch", json!({"run_id": run, "metrics": metrics})).await;
+    let (_, history) = app.get(&format!("metrics/get-history?run_id={run}&metric_key=v")).await;
+    let back: Vec<f64> = history["metrics"].as_array().unwrap().iter().map(|m| m["value"].as_f64().unwrap()).collect();
+    assert_eq!(back, values);
+}

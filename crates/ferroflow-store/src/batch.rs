@@ -1,0 +1,370 @@
+//! log-batch and the single-value writes built on it (log-metric, log-parameter, set-tag), with write
+//! coalescing.
+//!
+//! Every such write becomes a job on a queue drained by one writer task. The task takes whatever jobs
+//! are waiting (up to a bound), applies them in one transaction with a handful of multi-row statements,
+//! and answers each job. Under load this turns hundreds of tiny transactions into a few larger ones;
+//! alone, a job is simply its own group. Each job still succeeds or fails on its own: jobs for missing or
+//! deleted runs and jobs that would change a param are answered with their error and left out before
+//! anything is written, and if the group's transaction fails anyway, every job is retried by itself.
+
+use std::collections::{HashMap, HashSet};
+
+use ferroflow_core::model::{KeyValue, LifecycleStage, Metric};
+use ferroflow_core::tags;
+use ferroflow_core::validation::{self, KeyKind};
+use sqlx::Any;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::runs::{run_not_found, validate_run_tags};
+use crate::{Error, LogBatch, Result, SqlStore};
+
+/// Jobs waiting at most; senders wait when the queue is full.
+const QUEUE_DEPTH: usize = 1024;
+/// Largest group applied in one transaction, in jobs and in metric points.
+const MAX_GROUP_JOBS: usize = 256;
+const MAX_GROUP_POINTS: usize = 10_000;
+/// Rows per multi-row INSERT (keeps every engine under its bound-parameter limit).
+const ROWS_PER_STATEMENT: usize = 1000;
+
+struct Job {
+    run_id: String,
+    batch: LogBatch,
+    reply: oneshot::Sender<Result<()>>,
+}
+
+/// The sending side of the writer queue.
+#[derive(Clone)]
+pub(crate) struct BatchWriter {
+    queue: mpsc::Sender<Job>,
+}
+
+impl BatchWriter {
+    /// Starts the writer task for `store`.
+    pub(crate) fn spawn(store: SqlStore) -> Self {
+        let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(run_writer(store, receiver));
+        Self { queue }
+    }
+}
+
+async fn run_writer(store: SqlStore, mut receiver: mpsc::Receiver<Job>) {
+    while let Some(first) = receiver.recv().await {
+        let mut points = first.batch.metrics.len();
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP_JOBS && points < MAX_GROUP_POINTS {
+            match receiver.try_recv() {
+                Ok(job) => {
+                    points += job.batch.metrics.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        store.apply_group(group).await;
+    }
+}
+
+impl SqlStore {
+    /// Logs metrics, params and tags in one transaction: all of it lands or none of it.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a batch over MLflow's limits, a bad key, a deleted run or a param
+    /// whose value differs from the one already logged; `NotFound` for an unknown run.
+    #[tracing::instrument(skip_all, fields(run_id = %run_id, metrics = batch.metrics.len()))]
+    pub async fn log_batch(&self, run_id: &str, batch: LogBatch) -> Result<()> {
+        let batch = validate_batch(batch)?;
+        let (reply, answer) = oneshot::channel();
+        let job = Job { run_id: run_id.to_owned(), batch, reply };
+        let closed = || Error::Database(sqlx::Error::PoolClosed);
+        self.batch_writer()?.queue.send(job).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Sets a tag on an active run. `mlflow.runName` renames the run as well.
+    ///
+    /// # Errors
+    /// `NotFound`, `InvalidParameterValue` for a bad key or a deleted run.
+    pub async fn set_run_tag(&self, run_id: &str, tag: KeyValue) -> Result<()> {
+        self.log_batch(run_id, LogBatch { tags: vec![tag], ..LogBatch::default() }).await
+    }
+
+    async fn apply_group(&self, group: Vec<Job>) {
+        let jobs = match self.screen_jobs(group).await {
+            Ok(jobs) => jobs,
+            Err((jobs, err)) => {
+                tracing::error!(error = ?err, "could not read run states for a write group");
+                for job in jobs {
+                    let _ = job.reply.send(Err(Error::Database(sqlx::Error::Protocol("write group failed".into()))));
+                }
+                return;
+            }
+        };
+        if jobs.is_empty() {
+            return;
+        }
+        let grouped = jobs.len() > 1;
+        match self.write_jobs(&jobs).await {
+            Ok(()) => {
+                for job in jobs {
+                    let _ = job.reply.send(Ok(()));
+                }
+            }
+            Err(_) if grouped => {
+                // Something in the group broke the transaction: give every job its own.
+                for job in jobs {
+                    let outcome = self.write_jobs(std::slice::from_ref(&job)).await;
+                    let _ = job.reply.send(outcome);
+                }
+            }
+            Err(err) => {
+                if let Some(job) = jobs.into_iter().next() {
+                    let _ = job.reply.send(Err(err));
+                }
+            }
+        }
+    }
+
+    /// Answers the jobs that cannot succeed (unknown or deleted run, changed param) and returns the rest.
+    async fn screen_jobs(&self, group: Vec<Job>) -> Result<Vec<Job>, (Vec<Job>, Error)> {
+        let run_ids: Vec<String> = group.iter().map(|j| j.run_id.clone()).collect::<HashSet<_>>().into_iter().collect();
+        let states = match self.run_states(&run_ids).await {
+            Ok(states) => states,
+            Err(err) => return Err((group, err)),
+        };
+        let with_params: Vec<String> =
+            group.iter().filter(|j| !j.batch.params.is_empty()).map(|j| j.run_id.clone()).collect::<HashSet<_>>().into_iter().collect();
+        let mut params = match self.stored_params(&with_params).await {
+            Ok(params) => params,
+            Err(err) => return Err((group, err)),
+        };
+        let mut accepted = Vec::with_capacity(group.len());
+        for job in group {
+            let verdict = match states.get(&job.run_id) {
+                None => Err(run_not_found(&job.run_id)),
+                Some(LifecycleStage::Deleted) => Err(Error::InvalidParameterValue(format!(
+                    "The run {} must be in the 'active' state. Current state is deleted.",
+                    job.run_id
+                ))),
+                Some(LifecycleStage::Active) => check_params(&job, &mut params),
+            };
+            match verdict {
+                Ok(()) => accepted.push(job),
+                Err(err) => {
+                    let _ = job.reply.send(Err(err));
+                }
+            }
+        }
+        Ok(accepted)
+    }
+
+    async fn run_states(&self, run_ids: &[String]) -> Result<HashMap<String, LifecycleStage>> {
+        let mut states = HashMap::new();
+        for chunk in run_ids.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = self.sql("SELECT run_id, lifecycle_stage FROM runs WHERE run_id IN ");
+            sql.list(chunk);
+            let rows: Vec<(String, String)> = self.fetch_rows(&self.write, "run_id, lifecycle_stage", &sql).await?;
+            states.extend(rows.into_iter().map(|(id, stage)| (id, LifecycleStage::from_name(&stage))));
+        }
+        Ok(states)
+    }
+
+    async fn stored_params(&self, run_ids: &[String]) -> Result<HashMap<(String, String), String>> {
+        let mut params = HashMap::new();
+        for chunk in run_ids.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = self.sql("SELECT run_id, key, value FROM params WHERE run_id IN ");
+            sql.list(chunk);
+            let rows: Vec<(String, String, String)> = self.fetch_rows(&self.write, "run_id, key, value", &sql).await?;
+            params.extend(rows.into_iter().map(|(run, key, value)| ((run, key), value)));
+        }
+        Ok(params)
+    }
+
+    /// Writes the jobs in one transaction.
+    async fn write_jobs(&self, jobs: &[Job]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        self.insert_params(&mut tx, jobs).await?;
+        self.write_tags(&mut tx, jobs).await?;
+        self.insert_metrics(&mut tx, jobs).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_params(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[Job]) -> Result<()> {
+        let rows: Vec<(&str, &KeyValue)> =
+            jobs.iter().flat_map(|j| j.batch.params.iter().map(move |p| (j.run_id.as_str(), p))).collect();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = self.sql("INSERT INTO params (run_id, key, value) VALUES ");
+            for (i, (run_id, param)) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.arg(*run_id).push(", ").arg(param.key.as_str()).push(", ").arg(param.value.as_str()).push(")");
+            }
+            // Same-value repeats are allowed; different values were refused in `screen_jobs`.
+            sql.push(" ON CONFLICT (run_id, key) DO NOTHING");
+            sql.query().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_tags(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[Job]) -> Result<()> {
+        // Later jobs win, as they would one after the other.
+        let mut latest: HashMap<(&str, &str), &KeyValue> = HashMap::new();
+        for job in jobs {
+            for tag in &job.batch.tags {
+                latest.insert((job.run_id.as_str(), tag.key.as_str()), tag);
+            }
+        }
+        let rows: Vec<(&str, &KeyValue)> = latest.iter().map(|((run_id, _), tag)| (*run_id, *tag)).collect();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            self.upsert_tag_rows(&mut **tx, chunk).await?;
+        }
+        for ((run_id, key), tag) in &latest {
+            if *key == tags::RUN_NAME {
+                let mut rename = self.sql("UPDATE runs SET name = ");
+                rename.arg(tag.value.as_str()).push(" WHERE run_id = ").arg(*run_id);
+                rename.query().execute(&mut **tx).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert_metrics(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[Job]) -> Result<()> {
+        let points: Vec<(&str, &Metric)> =
+            jobs.iter().flat_map(|j| j.batch.metrics.iter().map(move |m| (j.run_id.as_str(), m))).collect();
+        for chunk in points.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = self.sql(
+                "INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan, dataset_name, dataset_digest, model_id) VALUES ",
+            );
+            for (i, (run_id, m)) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" });
+                metric_values(&mut sql, run_id, m, true);
+            }
+            // An exact repeat of a logged point is accepted and kept once.
+            sql.push(" ON CONFLICT DO NOTHING");
+            sql.query().execute(&mut **tx).await?;
+        }
+        let latest = latest_per_key(&points);
+        for chunk in latest.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = self.sql(
+                "INSERT INTO latest_metrics (run_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest, model_id) VALUES ",
+            );
+            for (i, (run_id, m)) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" });
+                metric_values(&mut sql, run_id, m, false);
+            }
+            sql.push(
+                " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
+                 timestamp = excluded.timestamp, step = excluded.step, dataset_name = excluded.dataset_name, \
+                 dataset_digest = excluded.dataset_digest, model_id = excluded.model_id \
+                 WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND \
+                 (excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = latest_metrics.timestamp \
+                 AND excluded.value > latest_metrics.value)))",
+            );
+            sql.query().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    fn batch_writer(&self) -> Result<&BatchWriter> {
+        self.batch_writer.as_ref().ok_or(Error::Database(sqlx::Error::PoolClosed))
+    }
+}
+
+/// Appends one metric's values; `history` orders the columns as the `metrics` table insert lists them,
+/// otherwise as `latest_metrics`.
+fn metric_values(sql: &mut crate::sql::Sql, run_id: &str, m: &Metric, history: bool) {
+    let (value, is_nan) = stored_value(m.value);
+    sql.arg(run_id).push(", ").arg(m.key.as_str()).push(", ");
+    if history {
+        sql.arg(m.timestamp).push(", ").arg(m.step).push(", ").arg(value).push(", ").arg(is_nan);
+    } else {
+        sql.arg(value).push(", ").arg(is_nan).push(", ").arg(m.timestamp).push(", ").arg(m.step);
+    }
+    sql.push(", ").arg(m.dataset_name.clone()).push(", ").arg(m.dataset_digest.clone());
+    sql.push(", ").arg(m.model_id.clone()).push(")");
+}
+
+/// Refuses a job whose params differ from stored ones (or from earlier jobs in the group), and records
+/// its params so later jobs are checked against them.
+fn check_params(job: &Job, stored: &mut HashMap<(String, String), String>) -> Result<()> {
+    for param in &job.batch.params {
+        if let Some(old) = stored.get(&(job.run_id.clone(), param.key.clone())).filter(|old| **old != param.value) {
+            return Err(Error::InvalidParameterValue(format!(
+                "Changing param values is not allowed. Param with key='{}' was already logged with value='{old}' \
+                 for run ID='{}'. Attempted logging new value '{}'.",
+                param.key, job.run_id, param.value
+            )));
+        }
+    }
+    for param in &job.batch.params {
+        stored.insert((job.run_id.clone(), param.key.clone()), param.value.clone());
+    }
+    Ok(())
+}
+
+/// NaN cannot be stored by every engine (SQLite reads it back as NULL): keep 0 plus a flag.
+fn stored_value(value: f64) -> (f64, i64) {
+    if value.is_nan() {
+        (0.0, 1)
+    } else {
+        (value, 0)
+    }
+}
+
+/// The point of each (run, key) that would become its latest: highest step, then timestamp, then value.
+fn latest_per_key<'a>(points: &[(&'a str, &'a Metric)]) -> Vec<(&'a str, &'a Metric)> {
+    let rank = |m: &Metric| (m.step, m.timestamp, stored_value(m.value).0);
+    let mut best: HashMap<(&str, &str), &Metric> = HashMap::new();
+    for (run_id, m) in points {
+        let slot = best.entry((run_id, m.key.as_str())).or_insert(m);
+        if rank(slot).partial_cmp(&rank(m)) == Some(std::cmp::Ordering::Less) {
+            *slot = m;
+        }
+    }
+    best.into_iter().map(|((run_id, _), m)| (run_id, m)).collect()
+}
+
+fn validate_batch(batch: LogBatch) -> Result<LogBatch> {
+    let (m, p, t) = (batch.metrics.len(), batch.params.len(), batch.tags.len());
+    let limit = |what: &str, n: usize, max: usize| {
+        if n > max {
+            Err(Error::InvalidParameterValue(format!(
+                "A batch logging request can contain at most {max} {what}. Got {n} {what}. Please split up {what} \
+                 across multiple requests and try again."
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    limit("metrics", m, validation::MAX_BATCH_METRICS)?;
+    limit("params", p, validation::MAX_BATCH_PARAMS)?;
+    limit("tags", t, validation::MAX_BATCH_TAGS)?;
+    if m + p + t > validation::MAX_BATCH_ENTITIES {
+        return Err(Error::InvalidParameterValue(format!(
+            "A batch logging request can contain at most {} metrics, params and tags in total. Got {}.",
+            validation::MAX_BATCH_ENTITIES,
+            m + p + t
+        )));
+    }
+    for metric in &batch.metrics {
+        validation::validate_key(KeyKind::Metric, &metric.key)?;
+        validation::validate_timestamp("timestamp", metric.timestamp)?;
+    }
+    let mut params: Vec<KeyValue> = Vec::with_capacity(p);
+    for param in batch.params {
+        validation::validate_key(KeyKind::Param, &param.key)?;
+        let value = validation::truncate(&param.value, validation::MAX_PARAM_VALUE_LENGTH).to_owned();
+        if let Some(twin) = params.iter().find(|q| q.key == param.key) {
+            if twin.value != value {
+                return Err(Error::InvalidParameterValue(format!(
+                    "Duplicate parameter keys have been submitted: ['{}']. Please ensure the request contains only \
+                     one param value per param key.",
+                    param.key
+                )));
+            }
+            continue;
+        }
+        params.push(KeyValue { key: param.key, value });
+    }
+    Ok(LogBatch { metrics: batch.metrics, params, tags: validate_run_tags(batch.tags)? })
+}

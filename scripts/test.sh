@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# The project's test entry point (CI runs it through .ci/run).
+#
+#   1. make sure the local PostgreSQL and MariaDB servers are up
+#   2. cargo test --workspace --locked
+#   3. cargo build --release --locked -p ferroflow-cli
+#   4. create/refresh the Python venvs .venv/mlflow3 and .venv/mlflow2 (pinned in tests/)
+#   5. run the compatibility suite tests/compat against target/release/ferroflow with each client
+#
+# Extra arguments are passed to pytest (e.g. scripts/test.sh -k experiments -x).
+#
+# Knobs (for local use; CI sets none of them):
+#   FERROFLOW_SKIP_CARGO=1     skip steps 2 and 3 (use the existing binary)
+#   FERROFLOW_SKIP_SERVICES=1  skip step 1
+#   FERROFLOW_VENVS="mlflow3"  which client venvs to test with (default: "mlflow3 mlflow2")
+#   PYTHON=python3.11          interpreter used to create the venvs
+#   FERROFLOW_SERVER_CMD / FERROFLOW_BIN are honoured by the suite itself (see tests/compat/conftest.py)
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+PYTHON="${PYTHON:-python3}"
+VENVS="${FERROFLOW_VENVS:-mlflow3 mlflow2}"
+if [[ -d "$HOME/.cargo/bin" ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+SUMMARY=()
+FAILED=0
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+TOTAL_SKIPPED=0
+
+step() { printf '\n==> %s\n' "$*"; }
+note() { SUMMARY+=("$1"); }
+die() {
+    printf 'ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+wait_until() { # wait_until <seconds> <description> <command...>
+    local limit=$1 what=$2
+    shift 2
+    local i
+    for ((i = 0; i < limit; i++)); do
+        if "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 1
+    done
+    die "$what did not become ready within ${limit}s"
+}
+
+# ------------------------------------------------------------------ 1. services
+start_services() {
+    step "database services"
+    command -v pg_isready >/dev/null || die "pg_isready not found (PostgreSQL client missing)"
+    if pg_isready -h 127.0.0.1 -q; then
+        echo "PostgreSQL: already running"
+    else
+        local version
+        version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+        [[ -n "$version" ]] || die "no PostgreSQL cluster under /etc/postgresql"
+        echo "PostgreSQL: starting cluster $version/main"
+        pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+        wait_until 60 "PostgreSQL" pg_isready -h 127.0.0.1 -q
+        echo "PostgreSQL: ready"
+    fi
+
+    command -v mysqladmin >/dev/null || die "mysqladmin not found (MariaDB client missing)"
+    if mysqladmin -h127.0.0.1 -uroot ping >/dev/null 2>&1; then
+        echo "MariaDB: already running"
+    else
+        echo "MariaDB: starting"
+        if id mysql >/dev/null 2>&1; then
+            mkdir -p /run/mysqld
+            chown mysql:mysql /run/mysqld
+        fi
+        start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+        wait_until 90 "MariaDB" mysqladmin -h127.0.0.1 -uroot ping
+        echo "MariaDB: ready"
+    fi
+    note "services:  PostgreSQL and MariaDB up"
+}
+
+# ------------------------------------------------------------------ 2+3. cargo
+run_cargo() {
+    step "cargo test --workspace --locked"
+    if cargo test --workspace --locked; then
+        note "cargo test: ok"
+    else
+        note "cargo test: FAILED"
+        FAILED=1
+    fi
+
+    step "cargo build --release --locked -p ferroflow-cli"
+    if cargo build --release --locked -p ferroflow-cli; then
+        note "cargo build --release: ok"
+    else
+        note "cargo build --release: FAILED"
+        FAILED=1
+    fi
+}
+
+# ------------------------------------------------------------------ 4. venvs
+ensure_venv() { # ensure_venv <name>  -> .venv/<name> from tests/requirements-<name>.txt
+    local name=$1
+    local venv="$REPO_ROOT/.venv/$name"
+    local req="$REPO_ROOT/tests/requirements-$name.txt"
+    local stamp="$venv/.requirements.sha256"
+    [[ -f "$req" ]] || die "missing $req"
+
+    local want
+    want="$(cat "$req" <("$PYTHON" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
+    if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c 'import sys' 2>/dev/null \
+        && [[ -f "$stamp" ]] && [[ "$(cat "$stamp")" == "$want" ]]; then
+        echo "venv $name: up to date"
+        return 0
+    fi
+
+    if ! { [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c 'import sys' 2>/dev/null; }; then
+        echo "venv $name: creating"
+        rm -rf "$venv"
+        "$PYTHON" -m venv "$venv"
+    else
+        echo "venv $name: refreshing"
+    fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    echo "$want" >"$stamp"
+    echo "venv $name: ready ($("$venv/bin/python" -c 'import mlflow; print("mlflow", mlflow.__version__)' 2>/dev/null))"
+}
+
+# ------------------------------------------------------------------ 5. pytest
+run_suite() { # run_suite <venv name> [pytest args...]
+    local name=$1
+    shift
+    local venv="$REPO_ROOT/.venv/$name"
+    local log
+    log="$(mktemp)"
+    step "compatibility suite with $name client"
+    local rc=0
+    PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest "$REPO_ROOT/tests/compat" -q "$@" 2>&1 \
+        | tee "$log" || rc=${PIPESTATUS[0]}
+
+    local line passed failed errors skipped
+    line="$(grep -E '^=*.*[0-9]+ (passed|failed|error|errors|skipped|deselected)|no tests ran' "$log" | tail -n 1 || true)"
+    passed="$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || echo 0)"
+    failed="$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || echo 0)"
+    errors="$(grep -oE '[0-9]+ errors?' <<<"$line" | grep -oE '[0-9]+' || echo 0)"
+    skipped="$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)"
+    rm -f "$log"
+    TOTAL_PASSED=$((TOTAL_PASSED + passed))
+    TOTAL_FAILED=$((TOTAL_FAILED + failed + errors))
+    TOTAL_SKIPPED=$((TOTAL_SKIPPED + skipped))
+
+    local counts="$passed passed, $failed failed, $errors errors, $skipped skipped"
+    if [[ $rc -eq 0 ]]; then
+        note "compat ($name): ok ($counts)"
+    elif [[ $rc -eq 5 ]]; then
+        note "compat ($name): FAILED - no tests were collected (pytest exit 5)"
+        FAILED=1
+    else
+        note "compat ($name): FAILED (pytest exit $rc; $counts)"
+        FAILED=1
+    fi
+}
+
+# ------------------------------------------------------------------ main
+if [[ "${FERROFLOW_SKIP_SERVICES:-}" == "1" ]]; then
+    note "services:  skipped (FERROFLOW_SKIP_SERVICES=1)"
+else
+    start_services
+fi
+
+if [[ "${FERROFLOW_SKIP_CARGO:-}" == "1" ]]; then
+    note "cargo:     skipped (FERROFLOW_SKIP_CARGO=1)"
+else
+    run_cargo
+fi
+
+step "python venvs"
+for name in $VENVS; do
+    ensure_venv "$name"
+done
+
+for name in $VENVS; do
+    run_suite "$name" "$@"
+done
+
+printf '\n==> summary\n'
+for line in "${SUMMARY[@]}"; do
+    printf '  %s\n' "$line"
+done
+if [[ $FAILED -ne 0 ]]; then
+    printf 'RESULT: FAILED\n'
+else
+    printf 'RESULT: ok\n'
+fi
+printf 'compat: %d passed, %d failed, %d skipped\n' "$TOTAL_PASSED" "$TOTAL_FAILED" "$TOTAL_SKIPPED"
+exit "$FAILED"
