@@ -64,11 +64,11 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     Option::<String>::deserialize(d)
 }
 
-/// A repeated string field: an array of strings, or one string (a query parameter given once).
+/// A repeated string field: a JSON array of strings. (A query string's repeated keys arrive as an array
+/// too; see `RequestMessage::REPEATED`.)
 pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     match Option::<Value>::deserialize(d)? {
         None => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![s]),
         Some(Value::Array(items)) => items
             .into_iter()
             .map(|item| match item {

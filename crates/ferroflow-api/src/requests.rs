@@ -6,6 +6,13 @@ use serde::{Deserialize, Deserializer};
 
 use crate::de;
 
+/// A request message. `REPEATED` names its repeated fields, so that a query-string key given once
+/// still reads as a one-element list.
+pub trait RequestMessage: serde::de::DeserializeOwned {
+    /// Names of the repeated (list) fields.
+    const REPEATED: &'static [&'static str] = &[];
+}
+
 fn view_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ViewType>, D::Error> {
     de::opt_enum(
         d,
@@ -321,4 +328,31 @@ pub struct GetMetricHistoryBulkInterval {
     pub end_step: Option<i64>,
     #[serde(default, alias = "maxResults", deserialize_with = "de::opt_i64")]
     pub max_results: Option<i64>,
+}
+
+impl RequestMessage for CreateExperiment {}
+impl RequestMessage for ExperimentId {}
+impl RequestMessage for GetExperimentByName {}
+impl RequestMessage for SearchExperiments {
+    const REPEATED: &'static [&'static str] = &["order_by"];
+}
+impl RequestMessage for UpdateExperiment {}
+impl RequestMessage for SetExperimentTag {}
+impl RequestMessage for DeleteExperimentTag {}
+impl RequestMessage for CreateRun {}
+impl RequestMessage for RunRef {}
+impl RequestMessage for UpdateRun {}
+impl RequestMessage for SearchRuns {
+    const REPEATED: &'static [&'static str] = &["experiment_ids", "order_by"];
+}
+impl RequestMessage for SetTag {}
+impl RequestMessage for DeleteTag {}
+impl RequestMessage for LogMetric {}
+impl RequestMessage for LogParam {}
+impl RequestMessage for LogBatch {}
+impl RequestMessage for LogInputs {}
+impl RequestMessage for LogOutputs {}
+impl RequestMessage for GetMetricHistory {}
+impl RequestMessage for GetMetricHistoryBulkInterval {
+    const REPEATED: &'static [&'static str] = &["run_ids"];
 }

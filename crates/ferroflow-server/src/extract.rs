@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, Method};
-use serde::de::DeserializeOwned;
+use ferroflow_api::requests::RequestMessage;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ErrorCode};
@@ -14,7 +14,7 @@ use crate::error::{ApiError, ErrorCode};
 /// A request message of type `T`, parsed leniently (see `ferroflow_api`).
 pub struct MlflowRequest<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MlflowRequest<T> {
+impl<S: Send + Sync, T: RequestMessage> FromRequest<S> for MlflowRequest<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -22,7 +22,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MlflowRequest<T> {
         let query = req.uri().query().map(str::to_owned);
         if method == Method::GET {
             if let Some(query) = query.filter(|q| !q.is_empty()) {
-                return parse_value(query_to_json(&query)).map(Self);
+                return parse_value(query_to_json(&query, T::REPEATED)).map(Self);
             }
         } else if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
             check_json_content_type(&req)?;
@@ -36,9 +36,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MlflowRequest<T> {
             return parse_value(Value::Object(Map::new())).map(Self);
         }
         let value: Value = serde_json::from_slice(&body)
-            .map_err(|err| ApiError::new(ErrorCode::BadRequest, format!("Malformed JSON in the request body: {err}")))?;
+            .map_err(|err| ApiError::invalid(format!("Malformed JSON in the request body: {err}")))?;
         if !value.is_object() {
-            return Err(ApiError::new(ErrorCode::BadRequest, "The request body must be a JSON object"));
+            return Err(ApiError::invalid("The request body must be a JSON object"));
         }
         parse_value(value).map(Self)
     }
@@ -57,17 +57,21 @@ fn check_json_content_type(req: &Request) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn parse_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+fn parse_value<T: RequestMessage>(value: Value) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(|err| ApiError::invalid(format!("Invalid request: {err}")))
 }
 
-/// Query pairs as a JSON object: a key given once maps to a string, a repeated key to an array.
-fn query_to_json(query: &str) -> Value {
+/// Query pairs as a JSON object: a key given once maps to a string, a repeated key (or one of the
+/// message's `repeated` fields) to an array.
+fn query_to_json(query: &str, repeated: &[&str]) -> Value {
     let mut map = Map::new();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         let value = Value::String(value.into_owned());
         match map.get_mut(key.as_ref()) {
             Some(Value::Array(items)) => items.push(value),
+            None if repeated.contains(&key.as_ref()) => {
+                map.insert(key.into_owned(), Value::Array(vec![value]));
+            }
             Some(existing) => {
                 let first = existing.take();
                 *existing = Value::Array(vec![first, value]);
@@ -88,8 +92,9 @@ mod tests {
     #[test]
     fn repeated_query_keys_become_arrays() {
         assert_eq!(
-            query_to_json("run_ids=a&run_ids=b&metric_key=m%20x&run_ids=c"),
+            query_to_json("run_ids=a&run_ids=b&metric_key=m%20x&run_ids=c", &[]),
             json!({"run_ids": ["a", "b", "c"], "metric_key": "m x"})
         );
+        assert_eq!(query_to_json("run_ids=a&metric_key=m", &["run_ids"]), json!({"run_ids": ["a"], "metric_key": "m"}));
     }
 }

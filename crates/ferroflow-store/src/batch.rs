@@ -354,15 +354,12 @@ fn validate_batch(batch: LogBatch) -> Result<LogBatch> {
     for param in batch.params {
         validation::validate_key(KeyKind::Param, &param.key)?;
         let value = validation::truncate(&param.value, validation::MAX_PARAM_VALUE_LENGTH).to_owned();
-        if let Some(twin) = params.iter().find(|q| q.key == param.key) {
-            if twin.value != value {
-                return Err(Error::InvalidParameterValue(format!(
-                    "Duplicate parameter keys have been submitted: ['{}']. Please ensure the request contains only \
-                     one param value per param key.",
-                    param.key
-                )));
-            }
-            continue;
+        if params.iter().any(|q| q.key == param.key) {
+            return Err(Error::InvalidParameterValue(format!(
+                "Duplicate parameter keys have been submitted: ['{}']. Please ensure the request contains only \
+                 one param value per param key.",
+                param.key
+            )));
         }
         params.push(KeyValue { key: param.key, value });
     }

@@ -187,11 +187,9 @@ impl SqlStore {
         let mut tx = self.write.begin().await?;
         let current = self.experiment_stage(&mut *tx, experiment_id).await?;
         if current == target {
+            // MLflow looks the experiment up among those in the other stage, so this is "not found".
             let expected = if target == LifecycleStage::Deleted { "active" } else { "deleted" };
-            return Err(Error::InvalidParameterValue(format!(
-                "Cannot change experiment {experiment_id}: it must be in the '{expected}' state, but it is {}.",
-                current.as_str()
-            )));
+            return Err(Error::NotFound(format!("No {expected} experiment with id={experiment_id} exists")));
         }
         let now = now_ms();
         let mut sql = self.sql("UPDATE experiments SET lifecycle_stage = ");

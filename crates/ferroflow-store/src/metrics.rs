@@ -34,13 +34,13 @@ pub struct BulkIntervalQuery {
 }
 
 impl SqlStore {
-    /// Returns a page of a metric's history ordered by timestamp, step and value.
+    /// Returns a page of a metric's history ordered by timestamp, step and value. An unknown run or
+    /// metric has an empty history, as in MLflow.
     ///
     /// # Errors
-    /// `NotFound` for an unknown run.
+    /// `Database` only.
     #[tracing::instrument(skip_all, fields(run_id = %query.run_id))]
     pub async fn metric_history(&self, query: &HistoryQuery) -> Result<Page<Metric>> {
-        self.run_info(&self.read, &query.run_id).await?;
         let mut sql = self.sql(&format!("SELECT {} FROM metrics WHERE run_id = ", rows::METRIC_COLUMNS));
         sql.arg(query.run_id.as_str()).push(" AND key = ").arg(query.key.as_str());
         sql.push(" ORDER BY timestamp, step, value");

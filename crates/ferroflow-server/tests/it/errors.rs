@@ -20,7 +20,7 @@ async fn malformed_bodies_get_json_400s() {
     for body in [b"{not json".to_vec(), b"[1,2]".to_vec(), vec![0xff, 0xfe, b'{'], deep.into_bytes()] {
         let (status, value) = app.raw(post_raw(path, Some("application/json"), body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{value}");
-        assert_eq!(value["error_code"], "BAD_REQUEST");
+        assert_eq!(value["error_code"], "INVALID_PARAMETER_VALUE");
     }
     let response = app.raw(post_raw(path, Some("text/plain"), "{\"name\": \"x\"}")).await;
     assert_error(&response, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "Content-Type");
