@@ -29,6 +29,20 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// Runs `inner`, whose one column `row` holds a JSON object per row, and decodes the objects as `T`.
+    pub(crate) async fn fetch_objects<T: DeserializeOwned>(
+        &self,
+        executor: impl Executor<'_, Database = Any>,
+        inner: &Sql,
+    ) -> Result<Vec<T>> {
+        let wrapped = inner.wrapped("SELECT json_group_array(json(row)) AS rows FROM (", ") AS q");
+        let row = wrapped.query().fetch_one(executor).await?;
+        let text: String = row.try_get("rows")?;
+        serde_json::from_str(&text).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
+    }
+}
+
 /// A double sent as text by [`SqlStore::fetch_rows`] (`printf('%!.17g', column)`).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(try_from = "String")]
@@ -115,4 +129,89 @@ pub(crate) fn metric(row: MetricRow, keep_run_id: bool) -> (String, Metric) {
         run_id: keep_run_id.then(|| run_id.clone()),
     };
     (run_id, metric)
+}
+
+/// The metric fields of a [`RunChild::Metric`] object.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MetricObject {
+    key: String,
+    value: Float,
+    is_nan: i64,
+    timestamp: i64,
+    step: i64,
+    dataset_name: Option<String>,
+    dataset_digest: Option<String>,
+    model_id: Option<String>,
+}
+
+impl MetricObject {
+    pub(crate) fn into_metric(self) -> Metric {
+        Metric {
+            key: self.key,
+            value: if self.is_nan != 0 { f64::NAN } else { self.value.0 },
+            timestamp: self.timestamp,
+            step: self.step,
+            dataset_name: self.dataset_name,
+            dataset_digest: self.dataset_digest,
+            model_id: self.model_id,
+            run_id: None,
+        }
+    }
+}
+
+/// One row of the run-children query, tagged by the table it comes from.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind")]
+pub(crate) enum RunChild {
+    #[serde(rename = "t")]
+    Tag { run_id: String, key: String, value: String },
+    #[serde(rename = "p")]
+    Param { run_id: String, key: String, value: String },
+    #[serde(rename = "m")]
+    Metric {
+        run_id: String,
+        #[serde(flatten)]
+        row: MetricObject,
+    },
+    #[serde(rename = "d")]
+    Dataset {
+        run_id: String,
+        #[serde(flatten)]
+        dataset: DatasetObject,
+        tags: Vec<KeyValueRow>,
+    },
+    #[serde(rename = "i")]
+    ModelInput { run_id: String, model_id: String },
+    #[serde(rename = "o")]
+    ModelOutput { run_id: String, model_id: String, step: i64 },
+}
+
+impl RunChild {
+    pub(crate) fn run_id(&self) -> &str {
+        match self {
+            Self::Tag { run_id, .. }
+            | Self::Param { run_id, .. }
+            | Self::Metric { run_id, .. }
+            | Self::Dataset { run_id, .. }
+            | Self::ModelInput { run_id, .. }
+            | Self::ModelOutput { run_id, .. } => run_id,
+        }
+    }
+}
+
+/// The dataset fields of a [`RunChild::Dataset`] object.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DatasetObject {
+    name: String,
+    digest: String,
+    source_type: String,
+    source: String,
+    schema: Option<String>,
+    profile: Option<String>,
+}
+
+impl From<DatasetObject> for ferroflow_core::model::Dataset {
+    fn from(d: DatasetObject) -> Self {
+        Self { name: d.name, digest: d.digest, source_type: d.source_type, source: d.source, schema: d.schema, profile: d.profile }
+    }
 }

@@ -9,7 +9,7 @@ use ferroflow_core::validation::{self, KeyKind};
 use ferroflow_core::{run_name, tags};
 use sqlx::{Any, Executor, Row as _};
 
-use crate::rows::{self, MetricRow, RunRow, RUN_FIELDS, RUN_SELECT};
+use crate::rows::{self, RunRow, RUN_FIELDS, RUN_SELECT};
 use crate::{now_ms, Error, Result, SqlStore};
 
 /// The fields of runs/create.
@@ -182,69 +182,55 @@ impl SqlStore {
         Ok(runs)
     }
 
+    /// Loads tags, params, latest metrics, dataset inputs and model inputs/outputs of `ids` with one
+    /// query: each child table contributes JSON objects tagged with their kind.
     async fn load_run_children(&self, ids: &[String], index: &HashMap<String, usize>, runs: &mut [Run]) -> Result<()> {
-        let mut keyed = self.sql("SELECT 't' AS kind, run_id, key, value FROM run_tags WHERE run_id IN ");
-        keyed.list(ids).push(" UNION ALL SELECT 'p' AS kind, run_id, key, value FROM params WHERE run_id IN ").list(ids);
-        let rows: Vec<(String, String, String, String)> = self.fetch_rows(&self.read, "kind, run_id, key, value", &keyed).await?;
-        for (kind, run_id, key, value) in rows {
-            if let Some(&i) = index.get(&run_id) {
-                let target = if kind == "t" { &mut runs[i].tags } else { &mut runs[i].params };
-                target.push(KeyValue { key, value });
-            }
-        }
-        let mut latest = self.sql(&format!("SELECT {} FROM latest_metrics WHERE run_id IN ", rows::METRIC_COLUMNS));
-        latest.list(ids);
-        let rows: Vec<MetricRow> = self.fetch_rows(&self.read, &rows::metric_fields(), &latest).await?;
-        for row in rows {
-            let (run_id, metric) = rows::metric(row, false);
-            if let Some(&i) = index.get(&run_id) {
-                runs[i].metrics.push(metric);
+        let mut sql = self.sql("SELECT json_object('kind', 't', 'run_id', run_id, 'key', key, 'value', value) AS row FROM run_tags WHERE run_id IN ");
+        sql.list(ids);
+        sql.push(" UNION ALL SELECT json_object('kind', 'p', 'run_id', run_id, 'key', key, 'value', value) FROM params WHERE run_id IN ");
+        sql.list(ids);
+        sql.push(&format!(
+            " UNION ALL SELECT json_object('kind', 'm', 'run_id', run_id, 'key', key, 'value', {}, 'is_nan', is_nan, \
+             'timestamp', timestamp, 'step', step, 'dataset_name', dataset_name, 'dataset_digest', dataset_digest, \
+             'model_id', model_id) FROM latest_metrics WHERE run_id IN ",
+            rows::float_column("value")
+        ));
+        sql.list(ids);
+        sql.push(
+            " UNION ALL SELECT json_object('kind', 'd', 'run_id', i.run_id, 'name', d.name, 'digest', d.digest, \
+             'source_type', d.source_type, 'source', d.source, 'schema', d.schema, 'profile', d.profile, \
+             'tags', json((SELECT json_group_array(json_array(t.key, t.value)) FROM run_input_tags t \
+             WHERE t.run_id = i.run_id AND t.dataset_id = i.dataset_id))) \
+             FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id IN ",
+        );
+        sql.list(ids);
+        sql.push(" UNION ALL SELECT json_object('kind', 'i', 'run_id', run_id, 'model_id', model_id) FROM run_model_inputs WHERE run_id IN ");
+        sql.list(ids);
+        sql.push(" UNION ALL SELECT json_object('kind', 'o', 'run_id', run_id, 'model_id', model_id, 'step', step) FROM run_model_outputs WHERE run_id IN ");
+        sql.list(ids);
+        let children: Vec<rows::RunChild> = self.fetch_objects(&self.read, &sql).await?;
+        for child in children {
+            let Some(&i) = index.get(child.run_id()) else { continue };
+            let run = &mut runs[i];
+            match child {
+                rows::RunChild::Tag { key, value, .. } => run.tags.push(KeyValue { key, value }),
+                rows::RunChild::Param { key, value, .. } => run.params.push(KeyValue { key, value }),
+                rows::RunChild::Metric { row, .. } => run.metrics.push(row.into_metric()),
+                rows::RunChild::Dataset { dataset, tags, .. } => run.dataset_inputs.push(DatasetInput {
+                    tags: tags.into_iter().map(rows::key_value).collect(),
+                    dataset: dataset.into(),
+                }),
+                rows::RunChild::ModelInput { model_id, .. } => run.model_inputs.push(model_id),
+                rows::RunChild::ModelOutput { model_id, step, .. } => run.model_outputs.push(ModelOutput { model_id, step }),
             }
         }
         for run in runs.iter_mut() {
             run.tags.sort_by(|a, b| a.key.cmp(&b.key));
             run.params.sort_by(|a, b| a.key.cmp(&b.key));
             run.metrics.sort_by(|a, b| a.key.cmp(&b.key));
-        }
-        self.load_run_inputs(ids, index, runs).await
-    }
-
-    async fn load_run_inputs(&self, ids: &[String], index: &HashMap<String, usize>, runs: &mut [Run]) -> Result<()> {
-        // Input tags ride along as a JSON text column; they are few per input.
-        let mut inputs = self.sql(
-            "SELECT i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile, \
-             (SELECT json_group_array(json_array(t.key, t.value)) FROM run_input_tags t \
-              WHERE t.run_id = i.run_id AND t.dataset_id = i.dataset_id) AS tags \
-             FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id IN ",
-        );
-        inputs.list(ids);
-        type InputRow = (String, String, String, String, String, Option<String>, Option<String>, String);
-        let rows: Vec<InputRow> = self
-            .fetch_rows(&self.read, "run_id, name, digest, source_type, source, schema, profile, tags", &inputs)
-            .await?;
-        for (run_id, name, digest, source_type, source, schema, profile, tags) in rows {
-            let Some(&i) = index.get(&run_id) else { continue };
-            let mut tags: Vec<KeyValue> = serde_json::from_str::<Vec<(String, String)>>(&tags)
-                .map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))?
-                .into_iter()
-                .map(rows::key_value)
-                .collect();
-            tags.sort_by(|a, b| a.key.cmp(&b.key));
-            let dataset = Dataset { name, digest, source_type, source, schema, profile };
-            runs[i].dataset_inputs.push(DatasetInput { tags, dataset });
-        }
-        let mut models = self.sql("SELECT run_id, model_id, -1 AS step FROM run_model_inputs WHERE run_id IN ");
-        models.list(ids).push(" UNION ALL SELECT run_id, model_id, step FROM run_model_outputs WHERE run_id IN ").list(ids);
-        let rows: Vec<(String, String, i64)> = self.fetch_rows(&self.read, "run_id, model_id, step", &models).await?;
-        for (run_id, model_id, step) in rows {
-            let Some(&i) = index.get(&run_id) else { continue };
-            if step < 0 {
-                runs[i].model_inputs.push(model_id);
-            } else {
-                runs[i].model_outputs.push(ModelOutput { model_id, step });
+            for input in &mut run.dataset_inputs {
+                input.tags.sort_by(|a, b| a.key.cmp(&b.key));
             }
-        }
-        for run in runs.iter_mut() {
             run.dataset_inputs.sort_by(|a, b| (&a.dataset.name, &a.dataset.digest).cmp(&(&b.dataset.name, &b.dataset.digest)));
             run.model_inputs.sort();
             run.model_outputs.sort_by(|a, b| (a.step, &a.model_id).cmp(&(b.step, &b.model_id)));

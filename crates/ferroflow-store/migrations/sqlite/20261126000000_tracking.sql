@@ -27,7 +27,7 @@ CREATE TABLE runs (
     lifecycle_stage TEXT NOT NULL DEFAULT 'active',
     deleted_time INTEGER
 );
-CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time DESC, run_id);
+CREATE INDEX runs_by_experiment ON runs (experiment_id, lifecycle_stage, start_time DESC, run_id);
 
 CREATE TABLE run_tags (
     run_id TEXT NOT NULL REFERENCES runs (run_id),
