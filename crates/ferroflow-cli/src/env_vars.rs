@@ -20,3 +20,28 @@ pub const CORS_ALLOWED_ORIGINS: &str = "FERROFLOW_CORS_ALLOWED_ORIGINS";
 pub const MAX_BODY_BYTES: &str = "FERROFLOW_MAX_BODY_BYTES";
 /// `--db-read-connections`
 pub const DB_READ_CONNECTIONS: &str = "FERROFLOW_DB_READ_CONNECTIONS";
+
+/// The variables `mlflow server` reads for the same options, accepted as aliases so a deployment can
+/// swap the binary without touching its environment. Ours win when both are set.
+pub const MLFLOW_ALIASES: &[(&str, &str)] = &[
+    (HOST, "MLFLOW_HOST"),
+    (PORT, "MLFLOW_PORT"),
+    (BACKEND_STORE_URI, "MLFLOW_BACKEND_STORE_URI"),
+    (DEFAULT_ARTIFACT_ROOT, "MLFLOW_DEFAULT_ARTIFACT_ROOT"),
+    (ARTIFACTS_DESTINATION, "MLFLOW_ARTIFACTS_DESTINATION"),
+    (WORKERS, "MLFLOW_WORKERS"),
+    (ALLOWED_HOSTS, "MLFLOW_SERVER_ALLOWED_HOSTS"),
+    (CORS_ALLOWED_ORIGINS, "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"),
+];
+
+/// Copies each MLflow alias that is set into our variable when ours is unset. Runs first thing in
+/// `main`, before any thread exists, so changing the environment is safe.
+pub fn apply_mlflow_aliases() {
+    for (ours, theirs) in MLFLOW_ALIASES {
+        if std::env::var_os(ours).is_none() {
+            if let Some(value) = std::env::var_os(theirs) {
+                std::env::set_var(ours, value);
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 use args::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
+    env_vars::apply_mlflow_aliases();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
