@@ -23,9 +23,8 @@ pub struct Target {
 
 impl Target {
     pub fn parse(url: &str) -> Result<Self> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| anyhow!("only http:// URLs are supported, got {url:?}"))?;
+        let rest =
+            url.strip_prefix("http://").ok_or_else(|| anyhow!("only http:// URLs are supported, got {url:?}"))?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
@@ -37,15 +36,8 @@ impl Target {
             Some(i) => !authority[i..].contains(']'),
             None => false,
         };
-        let authority = if has_port {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
-        };
-        Ok(Self {
-            authority,
-            base_path: path.trim_end_matches('/').to_string(),
-        })
+        let authority = if has_port { authority.to_string() } else { format!("{authority}:80") };
+        Ok(Self { authority, base_path: path.trim_end_matches('/').to_string() })
     }
 }
 
@@ -76,11 +68,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(target: Target, timeout: Duration) -> Self {
-        Self {
-            target,
-            timeout,
-            sender: None,
-        }
+        Self { target, timeout, sender: None }
     }
 
     async fn connect(&mut self) -> Result<()> {

@@ -126,31 +126,14 @@ fn secs(s: f64) -> Duration {
 
 async fn run(cmd: &Cmd) -> Result<Value> {
     match cmd {
-        Cmd::Ingest {
-            common: c,
-            concurrency,
-            duration,
-            warmup,
-            batch_size,
-        } => {
+        Cmd::Ingest { common: c, concurrency, duration, warmup, batch_size } => {
             workloads::ingest(&common(c)?, (*concurrency).max(1), secs(*warmup), secs(*duration), (*batch_size).max(1))
                 .await
         }
-        Cmd::Small {
-            common: c,
-            concurrency,
-            duration,
-            warmup,
-        } => workloads::small(&common(c)?, (*concurrency).max(1), secs(*warmup), secs(*duration)).await,
-        Cmd::Search {
-            common: c,
-            runs,
-            seed_concurrency,
-            iterations,
-            max_results,
-            page_iterations,
-            page_size,
-        } => {
+        Cmd::Small { common: c, concurrency, duration, warmup } => {
+            workloads::small(&common(c)?, (*concurrency).max(1), secs(*warmup), secs(*duration)).await
+        }
+        Cmd::Search { common: c, runs, seed_concurrency, iterations, max_results, page_iterations, page_size } => {
             let opts = SearchOptions {
                 runs: *runs,
                 seed_concurrency: *seed_concurrency,
@@ -161,14 +144,7 @@ async fn run(cmd: &Cmd) -> Result<Value> {
             };
             workloads::search(&common(c)?, &opts).await
         }
-        Cmd::History {
-            common: c,
-            points,
-            batch_size,
-            seed_concurrency,
-            page_size,
-            iterations,
-        } => {
+        Cmd::History { common: c, points, batch_size, seed_concurrency, page_size, iterations } => {
             let opts = HistoryOptions {
                 points: *points,
                 batch_size: *batch_size,
@@ -199,7 +175,9 @@ async fn main() -> ExitCode {
     let cpu0 = stats::process_cpu_seconds();
     let mut out = match run(&cli.cmd).await {
         Ok(v) => v,
-        Err(e) => json!({ "workload": workload_name(&cli.cmd), "ok": false, "error": format!("{e:#}") }),
+        Err(e) => {
+            json!({ "workload": workload_name(&cli.cmd), "ok": false, "error": format!("{e:#}") })
+        }
     };
     let wall = started.elapsed().as_secs_f64();
     out["wall_s"] = json!(wall);

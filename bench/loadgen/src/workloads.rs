@@ -47,9 +47,7 @@ fn id_field(v: &Value) -> Option<String> {
 }
 
 async fn create_experiment(client: &mut Client, kind: &str) -> Result<String> {
-    let v = client
-        .post_json(&format!("{API}/experiments/create"), &json!({ "name": unique_name(kind) }))
-        .await?;
+    let v = client.post_json(&format!("{API}/experiments/create"), &json!({ "name": unique_name(kind) })).await?;
     id_field(&v["experiment_id"]).ok_or_else(|| anyhow!("experiments/create: no experiment_id in {v}"))
 }
 
@@ -206,10 +204,7 @@ fn ingest_body(run_id: &str, batch: usize, k: u64) -> Bytes {
         let key = p % keys;
         let step = k * steps_per_request + (p / keys) as u64;
         let value = unit(step, key as u64);
-        let _ = write!(
-            s,
-            "{{\"key\":\"m{key}\",\"value\":{value},\"timestamp\":{ts},\"step\":{step}}}"
-        );
+        let _ = write!(s, "{{\"key\":\"m{key}\",\"value\":{value},\"timestamp\":{ts},\"step\":{step}}}");
     }
     s.push_str("],\"params\":[],\"tags\":[]}");
     Bytes::from(s)
@@ -224,15 +219,8 @@ pub async fn ingest(
 ) -> Result<Value> {
     let runs = Arc::new(create_runs(common, "ingest", concurrency).await?);
     let make_body: BodyFn = Arc::new(move |worker, k| ingest_body(&runs[worker], batch, k));
-    let mut out = run_closed_loop(
-        common,
-        concurrency,
-        warmup,
-        duration,
-        format!("{API}/runs/log-batch"),
-        make_body,
-    )
-    .await?;
+    let mut out =
+        run_closed_loop(common, concurrency, warmup, duration, format!("{API}/runs/log-batch"), make_body).await?;
     let mut report = loop_report("ingest", &mut out, duration, concurrency);
     report["batch_size"] = json!(batch);
     report["points_per_s"] = json!((out.ok as f64 * batch as f64) / duration.as_secs_f64());
@@ -254,15 +242,8 @@ pub async fn small(common: &Common, concurrency: usize, warmup: Duration, durati
         });
         Bytes::from(body.to_string())
     });
-    let mut out = run_closed_loop(
-        common,
-        concurrency,
-        warmup,
-        duration,
-        format!("{API}/runs/log-metric"),
-        make_body,
-    )
-    .await?;
+    let mut out =
+        run_closed_loop(common, concurrency, warmup, duration, format!("{API}/runs/log-metric"), make_body).await?;
     Ok(loop_report("small", &mut out, duration, concurrency))
 }
 
@@ -462,17 +443,19 @@ fn history_batch_body(run_id: &str, from: usize, to: usize, base_ts: i64) -> Byt
         }
         let value = unit(step as u64, 42);
         let ts = base_ts + step as i64;
-        let _ = write!(
-            s,
-            "{{\"key\":\"{HISTORY_KEY}\",\"value\":{value},\"timestamp\":{ts},\"step\":{step}}}"
-        );
+        let _ = write!(s, "{{\"key\":\"{HISTORY_KEY}\",\"value\":{value},\"timestamp\":{ts},\"step\":{step}}}");
     }
     s.push_str("],\"params\":[],\"tags\":[]}");
     Bytes::from(s)
 }
 
 /// Fetches every page of the history; returns (points, pages).
-async fn fetch_history(client: &mut Client, run_id: &str, page_size: usize, max_pages: usize) -> Result<(usize, usize)> {
+async fn fetch_history(
+    client: &mut Client,
+    run_id: &str,
+    page_size: usize,
+    max_pages: usize,
+) -> Result<(usize, usize)> {
     let mut token: Option<String> = None;
     let mut points = 0;
     let mut pages = 0;

@@ -19,13 +19,13 @@ pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
         return Ok(None);
     };
     let parsed = match &value {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64)),
+        Value::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64))
+        }
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     };
-    parsed
-        .map(Some)
-        .ok_or_else(|| D::Error::custom(format!("expected a 64-bit integer, got {}", describe(&value))))
+    parsed.map(Some).ok_or_else(|| D::Error::custom(format!("expected a 64-bit integer, got {}", describe(&value))))
 }
 
 /// An optional double: a JSON number, a numeric string, or `"NaN"`, `"Infinity"`, `"-Infinity"`.

@@ -68,4 +68,3 @@ pub struct ServerArgs {
     #[arg(long, env = env_vars::DB_READ_CONNECTIONS, default_value_t = 8)]
     pub db_read_connections: u32,
 }
-

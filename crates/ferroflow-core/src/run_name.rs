@@ -4,17 +4,17 @@ use rand::seq::IndexedRandom as _;
 use rand::Rng as _;
 
 const ADJECTIVES: &[&str] = &[
-    "amber", "brave", "bright", "calm", "clever", "crisp", "daring", "eager", "fancy", "gentle",
-    "glossy", "golden", "happy", "honest", "jolly", "keen", "lively", "lucky", "merry", "mighty",
-    "nimble", "noble", "polite", "proud", "quick", "quiet", "rare", "rustic", "shiny", "silent",
-    "smooth", "snappy", "steady", "sunny", "swift", "tidy", "vivid", "warm", "wise", "zesty",
+    "amber", "brave", "bright", "calm", "clever", "crisp", "daring", "eager", "fancy", "gentle", "glossy", "golden",
+    "happy", "honest", "jolly", "keen", "lively", "lucky", "merry", "mighty", "nimble", "noble", "polite", "proud",
+    "quick", "quiet", "rare", "rustic", "shiny", "silent", "smooth", "snappy", "steady", "sunny", "swift", "tidy",
+    "vivid", "warm", "wise", "zesty",
 ];
 
 const NOUNS: &[&str] = &[
-    "otter", "falcon", "badger", "heron", "lynx", "marten", "panda", "puffin", "quail", "raven",
-    "salmon", "seal", "sparrow", "stoat", "swan", "tapir", "tern", "trout", "turtle", "vole",
-    "walrus", "wombat", "yak", "zebra", "bison", "camel", "crane", "dingo", "eagle", "ferret",
-    "gecko", "hare", "ibis", "jackal", "koala", "lemur", "mole", "newt", "owl", "pike",
+    "otter", "falcon", "badger", "heron", "lynx", "marten", "panda", "puffin", "quail", "raven", "salmon", "seal",
+    "sparrow", "stoat", "swan", "tapir", "tern", "trout", "turtle", "vole", "walrus", "wombat", "yak", "zebra",
+    "bison", "camel", "crane", "dingo", "eagle", "ferret", "gecko", "hare", "ibis", "jackal", "koala", "lemur", "mole",
+    "newt", "owl", "pike",
 ];
 
 /// Returns a fresh random run name such as `swift-heron-417`.

@@ -212,11 +212,9 @@ fn entity_of(identifier: &Identifier) -> Result<Entity> {
         "tag" | "tags" => Entity::Tag,
         "attribute" | "attributes" | "attr" | "run" => Entity::Attribute,
         "dataset" | "datasets" => Entity::Dataset,
-        other => {
-            return Err(invalid(format!(
-                "Invalid entity type '{other}'. Valid values are ['metrics', 'params', 'tags', 'attributes', 'datasets']"
-            )))
-        }
+        other => return Err(invalid(format!(
+            "Invalid entity type '{other}'. Valid values are ['metrics', 'params', 'tags', 'attributes', 'datasets']"
+        ))),
     })
 }
 
@@ -409,9 +407,7 @@ fn experiment_clause(c: Comparison) -> Result<ExperimentClause> {
     let key = c.identifier.key.clone();
     match c.identifier.entity.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("attribute") | Some("attributes") => {}
-        Some("tag") | Some("tags") => {
-            return Ok(ExperimentClause::Tag { key, condition: key_condition(&c, "tag")? })
-        }
+        Some("tag") | Some("tags") => return Ok(ExperimentClause::Tag { key, condition: key_condition(&c, "tag")? }),
         Some(other) => {
             return Err(invalid(format!(
                 "Invalid entity type '{other}' in experiment filter. Valid values are ['attribute', 'tag', 'tags']"
@@ -458,12 +454,10 @@ fn experiment_id_clause(c: &Comparison) -> Result<ExperimentClause> {
         Comparator::Ne => (true, vec![single()?]),
         Comparator::In => (false, list()?),
         Comparator::NotIn => (true, list()?),
-        other => {
-            return Err(invalid(format!(
-                "Invalid comparator '{}' for attribute 'experiment_id'. Valid comparators are ['=', '!=', 'IN', 'NOT IN']",
-                other.as_str()
-            )))
-        }
+        other => return Err(invalid(format!(
+            "Invalid comparator '{}' for attribute 'experiment_id'. Valid comparators are ['=', '!=', 'IN', 'NOT IN']",
+            other.as_str()
+        ))),
     };
     Ok(ExperimentClause::Id { negated, ids })
 }
@@ -478,7 +472,9 @@ pub fn parse_experiment_order_by(clauses: &[String]) -> Result<Vec<ExperimentOrd
         let (identifier, ascending) = grammar::parse_order_clause(clause)?;
         if let Some(entity) = identifier.entity.as_deref() {
             if !matches!(entity.to_ascii_lowercase().as_str(), "attribute" | "attributes") {
-                return Err(invalid(format!("Invalid order_by entity '{entity}' for experiments: only attributes can be ordered by")));
+                return Err(invalid(format!(
+                    "Invalid order_by entity '{entity}' for experiments: only attributes can be ordered by"
+                )));
             }
         }
         let key = match identifier.key.as_str() {

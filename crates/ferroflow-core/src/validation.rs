@@ -160,9 +160,7 @@ pub fn validate_artifact_location(location: &str) -> Result<()> {
         )));
     }
     if location.starts_with("runs:") {
-        return Err(invalid(format!(
-            "Artifact location cannot be a runs:/ URI. Given: '{location}'"
-        )));
+        return Err(invalid(format!("Artifact location cannot be a runs:/ URI. Given: '{location}'")));
     }
     if location.contains('#') || (location.contains("://") && location.contains('?')) {
         return Err(invalid(format!(

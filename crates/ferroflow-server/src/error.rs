@@ -114,7 +114,10 @@ impl From<ferroflow_store::Error> for ApiError {
             internal @ (E::Database(_) | E::Migrate(_)) => {
                 // The chain (SQL errors, paths) goes to the log only.
                 tracing::error!(error = ?internal, "store failure");
-                Self::new(ErrorCode::InternalError, "Internal server error: the tracking store failed. See the server log.")
+                Self::new(
+                    ErrorCode::InternalError,
+                    "Internal server error: the tracking store failed. See the server log.",
+                )
             }
         }
     }

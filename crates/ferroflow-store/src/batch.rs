@@ -132,8 +132,13 @@ impl SqlStore {
             Ok(states) => states,
             Err(err) => return Err((group, err)),
         };
-        let with_params: Vec<String> =
-            group.iter().filter(|j| !j.batch.params.is_empty()).map(|j| j.run_id.clone()).collect::<HashSet<_>>().into_iter().collect();
+        let with_params: Vec<String> = group
+            .iter()
+            .filter(|j| !j.batch.params.is_empty())
+            .map(|j| j.run_id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
         let mut params = match self.stored_params(&with_params).await {
             Ok(params) => params,
             Err(err) => return Err((group, err)),

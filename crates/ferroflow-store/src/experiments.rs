@@ -144,7 +144,11 @@ impl SqlStore {
     }
 
     /// Lifecycle stage of an experiment, for the checks that need an active one.
-    async fn experiment_stage(&self, executor: impl sqlx::Executor<'_, Database = sqlx::Any>, experiment_id: i64) -> Result<LifecycleStage> {
+    async fn experiment_stage(
+        &self,
+        executor: impl sqlx::Executor<'_, Database = sqlx::Any>,
+        experiment_id: i64,
+    ) -> Result<LifecycleStage> {
         let mut sql = self.sql("SELECT lifecycle_stage FROM experiments WHERE experiment_id = ");
         sql.arg(experiment_id);
         let row = sql.query().fetch_optional(executor).await?.ok_or_else(|| experiment_not_found(experiment_id))?;
@@ -193,7 +197,11 @@ impl SqlStore {
         }
         let now = now_ms();
         let mut sql = self.sql("UPDATE experiments SET lifecycle_stage = ");
-        sql.arg(target.as_str()).push(", last_update_time = ").arg(now).push(" WHERE experiment_id = ").arg(experiment_id);
+        sql.arg(target.as_str())
+            .push(", last_update_time = ")
+            .arg(now)
+            .push(" WHERE experiment_id = ")
+            .arg(experiment_id);
         sql.query().execute(&mut *tx).await?;
         let deleted_time = (target == LifecycleStage::Deleted).then_some(now);
         let mut runs = self.sql("UPDATE runs SET lifecycle_stage = ");
@@ -223,7 +231,11 @@ impl SqlStore {
             )));
         }
         let mut sql = self.sql("UPDATE experiments SET name = ");
-        sql.arg(new_name).push(", last_update_time = ").arg(now_ms()).push(" WHERE experiment_id = ").arg(experiment_id);
+        sql.arg(new_name)
+            .push(", last_update_time = ")
+            .arg(now_ms())
+            .push(" WHERE experiment_id = ")
+            .arg(experiment_id);
         sql.query().execute(&mut *tx).await.map_err(|err| {
             if is_unique_violation(&err) {
                 Error::AlreadyExists(format!("Experiment '{new_name}' already exists."))

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use ferroflow_core::model::{Metric, Page};
-use ferroflow_core::page_token;
 use crate::rows::{self, MetricRow};
 use crate::{Result, SqlStore};
+use ferroflow_core::model::{Metric, Page};
+use ferroflow_core::page_token;
 
 /// A metrics/get-history request.
 #[derive(Debug, Clone)]

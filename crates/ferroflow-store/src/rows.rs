@@ -22,7 +22,8 @@ impl SqlStore {
         columns: &str,
         inner: &Sql,
     ) -> Result<Vec<T>> {
-        let wrapped = inner.wrapped(&format!("SELECT json_group_array(json_array({columns})) AS rows FROM ("), ") AS q");
+        let wrapped =
+            inner.wrapped(&format!("SELECT json_group_array(json_array({columns})) AS rows FROM ("), ") AS q");
         let row = wrapped.query().fetch_one(executor).await?;
         let text: String = row.try_get("rows")?;
         serde_json::from_str(&text).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
@@ -62,7 +63,8 @@ pub(crate) fn float_column(column: &str) -> String {
 
 pub(crate) const EXPERIMENT_SELECT: &str =
     "SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time FROM experiments e";
-pub(crate) const EXPERIMENT_FIELDS: &str = "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
+pub(crate) const EXPERIMENT_FIELDS: &str =
+    "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
 pub(crate) type ExperimentRow = (i64, String, String, String, i64, i64);
 
 pub(crate) fn experiment(row: ExperimentRow) -> Experiment {
@@ -106,7 +108,8 @@ pub(crate) fn key_value((key, value): KeyValueRow) -> KeyValue {
 }
 
 /// The metric columns of `metrics` and `latest_metrics`, as [`metric_fields`] reads them.
-pub(crate) const METRIC_COLUMNS: &str = "run_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest, model_id";
+pub(crate) const METRIC_COLUMNS: &str =
+    "run_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest, model_id";
 
 /// The JSON fields of a metric row, in [`MetricRow`] order.
 pub(crate) fn metric_fields() -> String {
@@ -212,6 +215,13 @@ pub(crate) struct DatasetObject {
 
 impl From<DatasetObject> for ferroflow_core::model::Dataset {
     fn from(d: DatasetObject) -> Self {
-        Self { name: d.name, digest: d.digest, source_type: d.source_type, source: d.source, schema: d.schema, profile: d.profile }
+        Self {
+            name: d.name,
+            digest: d.digest,
+            source_type: d.source_type,
+            source: d.source,
+            schema: d.schema,
+            profile: d.profile,
+        }
     }
 }

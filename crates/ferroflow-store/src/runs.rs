@@ -221,7 +221,9 @@ impl SqlStore {
                     dataset: dataset.into(),
                 }),
                 rows::RunChild::ModelInput { model_id, .. } => run.model_inputs.push(model_id),
-                rows::RunChild::ModelOutput { model_id, step, .. } => run.model_outputs.push(ModelOutput { model_id, step }),
+                rows::RunChild::ModelOutput { model_id, step, .. } => {
+                    run.model_outputs.push(ModelOutput { model_id, step })
+                }
             }
         }
         for run in runs.iter_mut() {
@@ -231,7 +233,8 @@ impl SqlStore {
             for input in &mut run.dataset_inputs {
                 input.tags.sort_by(|a, b| a.key.cmp(&b.key));
             }
-            run.dataset_inputs.sort_by(|a, b| (&a.dataset.name, &a.dataset.digest).cmp(&(&b.dataset.name, &b.dataset.digest)));
+            run.dataset_inputs
+                .sort_by(|a, b| (&a.dataset.name, &a.dataset.digest).cmp(&(&b.dataset.name, &b.dataset.digest)));
             run.model_inputs.sort();
             run.model_outputs.sort_by(|a, b| (a.step, &a.model_id).cmp(&(b.step, &b.model_id)));
         }
@@ -329,7 +332,11 @@ impl SqlStore {
     }
 
     /// Upserts `(run_id, tag)` rows in one statement. Each (run, key) must appear once.
-    pub(crate) async fn upsert_tag_rows(&self, executor: impl Executor<'_, Database = Any>, rows: &[(&str, &KeyValue)]) -> Result<()> {
+    pub(crate) async fn upsert_tag_rows(
+        &self,
+        executor: impl Executor<'_, Database = Any>,
+        rows: &[(&str, &KeyValue)],
+    ) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -377,7 +384,12 @@ impl SqlStore {
     }
 
     /// Finds the dataset with this (experiment, name, digest), creating it on first use.
-    async fn dataset_id(&self, tx: &mut sqlx::Transaction<'_, Any>, experiment_id: i64, dataset: &Dataset) -> Result<String> {
+    async fn dataset_id(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        experiment_id: i64,
+        dataset: &Dataset,
+    ) -> Result<String> {
         let mut find = self.sql("SELECT dataset_id FROM datasets WHERE experiment_id = ");
         find.arg(experiment_id).push(" AND name = ").arg(dataset.name.as_str());
         find.push(" AND digest = ").arg(dataset.digest.as_str());
@@ -442,7 +454,9 @@ pub(crate) fn validate_run_tags(tags: Vec<KeyValue>) -> Result<Vec<KeyValue>> {
 
 fn validate_dataset_input(input: &DatasetInput) -> Result<()> {
     let d = &input.dataset;
-    for (field, value) in [("name", &d.name), ("digest", &d.digest), ("source_type", &d.source_type), ("source", &d.source)] {
+    for (field, value) in
+        [("name", &d.name), ("digest", &d.digest), ("source_type", &d.source_type), ("source", &d.source)]
+    {
         if value.is_empty() {
             return Err(validation::missing(&format!("dataset.{field}")).into());
         }

@@ -27,7 +27,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     };
     let app = ferroflow_server::router(AppState { store: store.clone() }, &config);
     let address = format!("{}:{}", args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("could not listen on {address}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(&address).await.with_context(|| format!("could not listen on {address}"))?;
     tracing::info!(address = %listener.local_addr()?, "ferroflow server listening");
     ferroflow_server::serve(listener, app, shutdown_signal()).await?;
     store.close().await;

@@ -108,9 +108,7 @@ pub fn parse_filter(input: &str) -> Result<Vec<Comparison>> {
 pub fn parse_order_clause(input: &str) -> Result<(Identifier, bool)> {
     let mut parser = Parser::new(input);
     parser.skip_whitespace();
-    let identifier = parser
-        .identifier()
-        .map_err(|e| invalid(format!("Invalid order_by clause '{input}': {e}")))?;
+    let identifier = parser.identifier().map_err(|e| invalid(format!("Invalid order_by clause '{input}': {e}")))?;
     parser.skip_whitespace();
     let ascending = if parser.keyword("DESC") {
         false
@@ -189,10 +187,7 @@ impl<'a> Parser<'a> {
         loop {
             match self.bump() {
                 None => {
-                    return Err(invalid(format!(
-                        "Unterminated quoted string starting at {}",
-                        &self.input[start..]
-                    )))
+                    return Err(invalid(format!("Unterminated quoted string starting at {}", &self.input[start..])))
                 }
                 // A doubled quote stands for one literal quote.
                 Some(c) if c == quote && self.peek() == Some(quote) => {
@@ -326,9 +321,7 @@ impl<'a> Parser<'a> {
                     self.number()?;
                     items.push(self.input[start..self.pos].to_owned());
                 }
-                Some(')') if items.is_empty() => {
-                    return Err(invalid("An IN list must contain at least one value"))
-                }
+                Some(')') if items.is_empty() => return Err(invalid("An IN list must contain at least one value")),
                 _ => return Err(invalid(format!("Expected a quoted string in the list at '{}'", self.rest()))),
             }
             self.skip_whitespace();
@@ -353,9 +346,7 @@ impl<'a> Parser<'a> {
             Some(_) => {
                 let word = self.bare_word();
                 let shown = if word.is_empty() { self.rest() } else { word };
-                Err(invalid(format!(
-                    "Invalid value '{shown}': strings must be quoted with single or double quotes"
-                )))
+                Err(invalid(format!("Invalid value '{shown}': strings must be quoted with single or double quotes")))
             }
         }
     }

@@ -39,10 +39,9 @@ fn parses_every_run_entity_and_comparator() {
 
 #[test]
 fn quoted_identifiers_and_values() {
-    let clauses = parse_run_filter(
-        "metrics.`f1-score` > -1e-3 and `params`.\"my param\" = 'it''s' and `Run name` = 'x y'",
-    )
-    .unwrap();
+    let clauses =
+        parse_run_filter("metrics.`f1-score` > -1e-3 and `params`.\"my param\" = 'it''s' and `Run name` = 'x y'")
+            .unwrap();
     assert_eq!(clauses[0], RunClause::Metric { key: text("f1-score"), op: NumberOp::Gt, value: -0.001 });
     assert_eq!(
         clauses[1],

@@ -16,10 +16,7 @@ pub(crate) fn key_values(tags: Vec<req::KeyValue>, what: &str) -> ApiResult<Vec<
     tags.into_iter()
         .enumerate()
         .map(|(i, tag)| {
-            Ok(KeyValue {
-                key: required(tag.key, &format!("{what}[{i}].key"))?,
-                value: tag.value.unwrap_or_default(),
-            })
+            Ok(KeyValue { key: required(tag.key, &format!("{what}[{i}].key"))?, value: tag.value.unwrap_or_default() })
         })
         .collect()
 }

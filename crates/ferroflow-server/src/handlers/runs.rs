@@ -96,11 +96,8 @@ pub async fn search_runs(
 ) -> ApiResult<Json<resp::SearchRuns>> {
     let max_results = request.max_results.unwrap_or(validation::DEFAULT_RUN_SEARCH_RESULTS);
     validation::validate_max_results(max_results, validation::MAX_SEARCH_RESULTS)?;
-    let experiment_ids = request
-        .experiment_ids
-        .iter()
-        .map(|id| validation::parse_experiment_id(id))
-        .collect::<Result<Vec<_>, _>>()?;
+    let experiment_ids =
+        request.experiment_ids.iter().map(|id| validation::parse_experiment_id(id)).collect::<Result<Vec<_>, _>>()?;
     let search = RunSearch {
         experiment_ids,
         filter: search::parse_run_filter(request.filter.as_deref().unwrap_or(""))?,
@@ -193,7 +190,8 @@ pub async fn log_batch(
         .enumerate()
         .map(|(i, m)| metric(m, &format!("metrics[{i}].")))
         .collect::<ApiResult<Vec<_>>>()?;
-    let batch = LogBatch { metrics, params: key_values(request.params, "params")?, tags: key_values(request.tags, "tags")? };
+    let batch =
+        LogBatch { metrics, params: key_values(request.params, "params")?, tags: key_values(request.tags, "tags")? };
     state.store.log_batch(&id, batch).await?;
     Ok(Json(resp::Empty {}))
 }
@@ -221,7 +219,8 @@ pub async fn log_inputs(
     MlflowRequest(request): MlflowRequest<req::LogInputs>,
 ) -> ApiResult<Json<resp::Empty>> {
     let id = run_id(&request.run)?;
-    let datasets = request.datasets.into_iter().enumerate().map(|(i, d)| dataset_input(d, i)).collect::<ApiResult<_>>()?;
+    let datasets =
+        request.datasets.into_iter().enumerate().map(|(i, d)| dataset_input(d, i)).collect::<ApiResult<_>>()?;
     let model_ids = request
         .models
         .into_iter()

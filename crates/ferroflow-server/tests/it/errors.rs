@@ -31,7 +31,12 @@ async fn malformed_bodies_get_json_400s() {
 #[tokio::test]
 async fn wrong_types_and_overflow_are_invalid_parameters() {
     let app = TestApp::new().await;
-    assert_error(&app.post("experiments/create", json!({"name": 5})).await, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "");
+    assert_error(
+        &app.post("experiments/create", json!({"name": 5})).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "",
+    );
     let run = app.create_run("0", 0).await;
     let overflow = format!(r#"{{"run_id": "{run}", "key": "m", "value": 1, "timestamp": 99999999999999999999999}}"#);
     let response = app.raw(post_raw("/api/2.0/mlflow/runs/log-metric", Some("application/json"), overflow)).await;
@@ -47,7 +52,12 @@ async fn wrong_types_and_overflow_are_invalid_parameters() {
 #[tokio::test]
 async fn missing_fields_are_named() {
     let app = TestApp::new().await;
-    assert_error(&app.post("experiments/create", json!({})).await, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "'name'");
+    assert_error(
+        &app.post("experiments/create", json!({})).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "'name'",
+    );
     let run = app.create_run("0", 0).await;
     assert_error(
         &app.post("runs/log-batch", json!({"run_id": run, "metrics": [{"key": "a", "value": 1}]})).await,
@@ -61,7 +71,8 @@ async fn missing_fields_are_named() {
 async fn unknown_routes_hosts_and_bodies_over_the_limit() {
     let app = TestApp::new().await;
     assert_error(&app.get("no/such/endpoint").await, StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", "no/such");
-    let request = Request::builder().uri("/health").header(header::HOST, "attacker.example:5000").body(Body::empty()).unwrap();
+    let request =
+        Request::builder().uri("/health").header(header::HOST, "attacker.example:5000").body(Body::empty()).unwrap();
     assert_error(&app.raw(request).await, StatusCode::FORBIDDEN, "PERMISSION_DENIED", "Host");
     let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(2 * 1024 * 1024));
     let (status, body) = app.raw(post_raw("/api/2.0/mlflow/experiments/create", Some("application/json"), big)).await;

@@ -17,9 +17,19 @@ async fn default_experiment_exists_with_proxied_location() {
 async fn duplicate_names_are_refused_even_when_deleted() {
     let app = TestApp::new().await;
     let id = app.create_experiment("dup").await;
-    assert_error(&app.post("experiments/create", json!({"name": "dup"})).await, StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS", "dup");
+    assert_error(
+        &app.post("experiments/create", json!({"name": "dup"})).await,
+        StatusCode::BAD_REQUEST,
+        "RESOURCE_ALREADY_EXISTS",
+        "dup",
+    );
     app.ok("experiments/delete", json!({"experiment_id": id})).await;
-    assert_error(&app.post("experiments/create", json!({"name": "dup"})).await, StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS", "dup");
+    assert_error(
+        &app.post("experiments/create", json!({"name": "dup"})).await,
+        StatusCode::BAD_REQUEST,
+        "RESOURCE_ALREADY_EXISTS",
+        "dup",
+    );
 }
 
 #[tokio::test]
@@ -57,5 +67,10 @@ async fn rename_and_tags() {
         "RESOURCE_DOES_NOT_EXIST",
         "team",
     );
-    assert_error(&app.get("experiments/get-by-name?experiment_name=old").await, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", "old");
+    assert_error(
+        &app.get("experiments/get-by-name?experiment_name=old").await,
+        StatusCode::NOT_FOUND,
+        "RESOURCE_DOES_NOT_EXIST",
+        "old",
+    );
 }

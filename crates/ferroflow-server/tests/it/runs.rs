@@ -15,9 +15,8 @@ async fn run_name_comes_from_argument_or_tag_and_must_agree() {
     assert_eq!(body["run"]["data"]["tags"], json!([{"key": "mlflow.runName", "value": "alpha"}]));
     let (_, body) = app.post("runs/create", json!({"tags": [{"key": "mlflow.runName", "value": "beta"}]})).await;
     assert_eq!(body["run"]["info"]["run_name"], "beta");
-    let response = app
-        .post("runs/create", json!({"run_name": "a", "tags": [{"key": "mlflow.runName", "value": "b"}]}))
-        .await;
+    let response =
+        app.post("runs/create", json!({"run_name": "a", "tags": [{"key": "mlflow.runName", "value": "b"}]})).await;
     assert_error(&response, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "different values");
     let (_, body) = app.post("runs/create", json!({})).await;
     assert_eq!(body["run"]["info"]["run_name"].as_str().unwrap().split('-').count(), 3);
@@ -48,7 +47,8 @@ async fn latest_metric_is_highest_step_then_timestamp_then_value() {
         ])
     );
     let (_, history) = app.get(&format!("metrics/get-history?run_id={run}&metric_key=loss")).await;
-    let values: Vec<f64> = history["metrics"].as_array().unwrap().iter().map(|m| m["value"].as_f64().unwrap()).collect();
+    let values: Vec<f64> =
+        history["metrics"].as_array().unwrap().iter().map(|m| m["value"].as_f64().unwrap()).collect();
     assert_eq!(values, vec![9.0, 0.5, 1.0, 5.0]);
 }
 
@@ -64,7 +64,12 @@ async fn params_are_immutable_and_failed_batches_leave_nothing() {
         "params": [{"key": "other", "value": "x"}, {"key": "lr", "value": "0.2"}],
         "tags": [{"key": "t", "value": "v"}],
     });
-    assert_error(&app.post("runs/log-batch", batch).await, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "Changing param values");
+    assert_error(
+        &app.post("runs/log-batch", batch).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "Changing param values",
+    );
     let (_, body) = app.get(&format!("runs/get?run_id={run}")).await;
     assert_eq!(body["run"]["data"]["params"], json!([{"key": "lr", "value": "0.1"}]));
     assert!(body["run"]["data"].get("metrics").is_none(), "{body}");
@@ -76,11 +81,26 @@ async fn batch_limits_are_enforced() {
     let app = TestApp::new().await;
     let run = app.create_run("0", 0).await;
     let metrics: Vec<Value> = (0..1001).map(|i| metric("m", json!(i), i, i)).collect();
-    assert_error(&app.post("runs/log-batch", json!({"run_id": run, "metrics": metrics})).await, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "at most 1000 metrics");
+    assert_error(
+        &app.post("runs/log-batch", json!({"run_id": run, "metrics": metrics})).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "at most 1000 metrics",
+    );
     let params: Vec<Value> = (0..101).map(|i| json!({"key": format!("p{i}"), "value": "v"})).collect();
-    assert_error(&app.post("runs/log-batch", json!({"run_id": run, "params": params})).await, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "at most 100 params");
+    assert_error(
+        &app.post("runs/log-batch", json!({"run_id": run, "params": params})).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "at most 100 params",
+    );
     let dup = json!([{"key": "p", "value": "1"}, {"key": "p", "value": "2"}]);
-    assert_error(&app.post("runs/log-batch", json!({"run_id": run, "params": dup})).await, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "Duplicate parameter keys");
+    assert_error(
+        &app.post("runs/log-batch", json!({"run_id": run, "params": dup})).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "Duplicate parameter keys",
+    );
     assert_error(
         &app.post("runs/log-metric", json!({"run_id": run, "key": "../x", "value": 1, "timestamp": 1})).await,
         StatusCode::BAD_REQUEST,
@@ -93,13 +113,20 @@ async fn batch_limits_are_enforced() {
 async fn update_rename_delete_and_tags() {
     let app = TestApp::new().await;
     let run = app.create_run("0", 0).await;
-    let (_, body) = app.post("runs/update", json!({"run_id": run, "status": "FINISHED", "end_time": 42, "run_name": "renamed"})).await;
+    let (_, body) = app
+        .post("runs/update", json!({"run_id": run, "status": "FINISHED", "end_time": 42, "run_name": "renamed"}))
+        .await;
     assert_eq!(body["run_info"]["status"], "FINISHED");
     assert_eq!(body["run_info"]["end_time"], 42);
     app.ok("runs/set-tag", json!({"run_id": run, "key": "mlflow.runName", "value": "by-tag"})).await;
     let (_, body) = app.get(&format!("runs/get?run_id={run}")).await;
     assert_eq!(body["run"]["info"]["run_name"], "by-tag");
-    assert_error(&app.post("runs/delete-tag", json!({"run_id": run, "key": "nope"})).await, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", "nope");
+    assert_error(
+        &app.post("runs/delete-tag", json!({"run_id": run, "key": "nope"})).await,
+        StatusCode::NOT_FOUND,
+        "RESOURCE_DOES_NOT_EXIST",
+        "nope",
+    );
     app.ok("runs/delete", json!({"run_id": run})).await;
     assert_error(
         &app.post("runs/log-metric", json!({"run_id": run, "key": "m", "value": 1, "timestamp": 1})).await,
@@ -107,7 +134,12 @@ async fn update_rename_delete_and_tags() {
         "INVALID_PARAMETER_VALUE",
         "active",
     );
-    assert_error(&app.get("runs/get?run_id=0123456789abcdef0123456789abcdef").await, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", "not found");
+    assert_error(
+        &app.get("runs/get?run_id=0123456789abcdef0123456789abcdef").await,
+        StatusCode::NOT_FOUND,
+        "RESOURCE_DOES_NOT_EXIST",
+        "not found",
+    );
 }
 
 #[tokio::test]
@@ -115,7 +147,8 @@ async fn history_pages_cover_every_point_once() {
     let app = TestApp::new().await;
     let run = app.create_run("0", 0).await;
     for chunk in 0..3 {
-        let metrics: Vec<Value> = (0..1000).map(|i| metric("h", json!(i), chunk * 1000 + i, chunk * 1000 + i)).collect();
+        let metrics: Vec<Value> =
+            (0..1000).map(|i| metric("h", json!(i), chunk * 1000 + i, chunk * 1000 + i)).collect();
         app.ok("runs/log-batch", json!({"run_id": run, "metrics": metrics})).await;
     }
     let mut steps = Vec::new();
@@ -149,10 +182,12 @@ async fn bulk_interval_samples_steps_per_run() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let points = body["metrics"].as_array().unwrap();
-    let of_a: Vec<i64> = points.iter().filter(|p| p["run_id"] == a.as_str()).map(|p| p["step"].as_i64().unwrap()).collect();
+    let of_a: Vec<i64> =
+        points.iter().filter(|p| p["run_id"] == a.as_str()).map(|p| p["step"].as_i64().unwrap()).collect();
     assert_eq!(of_a, vec![0, 25, 50, 75, 100]);
     assert_eq!(points.iter().filter(|p| p["run_id"] == b.as_str()).count(), 1);
-    let (status, _) = app.get(&format!("metrics/get-history-bulk-interval?run_ids={a}&metric_key=x&start_step=5")).await;
+    let (status, _) =
+        app.get(&format!("metrics/get-history-bulk-interval?run_ids={a}&metric_key=x&start_step=5")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -183,8 +218,11 @@ async fn concurrent_writes_are_all_kept_and_params_stay_immutable() {
     for i in 0..64_i64 {
         let (app, run) = (app.clone(), run.clone());
         tasks.push(tokio::spawn(async move {
-            let metric = app.post("runs/log-metric", json!({"run_id": run, "key": "c", "value": i, "timestamp": i, "step": i})).await;
-            let param = app.post("runs/log-parameter", json!({"run_id": run, "key": "winner", "value": i.to_string()})).await;
+            let metric = app
+                .post("runs/log-metric", json!({"run_id": run, "key": "c", "value": i, "timestamp": i, "step": i}))
+                .await;
+            let param =
+                app.post("runs/log-parameter", json!({"run_id": run, "key": "winner", "value": i.to_string()})).await;
             (metric.0, param.0)
         }));
     }
@@ -206,7 +244,8 @@ async fn metric_values_round_trip_exactly() {
     let app = TestApp::new().await;
     let run = app.create_run("0", 0).await;
     let values = [0.1 + 0.2, 1e-300, -123_456_789.123_456_78, f64::MAX, 5e-324];
-    let metrics: Vec<Value> = values.iter().enumerate().map(|(i, v)| metric("v", json!(v), i as i64, i as i64)).collect();
+    let metrics: Vec<Value> =
+        values.iter().enumerate().map(|(i, v)| metric("v", json!(v), i as i64, i as i64)).collect();
     app.ok("runs/log-batch", json!({"run_id": run, "metrics": metrics})).await;
     let (_, history) = app.get(&format!("metrics/get-history?run_id={run}&metric_key=v")).await;
     let back: Vec<f64> = history["metrics"].as_array().unwrap().iter().map(|m| m["value"].as_f64().unwrap()).collect();

@@ -30,9 +30,9 @@ async fn search(app: &TestApp, exp: &str, extra: Value) -> Vec<String> {
     body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     let (status, value) = app.post("runs/search", body).await;
     assert_eq!(status, StatusCode::OK, "{value}");
-    value["runs"].as_array().map_or_else(Vec::new, |runs| {
-        runs.iter().map(|r| r["info"]["run_id"].as_str().unwrap().to_owned()).collect()
-    })
+    value["runs"]
+        .as_array()
+        .map_or_else(Vec::new, |runs| runs.iter().map(|r| r["info"]["run_id"].as_str().unwrap().to_owned()).collect())
 }
 
 #[tokio::test]
@@ -93,7 +93,12 @@ async fn view_types_and_bad_requests() {
     ] {
         let mut request = json!({"experiment_ids": [exp]});
         request.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
-        assert_error(&app.post("runs/search", request).await, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", fragment);
+        assert_error(
+            &app.post("runs/search", request).await,
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+            fragment,
+        );
     }
 }
 
@@ -106,14 +111,22 @@ async fn experiment_search_filters_orders_and_pages() {
     let (_, body) = app.post("experiments/search", json!({"max_results": 10, "filter": "name ILIKE 'b%'"})).await;
     assert_eq!(body["experiments"][0]["name"], "Beta");
     let (_, body) = app.post("experiments/search", json!({"max_results": 2, "order_by": ["name ASC"]})).await;
-    let names: Vec<&str> = body["experiments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        body["experiments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["Beta", "Default"]);
     let token = body["next_page_token"].as_str().unwrap();
-    let (_, body) = app.post("experiments/search", json!({"max_results": 2, "order_by": ["name ASC"], "page_token": token})).await;
-    let names: Vec<&str> = body["experiments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let (_, body) =
+        app.post("experiments/search", json!({"max_results": 2, "order_by": ["name ASC"], "page_token": token})).await;
+    let names: Vec<&str> =
+        body["experiments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["alpha", "gamma"]);
     assert!(body.get("next_page_token").is_none());
-    assert_error(&app.post("experiments/search", json!({})).await, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "max_results");
+    assert_error(
+        &app.post("experiments/search", json!({})).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "max_results",
+    );
     let (_, body) = app.get("experiments/search?max_results=5&filter=name%20%3D%20%27gamma%27").await;
     assert_eq!(body["experiments"].as_array().unwrap().len(), 1);
 }
