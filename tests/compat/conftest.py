@@ -12,10 +12,12 @@ Environment knobs:
                          when the command's executable is named `mlflow`); tests marked
                          `ferroflow_only` are then skipped.
   FERROFLOW_SERVER_START_TIMEOUT  seconds to wait for /health (default 90)
+  FERROFLOW_KEEP_TMP=1   keep the temporary database/artifact/log directory
 """
 
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -131,6 +133,7 @@ def server():
         )
     except OSError as exc:
         log_file.close()
+        shutil.rmtree(workdir, ignore_errors=True)
         pytest.fail(f"could not start tracking server {cmd!r}: {exc}", pytrace=False)
     _SERVER_STATE["proc"] = proc
 
@@ -149,9 +152,12 @@ def server():
     if not ready:
         _stop(proc)
         log_file.close()
+        tail = _SERVER_STATE["log_tail"] = _log_tail(log_path)
+        if os.environ.get("FERROFLOW_KEEP_TMP") != "1":
+            shutil.rmtree(workdir, ignore_errors=True)
         pytest.fail(
             f"tracking server did not become ready: {cmd!r} (exit code {proc.poll()})\n"
-            f"--- server log ---\n{_log_tail(log_path)}",
+            f"--- server log ---\n{tail}",
             pytrace=False,
         )
 
@@ -162,6 +168,9 @@ def server():
     finally:
         _stop(proc)
         log_file.close()
+        _SERVER_STATE["log_tail"] = _log_tail(log_path)
+        if os.environ.get("FERROFLOW_KEEP_TMP") != "1":
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _stop(proc):
@@ -192,7 +201,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     )
     if exitstatus != 0 and _SERVER_STATE.get("log"):
         terminalreporter.section("tracking server log (tail)")
-        terminalreporter.write_line(_log_tail(_SERVER_STATE["log"]))
+        terminalreporter.write_line(_SERVER_STATE.get("log_tail") or _log_tail(_SERVER_STATE["log"]))
 
 
 @pytest.fixture(scope="session", autouse=True)

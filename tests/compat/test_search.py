@@ -380,6 +380,13 @@ def _exp_names(client, exps, extra_filter="", **kwargs):
     return [e.name[len(exps["prefix"]) + 1:] for e in res]
 
 
+def test_default_experiment_is_searchable(client):
+    found = client.search_experiments(filter_string="experiment_id IN ('0')")
+    assert [(e.experiment_id, e.name) for e in found] == [("0", "Default")]
+    found = client.search_experiments(filter_string="name = 'Default'")
+    assert [e.experiment_id for e in found] == ["0"]
+
+
 def test_experiment_search_default_order(client, exps):
     # Newest first.
     assert _exp_names(client, exps) == ["e", "D", "c", "b", "a"]
