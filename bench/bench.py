@@ -151,6 +151,19 @@ def start_time(pid: int) -> str | None:
     return fields[19] if fields and len(fields) > 19 else None
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its live descendants."""
+    total = 0
+    for p in process_tree(pid):
+        fields = _stat_fields(p)
+        if fields and len(fields) > 12:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
+
+
 def _children_map() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -389,7 +402,16 @@ def bench_server(name: str, args: argparse.Namespace, profile: dict, loadgen: Pa
                                                  "log_tail": server.log_tail()}
                 continue
             log(f"{name}: {workload} ...")
+            assert server.proc is not None
+            sys0, srv0, t0 = _cpu_times(), tree_cpu_seconds(server.proc.pid), time.monotonic()
             r = run_loadgen(loadgen, workload, server.url, profile[workload])
+            sys1, srv1, wall = _cpu_times(), tree_cpu_seconds(server.proc.pid), time.monotonic() - t0
+            # Where the machine's CPU went meanwhile: server, load generator, everything else.
+            r["server_cpu_s"] = srv1 - srv0
+            if sys0 and sys1 and wall > 0:
+                busy_s = (sys1[0] - sys0[0]) / CLK_TCK
+                other = max(0.0, busy_s - r["server_cpu_s"] - (r.get("client_cpu_s") or 0))
+                r["other_cpu_share"] = other / wall / (os.cpu_count() or 1)
             result["workloads"][workload] = r
             log(f"{name}: {workload}: {summarize(workload, r)}")
         result["memory"]["after"] = server.memory()
@@ -429,6 +451,7 @@ def summarize(workload: str, r: dict) -> str:
         v = r.get(k)
         parts.append(f"{k}={fmt_num(v) if isinstance(v, float) else v}")
     parts.append(f"loadgen_cpu={100 * (r.get('client_cpu_share') or 0):.0f}%")
+    parts.append(f"other_load={100 * (r.get('other_cpu_share') or 0):.0f}%")
     return " ".join(parts)
 
 
@@ -571,6 +594,15 @@ def render(results: dict[str, dict], args: argparse.Namespace, profile: dict, ma
             cpu.append(f"{s} {100 * max(shares):.0f}%")
     if cpu:
         notes.append("Load generator CPU, highest over the workloads (% of one core): " + ", ".join(cpu) + ".")
+    other = []
+    for s in servers:
+        shares = {w: r.get("other_cpu_share") or 0 for w, r in results[s].get("workloads", {}).items()}
+        noisy = [f"{w} {100 * v:.0f}%" for w, v in shares.items() if v > IDLE_BUSY / 2]
+        if noisy:
+            other.append(f"{s}: " + ", ".join(noisy))
+    if other:
+        notes.append("Warning: other processes used CPU during these workloads (share of all cores), "
+                     "so their numbers are pessimistic: " + "; ".join(other) + ".")
     flagged = []
     for s in servers:
         if results[s].get("error"):
