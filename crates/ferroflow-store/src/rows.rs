@@ -2,11 +2,11 @@
 //!
 //! sqlx's SQLite driver hands each row from its worker thread to the async side separately, which
 //! costs microseconds per row. Queries that return many rows are therefore wrapped so the database
-//! aggregates the whole result into one JSON array (`json_group_array(json_array(...))`), which comes
-//! back as a single value and is decoded here with serde into tuples. Doubles travel as `%!.17g`
+//! aggregates the whole result into one JSON array (each row a `json_array(...)`, joined with
+//! `group_concat`), which comes back as a single value and is decoded here with serde into tuples. Doubles travel as `%!.17g`
 //! text, which round-trips every finite value exactly (SQLite's JSON rendering keeps only 15 digits).
 
-use ferroflow_core::model::{Experiment, KeyValue, LifecycleStage, Metric, RunInfo, RunStatus};
+use ferroflow_core::model::{Dataset, Experiment, KeyValue, LifecycleStage, Metric, RunInfo, RunStatus};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sqlx::{Any, Executor, Row as _};
@@ -31,17 +31,23 @@ impl SqlStore {
 }
 
 impl SqlStore {
-    /// Runs `inner`, whose one column `row` holds a JSON object per row, and decodes the objects as `T`.
-    pub(crate) async fn fetch_objects<T: DeserializeOwned>(
+    /// Runs `inner`, whose one column `row` holds a JSON array per row, and decodes the arrays as `T`.
+    pub(crate) async fn fetch_json_rows<T: DeserializeOwned>(
         &self,
         executor: impl Executor<'_, Database = Any>,
         inner: &Sql,
     ) -> Result<Vec<T>> {
-        let wrapped = inner.wrapped("SELECT json_group_array(json(row)) AS rows FROM (", ") AS q");
+        let wrapped = inner.wrapped(&format!("SELECT {} AS rows FROM (", concat_rows("row")), ") AS q");
         let row = wrapped.query().fetch_one(executor).await?;
         let text: String = row.try_get("rows")?;
         serde_json::from_str(&text).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
     }
+}
+
+/// Joins the JSON text of each row into one JSON array. Plain string concatenation: SQLite's JSON
+/// aggregate would parse every row again.
+fn concat_rows(row: &str) -> String {
+    format!("'[' || coalesce(group_concat({row}, ','), '') || ']'")
 }
 
 /// A double sent as text by [`SqlStore::fetch_rows`] (`printf('%!.17g', column)`).
@@ -134,58 +140,15 @@ pub(crate) fn metric(row: MetricRow, keep_run_id: bool) -> (String, Metric) {
     (run_id, metric)
 }
 
-/// The metric fields of a [`RunChild::Metric`] object.
-#[derive(Debug, Deserialize)]
-pub(crate) struct MetricObject {
-    key: String,
-    value: Float,
-    is_nan: i64,
-    timestamp: i64,
-    step: i64,
-    dataset_name: Option<String>,
-    dataset_digest: Option<String>,
-    model_id: Option<String>,
-}
-
-impl MetricObject {
-    pub(crate) fn into_metric(self) -> Metric {
-        Metric {
-            key: self.key,
-            value: if self.is_nan != 0 { f64::NAN } else { self.value.0 },
-            timestamp: self.timestamp,
-            step: self.step,
-            dataset_name: self.dataset_name,
-            dataset_digest: self.dataset_digest,
-            model_id: self.model_id,
-            run_id: None,
-        }
-    }
-}
-
-/// One row of the run-children query, tagged by the table it comes from.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind")]
+/// One row of the run-children query: a JSON array whose first element says which table it comes
+/// from and whose second is the run id.
+#[derive(Debug)]
 pub(crate) enum RunChild {
-    #[serde(rename = "t")]
     Tag { run_id: String, key: String, value: String },
-    #[serde(rename = "p")]
     Param { run_id: String, key: String, value: String },
-    #[serde(rename = "m")]
-    Metric {
-        run_id: String,
-        #[serde(flatten)]
-        row: MetricObject,
-    },
-    #[serde(rename = "d")]
-    Dataset {
-        run_id: String,
-        #[serde(flatten)]
-        dataset: DatasetObject,
-        tags: Vec<KeyValueRow>,
-    },
-    #[serde(rename = "i")]
+    Metric { run_id: String, metric: Metric },
+    Dataset { run_id: String, dataset: Dataset, tags: Vec<KeyValueRow> },
     ModelInput { run_id: String, model_id: String },
-    #[serde(rename = "o")]
     ModelOutput { run_id: String, model_id: String, step: i64 },
 }
 
@@ -202,26 +165,67 @@ impl RunChild {
     }
 }
 
-/// The dataset fields of a [`RunChild::Dataset`] object.
-#[derive(Debug, Deserialize)]
-pub(crate) struct DatasetObject {
-    name: String,
-    digest: String,
-    source_type: String,
-    source: String,
-    schema: Option<String>,
-    profile: Option<String>,
+impl<'de> Deserialize<'de> for RunChild {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(RunChildVisitor)
+    }
 }
 
-impl From<DatasetObject> for ferroflow_core::model::Dataset {
-    fn from(d: DatasetObject) -> Self {
-        Self {
-            name: d.name,
-            digest: d.digest,
-            source_type: d.source_type,
-            source: d.source,
-            schema: d.schema,
-            profile: d.profile,
+struct RunChildVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RunChildVisitor {
+    type Value = RunChild;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a tagged run-child row")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RunChild, A::Error> {
+        use serde::de::Error as _;
+        fn next<'de, A: serde::de::SeqAccess<'de>, T: Deserialize<'de>>(seq: &mut A) -> Result<T, A::Error> {
+            seq.next_element()?.ok_or_else(|| A::Error::custom("run-child row too short"))
         }
+        let kind: String = next(&mut seq)?;
+        let run_id: String = next(&mut seq)?;
+        Ok(match kind.as_str() {
+            "t" => RunChild::Tag { run_id, key: next(&mut seq)?, value: next(&mut seq)? },
+            "p" => RunChild::Param { run_id, key: next(&mut seq)?, value: next(&mut seq)? },
+            "m" => {
+                let key: String = next(&mut seq)?;
+                let value: Float = next(&mut seq)?;
+                let is_nan: i64 = next(&mut seq)?;
+                let metric = Metric {
+                    key,
+                    value: if is_nan != 0 { f64::NAN } else { value.0 },
+                    timestamp: next(&mut seq)?,
+                    step: next(&mut seq)?,
+                    dataset_name: next(&mut seq)?,
+                    dataset_digest: next(&mut seq)?,
+                    model_id: next(&mut seq)?,
+                    run_id: None,
+                };
+                RunChild::Metric { run_id, metric }
+            }
+            "d" => {
+                let dataset = Dataset {
+                    name: next(&mut seq)?,
+                    digest: next(&mut seq)?,
+                    source_type: next(&mut seq)?,
+                    source: next(&mut seq)?,
+                    schema: next(&mut seq)?,
+                    profile: next(&mut seq)?,
+                };
+                // The input tags arrive as a nested array, or as its text where SQLite drops the JSON subtype.
+                let tags = match next::<A, serde_json::Value>(&mut seq)? {
+                    serde_json::Value::String(text) => serde_json::from_str(&text),
+                    nested => serde_json::from_value(nested),
+                }
+                .map_err(A::Error::custom)?;
+                RunChild::Dataset { run_id, dataset, tags }
+            }
+            "i" => RunChild::ModelInput { run_id, model_id: next(&mut seq)? },
+            "o" => RunChild::ModelOutput { run_id, model_id: next(&mut seq)?, step: next(&mut seq)? },
+            other => return Err(A::Error::custom(format!("unknown run-child kind '{other}'"))),
+        })
     }
 }

@@ -183,42 +183,40 @@ impl SqlStore {
     }
 
     /// Loads tags, params, latest metrics, dataset inputs and model inputs/outputs of `ids` with one
-    /// query: each child table contributes JSON objects tagged with their kind.
+    /// query: each child table contributes JSON arrays tagged with their kind.
     async fn load_run_children(&self, ids: &[String], index: &HashMap<String, usize>, runs: &mut [Run]) -> Result<()> {
-        let mut sql = self.sql("SELECT json_object('kind', 't', 'run_id', run_id, 'key', key, 'value', value) AS row FROM run_tags WHERE run_id IN ");
+        let mut sql = self.sql("SELECT json_array('t', run_id, key, value) AS row FROM run_tags WHERE run_id IN ");
         sql.list(ids);
-        sql.push(" UNION ALL SELECT json_object('kind', 'p', 'run_id', run_id, 'key', key, 'value', value) FROM params WHERE run_id IN ");
+        sql.push(" UNION ALL SELECT json_array('p', run_id, key, value) FROM params WHERE run_id IN ");
         sql.list(ids);
         sql.push(&format!(
-            " UNION ALL SELECT json_object('kind', 'm', 'run_id', run_id, 'key', key, 'value', {}, 'is_nan', is_nan, \
-             'timestamp', timestamp, 'step', step, 'dataset_name', dataset_name, 'dataset_digest', dataset_digest, \
-             'model_id', model_id) FROM latest_metrics WHERE run_id IN ",
+            " UNION ALL SELECT json_array('m', run_id, key, {}, is_nan, timestamp, step, dataset_name, dataset_digest, \
+             model_id) FROM latest_metrics WHERE run_id IN ",
             rows::float_column("value")
         ));
         sql.list(ids);
         sql.push(
-            " UNION ALL SELECT json_object('kind', 'd', 'run_id', i.run_id, 'name', d.name, 'digest', d.digest, \
-             'source_type', d.source_type, 'source', d.source, 'schema', d.schema, 'profile', d.profile, \
-             'tags', json((SELECT json_group_array(json_array(t.key, t.value)) FROM run_input_tags t \
-             WHERE t.run_id = i.run_id AND t.dataset_id = i.dataset_id))) \
+            " UNION ALL SELECT json_array('d', i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile, \
+             (SELECT json_group_array(json_array(t.key, t.value)) FROM run_input_tags t \
+             WHERE t.run_id = i.run_id AND t.dataset_id = i.dataset_id)) \
              FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id IN ",
         );
         sql.list(ids);
-        sql.push(" UNION ALL SELECT json_object('kind', 'i', 'run_id', run_id, 'model_id', model_id) FROM run_model_inputs WHERE run_id IN ");
+        sql.push(" UNION ALL SELECT json_array('i', run_id, model_id) FROM run_model_inputs WHERE run_id IN ");
         sql.list(ids);
-        sql.push(" UNION ALL SELECT json_object('kind', 'o', 'run_id', run_id, 'model_id', model_id, 'step', step) FROM run_model_outputs WHERE run_id IN ");
+        sql.push(" UNION ALL SELECT json_array('o', run_id, model_id, step) FROM run_model_outputs WHERE run_id IN ");
         sql.list(ids);
-        let children: Vec<rows::RunChild> = self.fetch_objects(&self.read, &sql).await?;
+        let children: Vec<rows::RunChild> = self.fetch_json_rows(&self.read, &sql).await?;
         for child in children {
             let Some(&i) = index.get(child.run_id()) else { continue };
             let run = &mut runs[i];
             match child {
                 rows::RunChild::Tag { key, value, .. } => run.tags.push(KeyValue { key, value }),
                 rows::RunChild::Param { key, value, .. } => run.params.push(KeyValue { key, value }),
-                rows::RunChild::Metric { row, .. } => run.metrics.push(row.into_metric()),
+                rows::RunChild::Metric { metric, .. } => run.metrics.push(metric),
                 rows::RunChild::Dataset { dataset, tags, .. } => run.dataset_inputs.push(DatasetInput {
                     tags: tags.into_iter().map(rows::key_value).collect(),
-                    dataset: dataset.into(),
+                    dataset,
                 }),
                 rows::RunChild::ModelInput { model_id, .. } => run.model_inputs.push(model_id),
                 rows::RunChild::ModelOutput { model_id, step, .. } => {
