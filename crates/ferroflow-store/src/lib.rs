@@ -99,6 +99,8 @@ async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool> {
         .max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
+        // A local file connection cannot go stale; the default ping per checkout costs a thread round trip.
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes
