@@ -59,11 +59,6 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
     }
 }
 
-/// An optional string that must really be a string (numbers are refused, as MLflow does).
-pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Option::<String>::deserialize(d)
-}
-
 /// A repeated string field: a JSON array of strings. (A query string's repeated keys arrive as an array
 /// too; see `RequestMessage::REPEATED`.)
 pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {

@@ -39,19 +39,19 @@ fn run_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RunStatus>, D::E
 #[derive(Debug, Clone, Deserialize)]
 pub struct KeyValue {
     /// Key.
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub key: Option<String>,
     /// Value.
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub value: Option<String>,
 }
 
 /// experiments/create
 #[derive(Debug, Deserialize)]
 pub struct CreateExperiment {
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default, alias = "artifactLocation", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "artifactLocation")]
     pub artifact_location: Option<String>,
     #[serde(default, deserialize_with = "de::list")]
     pub tags: Vec<KeyValue>,
@@ -60,14 +60,14 @@ pub struct CreateExperiment {
 /// experiments/get, delete, restore
 #[derive(Debug, Deserialize)]
 pub struct ExperimentId {
-    #[serde(default, alias = "experimentId", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "experimentId")]
     pub experiment_id: Option<String>,
 }
 
 /// experiments/get-by-name
 #[derive(Debug, Deserialize)]
 pub struct GetExperimentByName {
-    #[serde(default, alias = "experimentName", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "experimentName")]
     pub experiment_name: Option<String>,
 }
 
@@ -76,9 +76,9 @@ pub struct GetExperimentByName {
 pub struct SearchExperiments {
     #[serde(default, alias = "maxResults", deserialize_with = "de::opt_i64")]
     pub max_results: Option<i64>,
-    #[serde(default, alias = "pageToken", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "pageToken")]
     pub page_token: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub filter: Option<String>,
     #[serde(default, alias = "orderBy", deserialize_with = "de::strings")]
     pub order_by: Vec<String>,
@@ -89,40 +89,40 @@ pub struct SearchExperiments {
 /// experiments/update
 #[derive(Debug, Deserialize)]
 pub struct UpdateExperiment {
-    #[serde(default, alias = "experimentId", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "experimentId")]
     pub experiment_id: Option<String>,
-    #[serde(default, alias = "newName", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "newName")]
     pub new_name: Option<String>,
 }
 
 /// experiments/set-experiment-tag
 #[derive(Debug, Deserialize)]
 pub struct SetExperimentTag {
-    #[serde(default, alias = "experimentId", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "experimentId")]
     pub experiment_id: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub key: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub value: Option<String>,
 }
 
 /// experiments/delete-experiment-tag
 #[derive(Debug, Deserialize)]
 pub struct DeleteExperimentTag {
-    #[serde(default, alias = "experimentId", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "experimentId")]
     pub experiment_id: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub key: Option<String>,
 }
 
 /// runs/create
 #[derive(Debug, Deserialize)]
 pub struct CreateRun {
-    #[serde(default, alias = "experimentId", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "experimentId")]
     pub experiment_id: Option<String>,
-    #[serde(default, alias = "userId", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "userId")]
     pub user_id: Option<String>,
-    #[serde(default, alias = "runName", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "runName")]
     pub run_name: Option<String>,
     #[serde(default, alias = "startTime", deserialize_with = "de::opt_i64")]
     pub start_time: Option<i64>,
@@ -133,9 +133,9 @@ pub struct CreateRun {
 /// The run selector shared by run endpoints: `run_id`, or the deprecated `run_uuid`.
 #[derive(Debug, Deserialize)]
 pub struct RunRef {
-    #[serde(default, alias = "runId", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "runId")]
     pub run_id: Option<String>,
-    #[serde(default, alias = "runUuid", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "runUuid")]
     pub run_uuid: Option<String>,
 }
 
@@ -155,7 +155,7 @@ pub struct UpdateRun {
     pub status: Option<RunStatus>,
     #[serde(default, alias = "endTime", deserialize_with = "de::opt_i64")]
     pub end_time: Option<i64>,
-    #[serde(default, alias = "runName", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "runName")]
     pub run_name: Option<String>,
 }
 
@@ -164,7 +164,7 @@ pub struct UpdateRun {
 pub struct SearchRuns {
     #[serde(default, alias = "experimentIds", deserialize_with = "de::strings")]
     pub experiment_ids: Vec<String>,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub filter: Option<String>,
     #[serde(default, alias = "runViewType", deserialize_with = "view_type")]
     pub run_view_type: Option<ViewType>,
@@ -172,7 +172,7 @@ pub struct SearchRuns {
     pub max_results: Option<i64>,
     #[serde(default, alias = "orderBy", deserialize_with = "de::strings")]
     pub order_by: Vec<String>,
-    #[serde(default, alias = "pageToken", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "pageToken")]
     pub page_token: Option<String>,
 }
 
@@ -181,9 +181,9 @@ pub struct SearchRuns {
 pub struct SetTag {
     #[serde(flatten)]
     pub run: RunRef,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub key: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub value: Option<String>,
 }
 
@@ -192,14 +192,14 @@ pub struct SetTag {
 pub struct DeleteTag {
     #[serde(flatten)]
     pub run: RunRef,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub key: Option<String>,
 }
 
 /// A metric point as sent to log-metric (flattened into the request) and log-batch.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Metric {
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub key: Option<String>,
     #[serde(default, deserialize_with = "de::opt_f64")]
     pub value: Option<f64>,
@@ -207,11 +207,11 @@ pub struct Metric {
     pub timestamp: Option<i64>,
     #[serde(default, deserialize_with = "de::opt_i64")]
     pub step: Option<i64>,
-    #[serde(default, alias = "modelId", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "modelId")]
     pub model_id: Option<String>,
-    #[serde(default, alias = "datasetName", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "datasetName")]
     pub dataset_name: Option<String>,
-    #[serde(default, alias = "datasetDigest", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "datasetDigest")]
     pub dataset_digest: Option<String>,
 }
 
@@ -229,9 +229,9 @@ pub struct LogMetric {
 pub struct LogParam {
     #[serde(flatten)]
     pub run: RunRef,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub key: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub value: Option<String>,
 }
 
@@ -251,17 +251,17 @@ pub struct LogBatch {
 /// A dataset in runs/log-inputs.
 #[derive(Debug, Deserialize)]
 pub struct Dataset {
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub digest: Option<String>,
-    #[serde(default, alias = "sourceType", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "sourceType")]
     pub source_type: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub source: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub schema: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string")]
+    #[serde(default)]
     pub profile: Option<String>,
 }
 
@@ -276,7 +276,7 @@ pub struct DatasetInput {
 /// A model reference in runs/log-inputs and runs/outputs.
 #[derive(Debug, Deserialize)]
 pub struct ModelRef {
-    #[serde(default, alias = "modelId", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "modelId")]
     pub model_id: Option<String>,
     #[serde(default, deserialize_with = "de::opt_i64")]
     pub step: Option<i64>,
@@ -307,11 +307,11 @@ pub struct LogOutputs {
 pub struct GetMetricHistory {
     #[serde(flatten)]
     pub run: RunRef,
-    #[serde(default, alias = "metricKey", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "metricKey")]
     pub metric_key: Option<String>,
     #[serde(default, alias = "maxResults", deserialize_with = "de::opt_i64")]
     pub max_results: Option<i64>,
-    #[serde(default, alias = "pageToken", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "pageToken")]
     pub page_token: Option<String>,
 }
 
@@ -320,7 +320,7 @@ pub struct GetMetricHistory {
 pub struct GetMetricHistoryBulkInterval {
     #[serde(default, alias = "runIds", deserialize_with = "de::strings")]
     pub run_ids: Vec<String>,
-    #[serde(default, alias = "metricKey", deserialize_with = "de::opt_string")]
+    #[serde(default, alias = "metricKey")]
     pub metric_key: Option<String>,
     #[serde(default, alias = "startStep", deserialize_with = "de::opt_i64")]
     pub start_step: Option<i64>,

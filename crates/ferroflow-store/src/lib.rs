@@ -103,10 +103,10 @@ async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool> {
         .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes
-                // (the WAL is fsynced at checkpoints). Foreign keys guard against orphans.
+                // WAL lets readers run beside the writer. FULL syncs the WAL at every commit, so an
+                // acknowledged write survives a power cut; write coalescing keeps that to one sync per group.
                 conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
                      PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;",
                 )
                 .await?;
