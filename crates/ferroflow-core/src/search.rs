@@ -212,9 +212,11 @@ fn entity_of(identifier: &Identifier) -> Result<Entity> {
         "tag" | "tags" => Entity::Tag,
         "attribute" | "attributes" | "attr" | "run" => Entity::Attribute,
         "dataset" | "datasets" => Entity::Dataset,
-        other => return Err(invalid(format!(
+        other => {
+            return Err(invalid(format!(
             "Invalid entity type '{other}'. Valid values are ['metrics', 'params', 'tags', 'attributes', 'datasets']"
-        ))),
+        )))
+        }
     })
 }
 
@@ -454,10 +456,12 @@ fn experiment_id_clause(c: &Comparison) -> Result<ExperimentClause> {
         Comparator::Ne => (true, vec![single()?]),
         Comparator::In => (false, list()?),
         Comparator::NotIn => (true, list()?),
-        other => return Err(invalid(format!(
+        other => {
+            return Err(invalid(format!(
             "Invalid comparator '{}' for attribute 'experiment_id'. Valid comparators are ['=', '!=', 'IN', 'NOT IN']",
             other.as_str()
-        ))),
+        )))
+        }
     };
     Ok(ExperimentClause::Id { negated, ids })
 }

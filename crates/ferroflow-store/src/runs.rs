@@ -214,10 +214,9 @@ impl SqlStore {
                 rows::RunChild::Tag { key, value, .. } => run.tags.push(KeyValue { key, value }),
                 rows::RunChild::Param { key, value, .. } => run.params.push(KeyValue { key, value }),
                 rows::RunChild::Metric { metric, .. } => run.metrics.push(metric),
-                rows::RunChild::Dataset { dataset, tags, .. } => run.dataset_inputs.push(DatasetInput {
-                    tags: tags.into_iter().map(rows::key_value).collect(),
-                    dataset,
-                }),
+                rows::RunChild::Dataset { dataset, tags, .. } => run
+                    .dataset_inputs
+                    .push(DatasetInput { tags: tags.into_iter().map(rows::key_value).collect(), dataset }),
                 rows::RunChild::ModelInput { model_id, .. } => run.model_inputs.push(model_id),
                 rows::RunChild::ModelOutput { model_id, step, .. } => {
                     run.model_outputs.push(ModelOutput { model_id, step })

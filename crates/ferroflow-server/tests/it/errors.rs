@@ -1,6 +1,7 @@
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use serde_json::json;
+use tower::ServiceExt as _;
 
 use crate::{assert_error, TestApp};
 
@@ -91,4 +92,38 @@ async fn ajax_prefix_serves_the_same_api() {
     let (status, body) = app.raw(request).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["experiment"]["name"], "Default");
+}
+
+fn preflight(origin: &str) -> Request<Body> {
+    Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/api/2.0/mlflow/runs/create")
+        .header(header::HOST, "localhost:5000")
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn cross_origin_access_only_for_configured_origins() {
+    let closed = TestApp::new().await;
+    let response = closed.router.clone().oneshot(preflight("https://ui.example.com")).await.unwrap();
+    assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+
+    let open = TestApp::with_cors(vec!["https://ui.example.com".to_owned()]).await;
+    let response = open.router.clone().oneshot(preflight("https://ui.example.com")).await.unwrap();
+    assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://ui.example.com");
+    let response = open.router.clone().oneshot(preflight("https://evil.example.com")).await.unwrap();
+    assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let app = TestApp::new().await;
+    let request = Request::builder().uri("/health").header(header::HOST, "localhost").body(Body::empty()).unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "SAMEORIGIN");
 }

@@ -15,12 +15,16 @@ use serde_json::{json, Value};
 use tower::ServiceExt as _;
 
 pub struct TestApp {
-    router: Router,
+    pub router: Router,
     _dir: tempfile::TempDir,
 }
 
 impl TestApp {
     pub async fn new() -> Self {
+        Self::with_cors(Vec::new()).await
+    }
+
+    pub async fn with_cors(cors_allowed_origins: Vec<String>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = SqlStore::open(&StoreConfig {
             backend: BackendUri::Sqlite { path: dir.path().join("mlflow.db") },
@@ -31,7 +35,7 @@ impl TestApp {
         .unwrap();
         let config = ServerConfig {
             allowed_hosts: AllowedHosts::default_for("127.0.0.1"),
-            cors_allowed_origins: Vec::new(),
+            cors_allowed_origins,
             max_body_bytes: 1024 * 1024,
         };
         Self { router: ferroflow_server::router(AppState { store }, &config), _dir: dir }
