@@ -140,10 +140,11 @@ pub(crate) fn metric(row: MetricRow, keep_run_id: bool) -> (String, Metric) {
     (run_id, metric)
 }
 
-/// One row of the run-children query: a JSON array whose first element says which table it comes
-/// from and whose second is the run id.
+/// One row of the run-loading query: a JSON array whose first element says which table it comes
+/// from (`r` for the run itself) and whose second is the run id.
 #[derive(Debug)]
 pub(crate) enum RunChild {
+    Info(RunInfo),
     Tag { run_id: String, key: String, value: String },
     Param { run_id: String, key: String, value: String },
     Metric { run_id: String, metric: Metric },
@@ -155,6 +156,7 @@ pub(crate) enum RunChild {
 impl RunChild {
     pub(crate) fn run_id(&self) -> &str {
         match self {
+            Self::Info(info) => &info.run_id,
             Self::Tag { run_id, .. }
             | Self::Param { run_id, .. }
             | Self::Metric { run_id, .. }
@@ -188,6 +190,20 @@ impl<'de> serde::de::Visitor<'de> for RunChildVisitor {
         let kind: String = next(&mut seq)?;
         let run_id: String = next(&mut seq)?;
         Ok(match kind.as_str() {
+            "r" => {
+                let row: RunRow = (
+                    run_id,
+                    next(&mut seq)?,
+                    next(&mut seq)?,
+                    next(&mut seq)?,
+                    next(&mut seq)?,
+                    next(&mut seq)?,
+                    next(&mut seq)?,
+                    next(&mut seq)?,
+                    next(&mut seq)?,
+                );
+                RunChild::Info(run_info(row))
+            }
             "t" => RunChild::Tag { run_id, key: next(&mut seq)?, value: next(&mut seq)? },
             "p" => RunChild::Param { run_id, key: next(&mut seq)?, value: next(&mut seq)? },
             "m" => {

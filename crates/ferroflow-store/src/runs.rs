@@ -58,9 +58,6 @@ pub struct LogInputs {
     pub model_ids: Vec<String>,
 }
 
-/// Largest number of ids bound in one `IN (...)` list; keeps far below every engine's parameter limit.
-const IN_LIST_CHUNK: usize = 500;
-
 impl SqlStore {
     /// Creates a run in an active experiment.
     ///
@@ -137,9 +134,9 @@ impl SqlStore {
     /// # Errors
     /// `NotFound` for an unknown run.
     pub async fn get_run(&self, run_id: &str) -> Result<Run> {
-        let info = self.run_info(&self.read, run_id).await?;
-        let mut runs = self.complete_runs(vec![info]).await?;
-        runs.pop().ok_or_else(|| run_not_found(run_id))
+        let mut page = self.sql(&format!("{RUN_SELECT} WHERE r.run_id = "));
+        page.arg(run_id);
+        self.load_runs(&page).await?.pop().ok_or_else(|| run_not_found(run_id))
     }
 
     pub(crate) async fn run_info(&self, executor: impl Executor<'_, Database = Any>, run_id: &str) -> Result<RunInfo> {
@@ -159,58 +156,63 @@ impl SqlStore {
         Ok(info)
     }
 
-    /// Attaches data, inputs and outputs to run infos, keeping their order.
-    pub(crate) async fn complete_runs(&self, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
-        let mut runs: Vec<Run> = infos
-            .into_iter()
-            .map(|info| Run {
-                info,
-                metrics: Vec::new(),
-                params: Vec::new(),
-                tags: Vec::new(),
-                dataset_inputs: Vec::new(),
-                model_inputs: Vec::new(),
-                model_outputs: Vec::new(),
-            })
-            .collect();
-        let index: HashMap<String, usize> =
-            runs.iter().enumerate().map(|(i, run)| (run.info.run_id.clone(), i)).collect();
-        let ids: Vec<String> = runs.iter().map(|r| r.info.run_id.clone()).collect();
-        for chunk in ids.chunks(IN_LIST_CHUNK) {
-            self.load_run_children(chunk, &index, &mut runs).await?;
-        }
-        Ok(runs)
-    }
-
-    /// Loads tags, params, latest metrics, dataset inputs and model inputs/outputs of `ids` with one
-    /// query: each child table contributes JSON arrays tagged with their kind.
-    async fn load_run_children(&self, ids: &[String], index: &HashMap<String, usize>, runs: &mut [Run]) -> Result<()> {
-        let mut sql = self.sql("SELECT json_array('t', run_id, key, value) AS row FROM run_tags WHERE run_id IN ");
-        sql.list(ids);
-        sql.push(" UNION ALL SELECT json_array('p', run_id, key, value) FROM params WHERE run_id IN ");
-        sql.list(ids);
+    /// Loads the runs that `page` (a SELECT of the run columns, with its own order and limit) returns,
+    /// with their tags, params, latest metrics, dataset inputs and model inputs/outputs, in one query:
+    /// the page is materialised once and each table contributes JSON arrays tagged with their kind.
+    pub(crate) async fn load_runs(&self, page: &crate::sql::Sql) -> Result<Vec<Run>> {
+        let in_page = "IN (SELECT run_id FROM page)";
+        let mut sql = page.wrapped(
+            "WITH page AS MATERIALIZED (",
+            ") SELECT json_array('r', run_id, name, experiment_id, user_id, status, start_time, end_time, \
+             artifact_uri, lifecycle_stage) AS row FROM page",
+        );
+        sql.push(&format!(
+            " UNION ALL SELECT json_array('t', run_id, key, value) FROM run_tags WHERE run_id {in_page}"
+        ));
+        sql.push(&format!(" UNION ALL SELECT json_array('p', run_id, key, value) FROM params WHERE run_id {in_page}"));
         sql.push(&format!(
             " UNION ALL SELECT json_array('m', run_id, key, {}, is_nan, timestamp, step, dataset_name, dataset_digest, \
-             model_id) FROM latest_metrics WHERE run_id IN ",
+             model_id) FROM latest_metrics WHERE run_id {in_page}",
             rows::float_column("value")
         ));
-        sql.list(ids);
-        sql.push(
+        sql.push(&format!(
             " UNION ALL SELECT json_array('d', i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile, \
              (SELECT json_group_array(json_array(t.key, t.value)) FROM run_input_tags t \
              WHERE t.run_id = i.run_id AND t.dataset_id = i.dataset_id)) \
-             FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id IN ",
-        );
-        sql.list(ids);
-        sql.push(" UNION ALL SELECT json_array('i', run_id, model_id) FROM run_model_inputs WHERE run_id IN ");
-        sql.list(ids);
-        sql.push(" UNION ALL SELECT json_array('o', run_id, model_id, step) FROM run_model_outputs WHERE run_id IN ");
-        sql.list(ids);
-        let children: Vec<rows::RunChild> = self.fetch_json_rows(&self.read, &sql).await?;
+             FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id {in_page}"
+        ));
+        sql.push(&format!(
+            " UNION ALL SELECT json_array('i', run_id, model_id) FROM run_model_inputs WHERE run_id {in_page}"
+        ));
+        sql.push(&format!(
+            " UNION ALL SELECT json_array('o', run_id, model_id, step) FROM run_model_outputs WHERE run_id {in_page}"
+        ));
+        let rows: Vec<rows::RunChild> = self.fetch_json_rows(&self.read, &sql).await?;
+        let mut runs: Vec<Run> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut children = Vec::with_capacity(rows.len());
+        for row in rows {
+            match row {
+                rows::RunChild::Info(info) => {
+                    index.insert(info.run_id.clone(), runs.len());
+                    runs.push(Run {
+                        info,
+                        metrics: Vec::new(),
+                        params: Vec::new(),
+                        tags: Vec::new(),
+                        dataset_inputs: Vec::new(),
+                        model_inputs: Vec::new(),
+                        model_outputs: Vec::new(),
+                    });
+                }
+                child => children.push(child),
+            }
+        }
         for child in children {
             let Some(&i) = index.get(child.run_id()) else { continue };
             let run = &mut runs[i];
             match child {
+                rows::RunChild::Info(_) => {}
                 rows::RunChild::Tag { key, value, .. } => run.tags.push(KeyValue { key, value }),
                 rows::RunChild::Param { key, value, .. } => run.params.push(KeyValue { key, value }),
                 rows::RunChild::Metric { metric, .. } => run.metrics.push(metric),
@@ -223,19 +225,10 @@ impl SqlStore {
                 }
             }
         }
-        for run in runs.iter_mut() {
-            run.tags.sort_by(|a, b| a.key.cmp(&b.key));
-            run.params.sort_by(|a, b| a.key.cmp(&b.key));
-            run.metrics.sort_by(|a, b| a.key.cmp(&b.key));
-            for input in &mut run.dataset_inputs {
-                input.tags.sort_by(|a, b| a.key.cmp(&b.key));
-            }
-            run.dataset_inputs
-                .sort_by(|a, b| (&a.dataset.name, &a.dataset.digest).cmp(&(&b.dataset.name, &b.dataset.digest)));
-            run.model_inputs.sort();
-            run.model_outputs.sort_by(|a, b| (a.step, &a.model_id).cmp(&(b.step, &b.model_id)));
+        for run in &mut runs {
+            sort_children(run);
         }
-        Ok(())
+        Ok(runs)
     }
 
     /// Changes a run's status, end time or name.
@@ -433,6 +426,19 @@ impl SqlStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Children come back in table order; responses list them by key (MLflow's order).
+fn sort_children(run: &mut Run) {
+    run.tags.sort_by(|a, b| a.key.cmp(&b.key));
+    run.params.sort_by(|a, b| a.key.cmp(&b.key));
+    run.metrics.sort_by(|a, b| a.key.cmp(&b.key));
+    for input in &mut run.dataset_inputs {
+        input.tags.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    run.dataset_inputs.sort_by(|a, b| (&a.dataset.name, &a.dataset.digest).cmp(&(&b.dataset.name, &b.dataset.digest)));
+    run.model_inputs.sort();
+    run.model_outputs.sort_by(|a, b| (a.step, &a.model_id).cmp(&(b.step, &b.model_id)));
 }
 
 pub(crate) fn run_not_found(run_id: &str) -> Error {

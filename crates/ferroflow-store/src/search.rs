@@ -8,7 +8,7 @@ use ferroflow_core::search::{
 };
 use ferroflow_core::tags;
 
-use crate::rows::{self, ExperimentRow, RunRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT, RUN_FIELDS, RUN_SELECT};
+use crate::rows::{self, ExperimentRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT, RUN_SELECT};
 use crate::sql::{Dialect, Sql};
 use crate::{Result, SqlStore};
 
@@ -68,10 +68,9 @@ impl SqlStore {
         }
         sql.push(" ORDER BY ").push(&order_by);
         paginate(&mut sql, search.max_results, search.offset);
-        let rows: Vec<RunRow> = self.fetch_rows(&self.read, RUN_FIELDS, &sql).await?;
-        let infos = rows.into_iter().map(rows::run_info).collect();
-        let (infos, next_page_token) = split_page(infos, search.max_results, search.offset);
-        Ok(Page { items: self.complete_runs(infos).await?, next_page_token })
+        let runs = self.load_runs(&sql).await?;
+        let (runs, next_page_token) = split_page(runs, search.max_results, search.offset);
+        Ok(Page { items: runs, next_page_token })
     }
 
     /// Runs an experiment search.
