@@ -13,7 +13,7 @@ use crate::error::{invalid, Result};
 
 mod grammar;
 
-pub use grammar::{Comparator, Comparison, Identifier, Operand};
+pub use grammar::{Comparator, Comparison, Identifier, Operand, MAX_FILTER_CLAUSES};
 
 /// A numeric comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -361,11 +361,17 @@ fn string_match(c: &Comparison, allow_lists: bool, what: &str) -> Result<StringM
     })
 }
 
+/// Most keys one `order_by` may have (each metric, param or tag key is a join).
+pub const MAX_ORDER_BY_KEYS: usize = 20;
+
 /// Parses the `order_by` list of a `runs/search` request.
 ///
 /// # Errors
 /// `InvalidParameterValue` for an unknown key, a malformed clause or a key given twice.
 pub fn parse_run_order_by(clauses: &[String]) -> Result<Vec<RunOrder>> {
+    if clauses.len() > MAX_ORDER_BY_KEYS {
+        return Err(invalid(format!("`order_by` can have at most {MAX_ORDER_BY_KEYS} keys, got {}", clauses.len())));
+    }
     let mut orders: Vec<RunOrder> = Vec::with_capacity(clauses.len());
     for clause in clauses {
         let (identifier, ascending) = grammar::parse_order_clause(clause)?;

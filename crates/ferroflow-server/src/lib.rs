@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderValue, Method};
+use axum::response::IntoResponse as _;
 use axum::{middleware, Router};
 use ferroflow_store::SqlStore;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -57,14 +58,8 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
         }))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
-            error::ApiError::new(error::ErrorCode::InternalError, "Internal server error").into_response_body()
+            error::ApiError::new(error::ErrorCode::InternalError, "Internal server error").into_response()
         }))
-}
-
-impl error::ApiError {
-    fn into_response_body(self) -> axum::response::Response {
-        axum::response::IntoResponse::into_response(self)
-    }
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {

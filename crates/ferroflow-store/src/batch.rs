@@ -2,11 +2,12 @@
 //! coalescing.
 //!
 //! Every such write becomes a job on a queue drained by one writer task. The task takes whatever jobs
-//! are waiting (up to a bound), applies them in one transaction with a handful of multi-row statements,
-//! and answers each job. Under load this turns hundreds of tiny transactions into a few larger ones;
-//! alone, a job is simply its own group. Each job still succeeds or fails on its own: jobs for missing or
-//! deleted runs and jobs that would change a param are answered with their error and left out before
-//! anything is written, and if the group's transaction fails anyway, every job is retried by itself.
+//! are waiting (up to a bound) and applies them in one transaction: inside it, it reads the state of
+//! the runs and their stored params, sets aside the jobs that cannot succeed (unknown or deleted run,
+//! a param whose value would change), writes the rest with a handful of multi-row statements and
+//! commits. Only then is every job answered. If the group's transaction fails, every job is retried on
+//! its own, checks included, so one job cannot fail or refuse another. Under load this turns hundreds of
+//! tiny transactions into a few larger ones; alone, a job is simply its own group.
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,7 +26,7 @@ const QUEUE_DEPTH: usize = 1024;
 const MAX_GROUP_JOBS: usize = 256;
 const MAX_GROUP_POINTS: usize = 10_000;
 /// Rows per multi-row INSERT (keeps every engine under its bound-parameter limit).
-const ROWS_PER_STATEMENT: usize = 1000;
+pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
 
 struct Job {
     run_id: String,
@@ -61,7 +62,11 @@ async fn run_writer(store: SqlStore, mut receiver: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        store.apply_group(group).await;
+        // A task per group: should a group ever panic, its callers get an error and the writer goes on.
+        let group_store = store.clone();
+        if tokio::spawn(async move { group_store.apply_group(group).await }).await.is_err() {
+            tracing::error!("a write group panicked; its requests were answered with an internal error");
+        }
     }
 }
 
@@ -90,112 +95,97 @@ impl SqlStore {
     }
 
     async fn apply_group(&self, group: Vec<Job>) {
-        let jobs = match self.screen_jobs(group).await {
-            Ok(jobs) => jobs,
-            Err((jobs, err)) => {
-                tracing::error!(error = ?err, "could not read run states for a write group");
-                for job in jobs {
-                    let _ = job.reply.send(Err(Error::Database(sqlx::Error::Protocol("write group failed".into()))));
-                }
-                return;
+        if group.len() == 1 {
+            if let Some(job) = group.into_iter().next() {
+                let outcome = self.write_one(&job).await;
+                let _ = job.reply.send(outcome);
             }
-        };
-        if jobs.is_empty() {
             return;
         }
-        let grouped = jobs.len() > 1;
-        match self.write_jobs(&jobs).await {
-            Ok(()) => {
-                for job in jobs {
-                    let _ = job.reply.send(Ok(()));
-                }
-            }
-            Err(_) if grouped => {
-                // Something in the group broke the transaction: give every job its own.
-                for job in jobs {
-                    let outcome = self.write_jobs(std::slice::from_ref(&job)).await;
-                    let _ = job.reply.send(outcome);
+        match self.write_group(&group).await {
+            Ok(verdicts) => {
+                for (job, verdict) in group.into_iter().zip(verdicts) {
+                    let _ = job.reply.send(verdict);
                 }
             }
             Err(err) => {
-                if let Some(job) = jobs.into_iter().next() {
-                    let _ = job.reply.send(Err(err));
+                tracing::warn!(error = ?err, jobs = group.len(), "write group failed; retrying its jobs one by one");
+                for job in group {
+                    let outcome = self.write_one(&job).await;
+                    let _ = job.reply.send(outcome);
                 }
             }
         }
     }
 
-    /// Answers the jobs that cannot succeed (unknown or deleted run, changed param) and returns the rest.
-    async fn screen_jobs(&self, group: Vec<Job>) -> Result<Vec<Job>, (Vec<Job>, Error)> {
-        let run_ids: Vec<String> = group.iter().map(|j| j.run_id.clone()).collect::<HashSet<_>>().into_iter().collect();
-        let states = match self.run_states(&run_ids).await {
-            Ok(states) => states,
-            Err(err) => return Err((group, err)),
-        };
-        let with_params: Vec<String> = group
+    async fn write_one(&self, job: &Job) -> Result<()> {
+        let verdicts = self.write_group(std::slice::from_ref(job)).await?;
+        verdicts.into_iter().next().unwrap_or(Ok(()))
+    }
+
+    /// Applies the jobs that can succeed in one transaction and returns each job's verdict, in order.
+    /// The verdicts hold only once the transaction has committed, which is when this returns `Ok`.
+    async fn write_group(&self, jobs: &[Job]) -> Result<Vec<Result<()>>> {
+        let mut tx = self.write.begin().await?;
+        let run_ids: Vec<String> = jobs.iter().map(|j| j.run_id.clone()).collect::<HashSet<_>>().into_iter().collect();
+        let states = self.run_states(&mut tx, &run_ids).await?;
+        let with_params: Vec<String> = jobs
             .iter()
             .filter(|j| !j.batch.params.is_empty())
             .map(|j| j.run_id.clone())
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let mut params = match self.stored_params(&with_params).await {
-            Ok(params) => params,
-            Err(err) => return Err((group, err)),
-        };
-        let mut accepted = Vec::with_capacity(group.len());
-        for job in group {
+        let mut params = self.stored_params(&mut tx, &with_params).await?;
+        let mut verdicts = Vec::with_capacity(jobs.len());
+        let mut accepted: Vec<&Job> = Vec::with_capacity(jobs.len());
+        for job in jobs {
             let verdict = match states.get(&job.run_id) {
                 None => Err(run_not_found(&job.run_id)),
                 Some(LifecycleStage::Deleted) => Err(Error::InvalidParameterValue(format!(
                     "The run {} must be in the 'active' state. Current state is deleted.",
                     job.run_id
                 ))),
-                Some(LifecycleStage::Active) => check_params(&job, &mut params),
+                Some(LifecycleStage::Active) => check_params(job, &mut params),
             };
-            match verdict {
-                Ok(()) => accepted.push(job),
-                Err(err) => {
-                    let _ = job.reply.send(Err(err));
-                }
+            if verdict.is_ok() {
+                accepted.push(job);
             }
+            verdicts.push(verdict);
         }
-        Ok(accepted)
-    }
-
-    async fn run_states(&self, run_ids: &[String]) -> Result<HashMap<String, LifecycleStage>> {
-        let mut states = HashMap::new();
-        for chunk in run_ids.chunks(ROWS_PER_STATEMENT) {
-            let mut sql = self.sql("SELECT run_id, lifecycle_stage FROM runs WHERE run_id IN ");
-            sql.list(chunk);
-            let rows: Vec<(String, String)> = self.fetch_rows(&self.write, "run_id, lifecycle_stage", &sql).await?;
-            states.extend(rows.into_iter().map(|(id, stage)| (id, LifecycleStage::from_name(&stage))));
-        }
-        Ok(states)
-    }
-
-    async fn stored_params(&self, run_ids: &[String]) -> Result<HashMap<(String, String), String>> {
-        let mut params = HashMap::new();
-        for chunk in run_ids.chunks(ROWS_PER_STATEMENT) {
-            let mut sql = self.sql("SELECT run_id, key, value FROM params WHERE run_id IN ");
-            sql.list(chunk);
-            let rows: Vec<(String, String, String)> = self.fetch_rows(&self.write, "run_id, key, value", &sql).await?;
-            params.extend(rows.into_iter().map(|(run, key, value)| ((run, key), value)));
-        }
-        Ok(params)
-    }
-
-    /// Writes the jobs in one transaction.
-    async fn write_jobs(&self, jobs: &[Job]) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        self.insert_params(&mut tx, jobs).await?;
-        self.write_tags(&mut tx, jobs).await?;
-        self.insert_metrics(&mut tx, jobs).await?;
+        self.insert_params(&mut tx, &accepted).await?;
+        self.write_tags(&mut tx, &accepted).await?;
+        self.insert_metrics(&mut tx, &accepted).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(verdicts)
     }
 
-    async fn insert_params(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[Job]) -> Result<()> {
+    async fn run_states(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        run_ids: &[String],
+    ) -> Result<HashMap<String, LifecycleStage>> {
+        let mut sql = self.sql("SELECT run_id, lifecycle_stage FROM runs WHERE run_id IN ");
+        sql.list(run_ids);
+        let rows: Vec<(String, String)> = self.fetch_rows(&mut **tx, "run_id, lifecycle_stage", &sql).await?;
+        Ok(rows.into_iter().map(|(id, stage)| (id, LifecycleStage::from_name(&stage))).collect())
+    }
+
+    async fn stored_params(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        run_ids: &[String],
+    ) -> Result<HashMap<(String, String), String>> {
+        if run_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut sql = self.sql("SELECT run_id, key, value FROM params WHERE run_id IN ");
+        sql.list(run_ids);
+        let rows: Vec<(String, String, String)> = self.fetch_rows(&mut **tx, "run_id, key, value", &sql).await?;
+        Ok(rows.into_iter().map(|(run, key, value)| ((run, key), value)).collect())
+    }
+
+    async fn insert_params(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[&Job]) -> Result<()> {
         let rows: Vec<(&str, &KeyValue)> =
             jobs.iter().flat_map(|j| j.batch.params.iter().map(move |p| (j.run_id.as_str(), p))).collect();
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -204,14 +194,14 @@ impl SqlStore {
                 sql.push(if i == 0 { "(" } else { ", (" });
                 sql.arg(*run_id).push(", ").arg(param.key.as_str()).push(", ").arg(param.value.as_str()).push(")");
             }
-            // Same-value repeats are allowed; different values were refused in `screen_jobs`.
+            // Same-value repeats are allowed; different values were refused in `write_group`.
             sql.push(" ON CONFLICT (run_id, key) DO NOTHING");
             sql.query().execute(&mut **tx).await?;
         }
         Ok(())
     }
 
-    async fn write_tags(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[Job]) -> Result<()> {
+    async fn write_tags(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[&Job]) -> Result<()> {
         // Later jobs win, as they would one after the other.
         let mut latest: HashMap<(&str, &str), &KeyValue> = HashMap::new();
         for job in jobs {
@@ -220,9 +210,7 @@ impl SqlStore {
             }
         }
         let rows: Vec<(&str, &KeyValue)> = latest.iter().map(|((run_id, _), tag)| (*run_id, *tag)).collect();
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            self.upsert_tag_rows(&mut **tx, chunk).await?;
-        }
+        self.upsert_tag_rows(tx, &rows).await?;
         for ((run_id, key), tag) in &latest {
             if *key == tags::RUN_NAME {
                 let mut rename = self.sql("UPDATE runs SET name = ");
@@ -233,7 +221,7 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn insert_metrics(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[Job]) -> Result<()> {
+    async fn insert_metrics(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[&Job]) -> Result<()> {
         let points: Vec<(&str, &Metric)> =
             jobs.iter().flat_map(|j| j.batch.metrics.iter().map(move |m| (j.run_id.as_str(), m))).collect();
         for chunk in points.chunks(ROWS_PER_STATEMENT) {

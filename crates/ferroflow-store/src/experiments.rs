@@ -5,7 +5,7 @@ use ferroflow_core::validation;
 use sqlx::Row as _;
 
 use crate::error::is_unique_violation;
-use crate::rows::{self, ExperimentRow, KeyValueRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT};
+use crate::rows::{self, ExperimentRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT};
 use crate::{now_ms, Error, Result, SqlStore};
 
 /// The experiment every installation has, id 0.
@@ -124,17 +124,15 @@ impl SqlStore {
         if experiments.is_empty() {
             return Ok(());
         }
-        let mut sql = self.sql("SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN (");
-        for (i, experiment) in experiments.iter().enumerate() {
-            sql.push(if i == 0 { "" } else { ", " }).arg(experiment.experiment_id);
-        }
-        sql.push(")");
+        let ids: Vec<i64> = experiments.iter().map(|e| e.experiment_id).collect();
+        let mut sql = self.sql("SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN ");
+        sql.int_list(&ids);
         let rows: Vec<(i64, String, String)> = self.fetch_rows(&self.read, "experiment_id, key, value", &sql).await?;
         let index: std::collections::HashMap<i64, usize> =
             experiments.iter().enumerate().map(|(i, e)| (e.experiment_id, i)).collect();
         for (id, key, value) in rows {
             if let Some(&i) = index.get(&id) {
-                experiments[i].tags.push(rows::key_value((key, value) as KeyValueRow));
+                experiments[i].tags.push(KeyValue { key, value });
             }
         }
         for experiment in experiments.iter_mut() {
@@ -258,8 +256,9 @@ impl SqlStore {
         self.require_active_experiment(&mut *tx, experiment_id).await?;
         if tag.key.starts_with(validation::CUSTOM_VIEW_TAG_PREFIX) {
             let mut count = self.sql("SELECT COUNT(*) AS n FROM experiment_tags WHERE experiment_id = ");
-            count.arg(experiment_id).push(" AND key <> ").arg(tag.key.as_str()).push(" AND key LIKE ");
-            count.arg(format!("{}%", validation::CUSTOM_VIEW_TAG_PREFIX));
+            count.arg(experiment_id).push(" AND key <> ").arg(tag.key.as_str());
+            let prefix = validation::CUSTOM_VIEW_TAG_PREFIX;
+            count.push(&format!(" AND substr(key, 1, {}) = ", prefix.len())).arg(prefix);
             let n: i64 = count.query().fetch_one(&mut *tx).await?.try_get("n")?;
             if n >= validation::MAX_CUSTOM_VIEW_TAGS as i64 {
                 return Err(Error::InvalidParameterValue(format!(

@@ -6,6 +6,9 @@
 //! single-connection writer pool (SQLite allows one writer at a time, and queueing writers in the pool
 //! is cheaper than retrying `SQLITE_BUSY`) beside a reader pool, with the database in WAL mode so reads
 //! never wait for writes.
+//!
+//! Two things carry the speed: metric/param/tag writes are coalesced into shared transactions by one
+//! writer task (`batch`), and many-row reads come back as one aggregated JSON value (`rows`).
 
 mod batch;
 mod error;

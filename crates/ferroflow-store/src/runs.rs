@@ -115,7 +115,7 @@ impl SqlStore {
             .arg(info.artifact_uri.as_str())
             .push(", 'active')");
         insert.query().execute(&mut *tx).await?;
-        self.upsert_run_tags(&mut *tx, &info.run_id, &tags).await?;
+        self.upsert_run_tags(&mut tx, &info.run_id, &tags).await?;
         tx.commit().await?;
         tags.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(Run {
@@ -260,7 +260,7 @@ impl SqlStore {
         sql.query().execute(&mut *tx).await?;
         if let Some(name) = rename {
             let tag = KeyValue { key: tags::RUN_NAME.to_owned(), value: name };
-            self.upsert_run_tags(&mut *tx, run_id, std::slice::from_ref(&tag)).await?;
+            self.upsert_run_tags(&mut tx, run_id, std::slice::from_ref(&tag)).await?;
         }
         tx.commit().await?;
         Ok(info)
@@ -313,30 +313,29 @@ impl SqlStore {
 
     pub(crate) async fn upsert_run_tags(
         &self,
-        executor: impl Executor<'_, Database = Any>,
+        tx: &mut sqlx::Transaction<'_, Any>,
         run_id: &str,
         tags: &[KeyValue],
     ) -> Result<()> {
         let rows: Vec<(&str, &KeyValue)> = tags.iter().map(|tag| (run_id, tag)).collect();
-        self.upsert_tag_rows(executor, &rows).await
+        self.upsert_tag_rows(tx, &rows).await
     }
 
-    /// Upserts `(run_id, tag)` rows in one statement. Each (run, key) must appear once.
+    /// Upserts `(run_id, tag)` rows, a bounded number per statement. Each (run, key) must appear once.
     pub(crate) async fn upsert_tag_rows(
         &self,
-        executor: impl Executor<'_, Database = Any>,
+        tx: &mut sqlx::Transaction<'_, Any>,
         rows: &[(&str, &KeyValue)],
     ) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
+        for chunk in rows.chunks(crate::batch::ROWS_PER_STATEMENT) {
+            let mut sql = self.sql("INSERT INTO run_tags (run_id, key, value) VALUES ");
+            for (i, (run_id, tag)) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.arg(*run_id).push(", ").arg(tag.key.as_str()).push(", ").arg(tag.value.as_str()).push(")");
+            }
+            sql.push(" ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value");
+            sql.query().execute(&mut **tx).await?;
         }
-        let mut sql = self.sql("INSERT INTO run_tags (run_id, key, value) VALUES ");
-        for (i, (run_id, tag)) in rows.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            sql.arg(*run_id).push(", ").arg(tag.key.as_str()).push(", ").arg(tag.value.as_str()).push(")");
-        }
-        sql.push(" ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value");
-        sql.query().execute(executor).await?;
         Ok(())
     }
 
@@ -446,13 +445,21 @@ pub(crate) fn run_not_found(run_id: &str) -> Error {
 }
 
 pub(crate) fn validate_run_tags(tags: Vec<KeyValue>) -> Result<Vec<KeyValue>> {
-    tags.into_iter()
-        .map(|tag| {
-            validation::validate_key(KeyKind::Tag, &tag.key)?;
-            let value = validation::truncate(&tag.value, validation::MAX_RUN_TAG_VALUE_LENGTH).to_owned();
-            Ok(KeyValue { key: tag.key, value })
-        })
-        .collect()
+    let mut kept: Vec<KeyValue> = Vec::with_capacity(tags.len());
+    let mut position: HashMap<String, usize> = HashMap::with_capacity(tags.len());
+    for tag in tags {
+        validation::validate_key(KeyKind::Tag, &tag.key)?;
+        let value = validation::truncate(&tag.value, validation::MAX_RUN_TAG_VALUE_LENGTH).to_owned();
+        // A key given twice keeps its last value, as two set-tag calls would.
+        match position.get(&tag.key) {
+            Some(&i) => kept[i].value = value,
+            None => {
+                position.insert(tag.key.clone(), kept.len());
+                kept.push(KeyValue { key: tag.key, value });
+            }
+        }
+    }
+    Ok(kept)
 }
 
 fn validate_dataset_input(input: &DatasetInput) -> Result<()> {

@@ -56,11 +56,8 @@ impl SqlStore {
         }
         let mut sql = self.sql(RUN_SELECT);
         let order_by = run_order_joins(&mut sql, &search.order_by);
-        sql.push(" WHERE r.experiment_id IN (");
-        for (i, id) in search.experiment_ids.iter().enumerate() {
-            sql.push(if i == 0 { "" } else { ", " }).arg(*id);
-        }
-        sql.push(") AND r.lifecycle_stage IN ");
+        sql.push(" WHERE r.experiment_id IN ").int_list(&search.experiment_ids);
+        sql.push(" AND r.lifecycle_stage IN ");
         sql.list(&search.view.stages().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
         for clause in &search.filter {
             sql.push(" AND ");
@@ -278,11 +275,7 @@ fn experiment_clause_sql(sql: &mut Sql, dialect: Dialect, clause: &ExperimentCla
     match clause {
         ExperimentClause::Name(condition) => string_condition(sql, dialect, "e.name", condition),
         ExperimentClause::Id { negated, ids } => {
-            sql.push(if *negated { "e.experiment_id NOT IN (" } else { "e.experiment_id IN (" });
-            for (i, id) in ids.iter().enumerate() {
-                sql.push(if i == 0 { "" } else { ", " }).arg(*id);
-            }
-            sql.push(")");
+            sql.push(if *negated { "e.experiment_id NOT IN " } else { "e.experiment_id IN " }).int_list(ids);
         }
         ExperimentClause::Time { attribute, op, value } => {
             let column = match attribute {

@@ -14,15 +14,6 @@ pub enum Dialect {
     Sqlite,
 }
 
-impl Dialect {
-    /// `LIKE` that respects case. SQLite connections run with `case_sensitive_like` on.
-    pub fn like(self) -> &'static str {
-        match self {
-            Self::Sqlite => "LIKE",
-        }
-    }
-}
-
 /// One bound argument.
 #[derive(Debug, Clone)]
 pub enum Arg {
@@ -67,16 +58,22 @@ impl Sql {
         self
     }
 
-    /// Appends `(?, ?, ...)` for a list of strings.
+    /// Appends a parenthesised set of strings for `IN`, bound as one JSON array so a list of any length
+    /// costs one parameter (engines cap the number of bound parameters).
     pub fn list<'a>(&mut self, items: impl IntoIterator<Item = &'a String>) -> &mut Self {
-        self.push("(");
-        for (i, item) in items.into_iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
-            self.arg(item.clone());
+        let items: Vec<&String> = items.into_iter().collect();
+        self.json_set(serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_owned()))
+    }
+
+    /// Appends a parenthesised set of integers for `IN`, bound as one JSON array.
+    pub fn int_list(&mut self, items: &[i64]) -> &mut Self {
+        self.json_set(serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned()))
+    }
+
+    fn json_set(&mut self, json: String) -> &mut Self {
+        match self.dialect {
+            Dialect::Sqlite => self.push("(SELECT value FROM json_each(").arg(json).push("))"),
         }
-        self.push(")")
     }
 
     /// The same statement and arguments between `prefix` and `suffix` (for wrapping as a subquery).

@@ -81,6 +81,9 @@ pub struct Comparison {
     pub operand: Operand,
 }
 
+/// Most clauses one filter may have; each becomes a subquery, and databases bound query complexity.
+pub const MAX_FILTER_CLAUSES: usize = 100;
+
 /// Parses `clause (AND clause)*`; an empty or blank filter is an empty list.
 pub fn parse_filter(input: &str) -> Result<Vec<Comparison>> {
     let mut parser = Parser::new(input);
@@ -90,6 +93,9 @@ pub fn parse_filter(input: &str) -> Result<Vec<Comparison>> {
         return Ok(clauses);
     }
     loop {
+        if clauses.len() == MAX_FILTER_CLAUSES {
+            return Err(invalid(format!("A filter can have at most {MAX_FILTER_CLAUSES} clauses")));
+        }
         clauses.push(parser.comparison()?);
         parser.skip_whitespace();
         if parser.at_end() {

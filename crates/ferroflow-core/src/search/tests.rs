@@ -137,3 +137,13 @@ fn experiment_order_by() {
     );
     assert!(parse_experiment_order_by(&[text("tags.x")]).is_err());
 }
+
+#[test]
+fn filters_and_orderings_are_bounded() {
+    let clauses = vec!["params.a = 'x'"; MAX_FILTER_CLAUSES];
+    assert_eq!(parse_run_filter(&clauses.join(" AND ")).unwrap().len(), MAX_FILTER_CLAUSES);
+    let too_many = vec!["params.a = 'x'"; MAX_FILTER_CLAUSES + 1].join(" AND ");
+    assert!(parse_run_filter(&too_many).unwrap_err().to_string().contains("at most"));
+    let keys: Vec<String> = (0..=MAX_ORDER_BY_KEYS).map(|i| format!("params.p{i}")).collect();
+    assert!(parse_run_order_by(&keys).unwrap_err().to_string().contains("at most"));
+}

@@ -7,19 +7,10 @@ use ferroflow_core::model::KeyValue;
 use ferroflow_core::{page_token, search, validation};
 use ferroflow_store::ExperimentSearch;
 
-use super::{experiment_id, required};
+use super::{experiment_id, key_values, required};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::MlflowRequest;
 use crate::AppState;
-
-pub(crate) fn key_values(tags: Vec<req::KeyValue>, what: &str) -> ApiResult<Vec<KeyValue>> {
-    tags.into_iter()
-        .enumerate()
-        .map(|(i, tag)| {
-            Ok(KeyValue { key: required(tag.key, &format!("{what}[{i}].key"))?, value: tag.value.unwrap_or_default() })
-        })
-        .collect()
-}
 
 /// POST experiments/create
 #[tracing::instrument(skip_all)]

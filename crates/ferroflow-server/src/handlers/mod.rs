@@ -6,6 +6,9 @@ pub mod metrics;
 pub mod runs;
 pub mod server;
 
+use ferroflow_api::requests as req;
+use ferroflow_core::model::KeyValue;
+
 use crate::error::{ApiError, ApiResult};
 
 /// A required string field: present and non-empty.
@@ -17,4 +20,14 @@ pub(crate) fn required(value: Option<String>, field: &str) -> ApiResult<String> 
 pub(crate) fn experiment_id(value: Option<String>) -> ApiResult<i64> {
     let id = required(value, "experiment_id")?;
     Ok(ferroflow_core::validation::parse_experiment_id(&id)?)
+}
+
+/// Tags or params of a request; a key is required (named by its position), a value defaults to "".
+pub(crate) fn key_values(tags: Vec<req::KeyValue>, what: &str) -> ApiResult<Vec<KeyValue>> {
+    tags.into_iter()
+        .enumerate()
+        .map(|(i, tag)| {
+            Ok(KeyValue { key: required(tag.key, &format!("{what}[{i}].key"))?, value: tag.value.unwrap_or_default() })
+        })
+        .collect()
 }

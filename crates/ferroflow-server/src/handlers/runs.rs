@@ -7,8 +7,7 @@ use ferroflow_core::model::{Dataset, DatasetInput, KeyValue, Metric, ModelOutput
 use ferroflow_core::{page_token, search, validation};
 use ferroflow_store::{CreateRun, LogBatch, LogInputs, RunSearch, UpdateRun};
 
-use super::experiments::key_values;
-use super::required;
+use super::{key_values, required};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::MlflowRequest;
 use crate::AppState;

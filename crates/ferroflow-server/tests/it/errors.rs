@@ -75,7 +75,7 @@ async fn unknown_routes_hosts_and_bodies_over_the_limit() {
     let request =
         Request::builder().uri("/health").header(header::HOST, "attacker.example:5000").body(Body::empty()).unwrap();
     assert_error(&app.raw(request).await, StatusCode::FORBIDDEN, "PERMISSION_DENIED", "Host");
-    let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(9 * 1024 * 1024));
     let (status, body) = app.raw(post_raw("/api/2.0/mlflow/experiments/create", Some("application/json"), big)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["error_code"], "BAD_REQUEST");

@@ -36,7 +36,7 @@ impl TestApp {
         let config = ServerConfig {
             allowed_hosts: AllowedHosts::default_for("127.0.0.1"),
             cors_allowed_origins,
-            max_body_bytes: 1024 * 1024,
+            max_body_bytes: 8 * 1024 * 1024,
         };
         Self { router: ferroflow_server::router(AppState { store }, &config), _dir: dir }
     }

@@ -130,3 +130,28 @@ async fn experiment_search_filters_orders_and_pages() {
     let (_, body) = app.get("experiments/search?max_results=5&filter=name%20%3D%20%27gamma%27").await;
     assert_eq!(body["experiments"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn long_lists_stay_within_engine_limits() {
+    let (app, exp, runs) = seeded().await;
+    // More ids than SQLite allows bound parameters (32766): lists travel as one JSON parameter.
+    let mut ids: Vec<String> = (0..40_000).map(|i| format!("{i:032x}")).collect();
+    ids.push(runs[2].clone());
+    let quoted: Vec<String> = ids.iter().map(|id| format!("'{id}'")).collect();
+    let filter = format!("attributes.run_id IN ({})", quoted.join(", "));
+    assert_eq!(search(&app, &exp, json!({"filter": filter})).await, vec![runs[2].clone()]);
+    let mut experiment_ids: Vec<String> = (1000..41_000).map(|i| i.to_string()).collect();
+    experiment_ids.push(exp.clone());
+    let (status, body) = app.post("runs/search", json!({"experiment_ids": experiment_ids})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["runs"].as_array().unwrap().len(), 5);
+
+    let tags: Vec<Value> = (0..11_000).map(|i| json!({"key": format!("t{i}"), "value": "v"})).collect();
+    let (status, body) = app.post("runs/create", json!({"experiment_id": exp, "tags": tags})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["run"]["data"]["tags"].as_array().unwrap().len(), 11_001, "with mlflow.runName");
+
+    let order_by: Vec<String> = (0..64).map(|i| format!("params.p{i}")).collect();
+    let response = app.post("runs/search", json!({"experiment_ids": [exp], "order_by": order_by})).await;
+    assert_error(&response, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "at most");
+}
