@@ -39,19 +39,16 @@ fn run_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RunStatus>, D::E
 #[derive(Debug, Clone, Deserialize)]
 pub struct KeyValue {
     /// Key.
-    #[serde(default)]
     pub key: Option<String>,
     /// Value.
-    #[serde(default)]
     pub value: Option<String>,
 }
 
 /// experiments/create
 #[derive(Debug, Deserialize)]
 pub struct CreateExperiment {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default, alias = "artifactLocation")]
+    #[serde(alias = "artifactLocation")]
     pub artifact_location: Option<String>,
     #[serde(default, deserialize_with = "de::list")]
     pub tags: Vec<KeyValue>,
@@ -60,14 +57,14 @@ pub struct CreateExperiment {
 /// experiments/get, delete, restore
 #[derive(Debug, Deserialize)]
 pub struct ExperimentId {
-    #[serde(default, alias = "experimentId")]
+    #[serde(alias = "experimentId")]
     pub experiment_id: Option<String>,
 }
 
 /// experiments/get-by-name
 #[derive(Debug, Deserialize)]
 pub struct GetExperimentByName {
-    #[serde(default, alias = "experimentName")]
+    #[serde(alias = "experimentName")]
     pub experiment_name: Option<String>,
 }
 
@@ -76,9 +73,8 @@ pub struct GetExperimentByName {
 pub struct SearchExperiments {
     #[serde(default, alias = "maxResults", deserialize_with = "de::opt_i64")]
     pub max_results: Option<i64>,
-    #[serde(default, alias = "pageToken")]
+    #[serde(alias = "pageToken")]
     pub page_token: Option<String>,
-    #[serde(default)]
     pub filter: Option<String>,
     #[serde(default, alias = "orderBy", deserialize_with = "de::strings")]
     pub order_by: Vec<String>,
@@ -89,40 +85,37 @@ pub struct SearchExperiments {
 /// experiments/update
 #[derive(Debug, Deserialize)]
 pub struct UpdateExperiment {
-    #[serde(default, alias = "experimentId")]
+    #[serde(alias = "experimentId")]
     pub experiment_id: Option<String>,
-    #[serde(default, alias = "newName")]
+    #[serde(alias = "newName")]
     pub new_name: Option<String>,
 }
 
 /// experiments/set-experiment-tag
 #[derive(Debug, Deserialize)]
 pub struct SetExperimentTag {
-    #[serde(default, alias = "experimentId")]
+    #[serde(alias = "experimentId")]
     pub experiment_id: Option<String>,
-    #[serde(default)]
     pub key: Option<String>,
-    #[serde(default)]
     pub value: Option<String>,
 }
 
 /// experiments/delete-experiment-tag
 #[derive(Debug, Deserialize)]
 pub struct DeleteExperimentTag {
-    #[serde(default, alias = "experimentId")]
+    #[serde(alias = "experimentId")]
     pub experiment_id: Option<String>,
-    #[serde(default)]
     pub key: Option<String>,
 }
 
 /// runs/create
 #[derive(Debug, Deserialize)]
 pub struct CreateRun {
-    #[serde(default, alias = "experimentId")]
+    #[serde(alias = "experimentId")]
     pub experiment_id: Option<String>,
-    #[serde(default, alias = "userId")]
+    #[serde(alias = "userId")]
     pub user_id: Option<String>,
-    #[serde(default, alias = "runName")]
+    #[serde(alias = "runName")]
     pub run_name: Option<String>,
     #[serde(default, alias = "startTime", deserialize_with = "de::opt_i64")]
     pub start_time: Option<i64>,
@@ -133,9 +126,9 @@ pub struct CreateRun {
 /// The run selector shared by run endpoints: `run_id`, or the deprecated `run_uuid`.
 #[derive(Debug, Deserialize)]
 pub struct RunRef {
-    #[serde(default, alias = "runId")]
+    #[serde(alias = "runId")]
     pub run_id: Option<String>,
-    #[serde(default, alias = "runUuid")]
+    #[serde(alias = "runUuid")]
     pub run_uuid: Option<String>,
 }
 
@@ -155,7 +148,7 @@ pub struct UpdateRun {
     pub status: Option<RunStatus>,
     #[serde(default, alias = "endTime", deserialize_with = "de::opt_i64")]
     pub end_time: Option<i64>,
-    #[serde(default, alias = "runName")]
+    #[serde(alias = "runName")]
     pub run_name: Option<String>,
 }
 
@@ -164,7 +157,6 @@ pub struct UpdateRun {
 pub struct SearchRuns {
     #[serde(default, alias = "experimentIds", deserialize_with = "de::strings")]
     pub experiment_ids: Vec<String>,
-    #[serde(default)]
     pub filter: Option<String>,
     #[serde(default, alias = "runViewType", deserialize_with = "view_type")]
     pub run_view_type: Option<ViewType>,
@@ -172,7 +164,7 @@ pub struct SearchRuns {
     pub max_results: Option<i64>,
     #[serde(default, alias = "orderBy", deserialize_with = "de::strings")]
     pub order_by: Vec<String>,
-    #[serde(default, alias = "pageToken")]
+    #[serde(alias = "pageToken")]
     pub page_token: Option<String>,
 }
 
@@ -181,9 +173,7 @@ pub struct SearchRuns {
 pub struct SetTag {
     #[serde(flatten)]
     pub run: RunRef,
-    #[serde(default)]
     pub key: Option<String>,
-    #[serde(default)]
     pub value: Option<String>,
 }
 
@@ -192,14 +182,12 @@ pub struct SetTag {
 pub struct DeleteTag {
     #[serde(flatten)]
     pub run: RunRef,
-    #[serde(default)]
     pub key: Option<String>,
 }
 
 /// A metric point as sent to log-metric (flattened into the request) and log-batch.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Metric {
-    #[serde(default)]
     pub key: Option<String>,
     #[serde(default, deserialize_with = "de::opt_f64")]
     pub value: Option<f64>,
@@ -207,11 +195,11 @@ pub struct Metric {
     pub timestamp: Option<i64>,
     #[serde(default, deserialize_with = "de::opt_i64")]
     pub step: Option<i64>,
-    #[serde(default, alias = "modelId")]
+    #[serde(alias = "modelId")]
     pub model_id: Option<String>,
-    #[serde(default, alias = "datasetName")]
+    #[serde(alias = "datasetName")]
     pub dataset_name: Option<String>,
-    #[serde(default, alias = "datasetDigest")]
+    #[serde(alias = "datasetDigest")]
     pub dataset_digest: Option<String>,
 }
 
@@ -229,9 +217,7 @@ pub struct LogMetric {
 pub struct LogParam {
     #[serde(flatten)]
     pub run: RunRef,
-    #[serde(default)]
     pub key: Option<String>,
-    #[serde(default)]
     pub value: Option<String>,
 }
 
@@ -251,17 +237,12 @@ pub struct LogBatch {
 /// A dataset in runs/log-inputs.
 #[derive(Debug, Deserialize)]
 pub struct Dataset {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub digest: Option<String>,
-    #[serde(default, alias = "sourceType")]
+    #[serde(alias = "sourceType")]
     pub source_type: Option<String>,
-    #[serde(default)]
     pub source: Option<String>,
-    #[serde(default)]
     pub schema: Option<String>,
-    #[serde(default)]
     pub profile: Option<String>,
 }
 
@@ -276,7 +257,7 @@ pub struct DatasetInput {
 /// A model reference in runs/log-inputs and runs/outputs.
 #[derive(Debug, Deserialize)]
 pub struct ModelRef {
-    #[serde(default, alias = "modelId")]
+    #[serde(alias = "modelId")]
     pub model_id: Option<String>,
     #[serde(default, deserialize_with = "de::opt_i64")]
     pub step: Option<i64>,
@@ -307,11 +288,11 @@ pub struct LogOutputs {
 pub struct GetMetricHistory {
     #[serde(flatten)]
     pub run: RunRef,
-    #[serde(default, alias = "metricKey")]
+    #[serde(alias = "metricKey")]
     pub metric_key: Option<String>,
     #[serde(default, alias = "maxResults", deserialize_with = "de::opt_i64")]
     pub max_results: Option<i64>,
-    #[serde(default, alias = "pageToken")]
+    #[serde(alias = "pageToken")]
     pub page_token: Option<String>,
 }
 
@@ -320,7 +301,7 @@ pub struct GetMetricHistory {
 pub struct GetMetricHistoryBulkInterval {
     #[serde(default, alias = "runIds", deserialize_with = "de::strings")]
     pub run_ids: Vec<String>,
-    #[serde(default, alias = "metricKey")]
+    #[serde(alias = "metricKey")]
     pub metric_key: Option<String>,
     #[serde(default, alias = "startStep", deserialize_with = "de::opt_i64")]
     pub start_step: Option<i64>,
