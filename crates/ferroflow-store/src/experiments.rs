@@ -81,10 +81,7 @@ impl SqlStore {
             update.query().execute(&mut *tx).await?;
         }
         for tag in tags {
-            let mut sql = self.sql("INSERT INTO experiment_tags (experiment_id, key, value) VALUES (");
-            sql.arg(id).push(", ").arg(tag.key.as_str()).push(", ").arg(tag.value.as_str()).push(")");
-            sql.push(" ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value");
-            sql.query().execute(&mut *tx).await?;
+            self.upsert_experiment_tag(&mut tx, id, tag).await?;
         }
         tx.commit().await?;
         Ok(id)
@@ -267,11 +264,21 @@ impl SqlStore {
                 )));
             }
         }
+        self.upsert_experiment_tag(&mut tx, experiment_id, tag).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn upsert_experiment_tag(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        experiment_id: i64,
+        tag: &KeyValue,
+    ) -> Result<()> {
         let mut sql = self.sql("INSERT INTO experiment_tags (experiment_id, key, value) VALUES (");
         sql.arg(experiment_id).push(", ").arg(tag.key.as_str()).push(", ").arg(tag.value.as_str());
         sql.push(") ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value");
-        sql.query().execute(&mut *tx).await?;
-        tx.commit().await?;
+        sql.query().execute(&mut **tx).await?;
         Ok(())
     }
 

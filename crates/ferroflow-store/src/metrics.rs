@@ -2,10 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::rows::{self, MetricRow};
+use crate::rows::{self, paginate, split_page, MetricRow};
 use crate::{Result, SqlStore};
 use ferroflow_core::model::{Metric, Page};
-use ferroflow_core::page_token;
 
 /// A metrics/get-history request.
 #[derive(Debug, Clone)]
@@ -45,18 +44,14 @@ impl SqlStore {
         sql.arg(query.run_id.as_str()).push(" AND key = ").arg(query.key.as_str());
         sql.push(" ORDER BY timestamp, step, value");
         if let Some(max_results) = query.max_results {
-            sql.push(" LIMIT ").arg(max_results.saturating_add(1));
-            sql.push(" OFFSET ").arg(i64::try_from(query.offset).unwrap_or(i64::MAX));
+            paginate(&mut sql, max_results, query.offset);
         }
         let rows: Vec<MetricRow> = self.fetch_rows(&self.read, &rows::metric_fields(), &sql).await?;
-        let mut points: Vec<Metric> = rows.into_iter().map(|row| rows::metric(row, false).1).collect();
-        let mut next_page_token = None;
-        if let Some(max_results) = query.max_results.and_then(|m| usize::try_from(m).ok()) {
-            if points.len() > max_results {
-                points.truncate(max_results);
-                next_page_token = Some(page_token::encode(query.offset + max_results as u64));
-            }
-        }
+        let points: Vec<Metric> = rows.into_iter().map(|row| rows::metric(row, false)).collect();
+        let (points, next_page_token) = match query.max_results {
+            Some(max_results) => split_page(points, max_results, query.offset),
+            None => (points, None),
+        };
         Ok(Page { items: points, next_page_token })
     }
 
@@ -81,7 +76,7 @@ impl SqlStore {
             let rows: Vec<MetricRow> = self.fetch_rows(&self.read, &rows::metric_fields(), &sql).await?;
             let steps: Vec<i64> = rows.iter().map(|r| r.5).collect::<BTreeSet<_>>().into_iter().collect();
             let keep = sample_steps(&steps, query.max_results);
-            out.extend(rows.into_iter().filter(|r| keep.contains(&r.5)).map(|row| rows::metric(row, true).1));
+            out.extend(rows.into_iter().filter(|r| keep.contains(&r.5)).map(|row| rows::metric(row, true)));
         }
         Ok(out)
     }

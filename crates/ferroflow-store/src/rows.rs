@@ -3,8 +3,9 @@
 //! sqlx's SQLite driver hands each row from its worker thread to the async side separately, which
 //! costs microseconds per row. Queries that return many rows are therefore wrapped so the database
 //! aggregates the whole result into one JSON array (each row a `json_array(...)`, joined with
-//! `group_concat`), which comes back as a single value and is decoded here with serde into tuples. Doubles travel as `%!.17g`
-//! text, which round-trips every finite value exactly (SQLite's JSON rendering keeps only 15 digits).
+//! `group_concat`), which comes back as a single value and is decoded here with serde into tuples.
+//! Doubles travel as `%!.17g` text, which round-trips every finite value exactly (SQLite's JSON
+//! rendering keeps only 15 digits).
 
 use ferroflow_core::model::{Dataset, Experiment, KeyValue, LifecycleStage, Metric, RunInfo, RunStatus};
 use serde::de::DeserializeOwned;
@@ -22,15 +23,10 @@ impl SqlStore {
         columns: &str,
         inner: &Sql,
     ) -> Result<Vec<T>> {
-        let wrapped =
-            inner.wrapped(&format!("SELECT json_group_array(json_array({columns})) AS rows FROM ("), ") AS q");
-        let row = wrapped.query().fetch_one(executor).await?;
-        let text: String = row.try_get("rows")?;
-        serde_json::from_str(&text).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
+        let rows = inner.wrapped(&format!("SELECT json_array({columns}) AS row FROM ("), ") AS r");
+        self.fetch_json_rows(executor, &rows).await
     }
-}
 
-impl SqlStore {
     /// Runs `inner`, whose one column `row` holds a JSON array per row, and decodes the arrays as `T`.
     pub(crate) async fn fetch_json_rows<T: DeserializeOwned>(
         &self,
@@ -59,6 +55,32 @@ impl TryFrom<String> for Float {
     type Error = std::num::ParseFloatError;
     fn try_from(text: String) -> Result<Self, Self::Error> {
         text.trim().parse::<f64>().map(Float)
+    }
+}
+
+/// Asks for one row more than the page, so [`split_page`] can tell whether another page follows.
+pub(crate) fn paginate(sql: &mut Sql, max_results: i64, offset: u64) {
+    sql.push(" LIMIT ").arg(max_results.saturating_add(1));
+    sql.push(" OFFSET ").arg(i64::try_from(offset).unwrap_or(i64::MAX));
+}
+
+/// Cuts the rows [`paginate`] fetched to the page and returns the token of the next page, if any.
+pub(crate) fn split_page<T>(mut items: Vec<T>, max_results: i64, offset: u64) -> (Vec<T>, Option<String>) {
+    let page_size = usize::try_from(max_results).unwrap_or(usize::MAX);
+    if items.len() > page_size {
+        items.truncate(page_size);
+        (items, Some(ferroflow_core::page_token::encode(offset + page_size as u64)))
+    } else {
+        (items, None)
+    }
+}
+
+/// A stored metric value: NaN is kept as 0 with a flag (see the `metrics` table).
+fn metric_value(value: Float, is_nan: i64) -> f64 {
+    if is_nan != 0 {
+        f64::NAN
+    } else {
+        value.0
     }
 }
 
@@ -124,20 +146,19 @@ pub(crate) fn metric_fields() -> String {
 
 pub(crate) type MetricRow = (String, String, Float, i64, i64, i64, Option<String>, Option<String>, Option<String>);
 
-/// Decodes a metric row; the run id is kept only when asked for.
-pub(crate) fn metric(row: MetricRow, keep_run_id: bool) -> (String, Metric) {
+/// Decodes a metric row; the run id is kept only when asked for (bulk reads name it per point).
+pub(crate) fn metric(row: MetricRow, keep_run_id: bool) -> Metric {
     let (run_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest, model_id) = row;
-    let metric = Metric {
+    Metric {
         key,
-        value: if is_nan != 0 { f64::NAN } else { value.0 },
+        value: metric_value(value, is_nan),
         timestamp,
         step,
         dataset_name,
         dataset_digest,
         model_id,
-        run_id: keep_run_id.then(|| run_id.clone()),
-    };
-    (run_id, metric)
+        run_id: keep_run_id.then_some(run_id),
+    }
 }
 
 /// One row of the run-loading query: a JSON array whose first element says which table it comes
@@ -212,7 +233,7 @@ impl<'de> serde::de::Visitor<'de> for RunChildVisitor {
                 let is_nan: i64 = next(&mut seq)?;
                 let metric = Metric {
                     key,
-                    value: if is_nan != 0 { f64::NAN } else { value.0 },
+                    value: metric_value(value, is_nan),
                     timestamp: next(&mut seq)?,
                     step: next(&mut seq)?,
                     dataset_name: next(&mut seq)?,

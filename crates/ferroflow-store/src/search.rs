@@ -1,14 +1,13 @@
 //! `runs/search` and `experiments/search`: typed filters from `ferroflow_core::search` become SQL.
 
 use ferroflow_core::model::{Experiment, Page, Run, ViewType};
-use ferroflow_core::page_token;
 use ferroflow_core::search::{
     DatasetField, ExperimentClause, ExperimentOrder, ExperimentOrderKey, ExperimentTimeAttribute, KeyCondition,
     NumberOp, RunClause, RunNumberAttribute, RunOrder, RunOrderKey, RunStringAttribute, StringMatch,
 };
 use ferroflow_core::tags;
 
-use crate::rows::{self, ExperimentRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT, RUN_SELECT};
+use crate::rows::{self, paginate, split_page, ExperimentRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT, RUN_SELECT};
 use crate::sql::{Dialect, Sql};
 use crate::{Result, SqlStore};
 
@@ -89,22 +88,6 @@ impl SqlStore {
         let (mut experiments, next_page_token) = split_page(experiments, search.max_results, search.offset);
         self.experiment_tags_for(&mut experiments).await?;
         Ok(Page { items: experiments, next_page_token })
-    }
-}
-
-/// Fetches one row more than the page so we know whether another page follows.
-fn paginate(sql: &mut Sql, max_results: i64, offset: u64) {
-    sql.push(" LIMIT ").arg(max_results.saturating_add(1));
-    sql.push(" OFFSET ").arg(i64::try_from(offset).unwrap_or(i64::MAX));
-}
-
-fn split_page<T>(mut items: Vec<T>, max_results: i64, offset: u64) -> (Vec<T>, Option<String>) {
-    let page_size = usize::try_from(max_results).unwrap_or(usize::MAX);
-    if items.len() > page_size {
-        items.truncate(page_size);
-        (items, Some(page_token::encode(offset + page_size as u64)))
-    } else {
-        (items, None)
     }
 }
 
