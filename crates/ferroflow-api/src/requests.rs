@@ -337,3 +337,51 @@ impl RequestMessage for GetMetricHistory {}
 impl RequestMessage for GetMetricHistoryBulkInterval {
     const REPEATED: &'static [&'static str] = &["run_ids"];
 }
+
+/// mlflow-artifacts/artifacts (list)
+#[derive(Debug, Deserialize)]
+pub struct ListArtifacts {
+    pub path: Option<String>,
+}
+
+/// mlflow-artifacts/mpu/create
+#[derive(Debug, Deserialize)]
+pub struct CreateMultipartUpload {
+    /// The client's local file; its base name is the artifact's name.
+    pub path: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub num_parts: Option<i64>,
+}
+
+/// A finished part, as listed in mpu/complete.
+#[derive(Debug, Deserialize)]
+pub struct MultipartUploadPart {
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub part_number: Option<i64>,
+    pub etag: Option<String>,
+    pub url: Option<String>,
+}
+
+/// mlflow-artifacts/mpu/complete and mpu/abort (which sends no parts)
+#[derive(Debug, Deserialize)]
+pub struct FinishMultipartUpload {
+    pub path: Option<String>,
+    pub upload_id: Option<String>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub parts: Vec<MultipartUploadPart>,
+}
+
+/// The query of a part upload (ferroflow's own endpoint, named in mpu/create's credentials).
+#[derive(Debug, Deserialize)]
+pub struct UploadPart {
+    pub upload_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub part_number: Option<i64>,
+}
+
+impl RequestMessage for ListArtifacts {}
+impl RequestMessage for CreateMultipartUpload {}
+impl RequestMessage for FinishMultipartUpload {
+    const REPEATED: &'static [&'static str] = &["parts"];
+}
+impl RequestMessage for UploadPart {}

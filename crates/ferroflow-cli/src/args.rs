@@ -38,14 +38,29 @@ pub struct ServerArgs {
     #[arg(long, env = env_vars::BACKEND_STORE_URI, default_value = "sqlite:///mlflow.db")]
     pub backend_store_uri: String,
 
-    /// Artifact root given to new experiments (`<root>/<experiment_id>`). The default,
-    /// `mlflow-artifacts:/`, routes client uploads through this server.
-    #[arg(long, env = env_vars::DEFAULT_ARTIFACT_ROOT, default_value = "mlflow-artifacts:/")]
-    pub default_artifact_root: String,
+    /// Artifact root given to new experiments (`<root>/<experiment_id>`). Defaults to `mlflow-artifacts:/`,
+    /// which routes client uploads through this server, or to `./mlruns` with --no-serve-artifacts.
+    #[arg(long, env = env_vars::DEFAULT_ARTIFACT_ROOT)]
+    pub default_artifact_root: Option<String>,
 
-    /// Where proxied artifacts are stored (a local path or `s3://bucket/prefix`).
+    /// Where proxied artifacts are stored: a local directory (created if missing), `s3://bucket/prefix`,
+    /// `gs://bucket/prefix`, `wasbs://container@account.blob.core.windows.net/prefix` or `az://container/prefix`.
+    /// S3 reads the usual AWS variables; `MLFLOW_S3_ENDPOINT_URL` selects an S3-compatible server.
     #[arg(long, env = env_vars::ARTIFACTS_DESTINATION, default_value = "./mlartifacts")]
     pub artifacts_destination: String,
+
+    /// Serve the artifact proxy (the default).
+    #[arg(long, overrides_with = "no_serve_artifacts")]
+    pub serve_artifacts: bool,
+
+    /// Do not serve the artifact proxy: its routes answer 503 and clients write to the artifact root
+    /// themselves.
+    #[arg(long, env = env_vars::NO_SERVE_ARTIFACTS, overrides_with = "serve_artifacts")]
+    pub no_serve_artifacts: bool,
+
+    /// Serve only the artifact proxy (no tracking API, no database).
+    #[arg(long, env = env_vars::ARTIFACTS_ONLY, conflicts_with = "no_serve_artifacts")]
+    pub artifacts_only: bool,
 
     /// Worker threads serving requests (defaults to the number of CPU cores).
     #[arg(long, env = env_vars::WORKERS)]
@@ -67,4 +82,15 @@ pub struct ServerArgs {
     /// Largest number of database connections used for reads.
     #[arg(long, env = env_vars::DB_READ_CONNECTIONS, default_value_t = 8)]
     pub db_read_connections: u32,
+}
+
+impl ServerArgs {
+    /// The artifact root new experiments get.
+    pub fn default_artifact_root(&self) -> String {
+        match &self.default_artifact_root {
+            Some(root) => root.clone(),
+            None if self.no_serve_artifacts => "./mlruns".to_owned(),
+            None => "mlflow-artifacts:/".to_owned(),
+        }
+    }
 }

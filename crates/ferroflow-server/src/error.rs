@@ -22,6 +22,8 @@ pub enum ErrorCode {
     EndpointNotFound,
     /// The caller may not do this (e.g. a refused Host header).
     PermissionDenied,
+    /// The server cannot do this (e.g. multipart downloads).
+    NotImplemented,
     /// The server failed.
     InternalError,
 }
@@ -37,6 +39,7 @@ impl ErrorCode {
             Self::InvalidState => "INVALID_STATE",
             Self::EndpointNotFound => "ENDPOINT_NOT_FOUND",
             Self::PermissionDenied => "PERMISSION_DENIED",
+            Self::NotImplemented => "NOT_IMPLEMENTED",
             Self::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -51,6 +54,7 @@ impl ErrorCode {
             }
             Self::ResourceDoesNotExist | Self::EndpointNotFound => StatusCode::NOT_FOUND,
             Self::PermissionDenied => StatusCode::FORBIDDEN,
+            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,6 +121,32 @@ impl From<ferroflow_store::Error> for ApiError {
                 Self::new(
                     ErrorCode::InternalError,
                     "Internal server error: the tracking store failed. See the server log.",
+                )
+            }
+        }
+    }
+}
+
+impl From<ferroflow_artifacts::Error> for ApiError {
+    fn from(err: ferroflow_artifacts::Error) -> Self {
+        use ferroflow_artifacts::Error as E;
+        let message = err.to_string();
+        match err {
+            E::InvalidPath(_) | E::IsDirectory(_) | E::Invalid(_) => Self::invalid(message),
+            E::OutsideRoot(_) => Self::new(ErrorCode::PermissionDenied, message),
+            E::NotFound(_) => Self::new(ErrorCode::ResourceDoesNotExist, message),
+            E::Upload(_) => Self::new(ErrorCode::BadRequest, message),
+            E::NotImplemented(_) => Self::new(ErrorCode::NotImplemented, message),
+            E::RangeNotSatisfiable { .. } => Self {
+                code: ErrorCode::InvalidParameterValue,
+                message,
+                status: Some(StatusCode::RANGE_NOT_SATISFIABLE),
+            },
+            internal @ (E::Config(_) | E::Storage(_) | E::Io(_)) => {
+                tracing::error!(error = ?internal, "artifact storage failure");
+                Self::new(
+                    ErrorCode::InternalError,
+                    "Internal server error: the artifact store failed. See the server log.",
                 )
             }
         }

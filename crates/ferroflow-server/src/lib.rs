@@ -1,4 +1,5 @@
-//! The ferroflow HTTP server: MLflow's tracking REST API over a [`ferroflow_store::SqlStore`].
+//! The ferroflow HTTP server: MLflow's tracking REST API over a [`ferroflow_store::SqlStore`], and the
+//! artifact proxy over a [`ferroflow_artifacts::ArtifactStore`].
 //!
 //! A library so tests can build the [`router`] and call it in-process, or [`serve`] it on a listener
 //! they bound themselves (port 0).
@@ -10,12 +11,14 @@ mod router;
 pub mod security;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderValue, Method};
 use axum::response::IntoResponse as _;
 use axum::{middleware, Router};
+use ferroflow_artifacts::{ArtifactStore, LocationPolicy};
 use ferroflow_store::SqlStore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -35,18 +38,31 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
 }
 
-/// What every handler can reach.
+/// What every tracking handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     /// The tracking store.
     pub store: SqlStore,
+    /// Which artifact locations experiments may be given.
+    pub locations: Arc<LocationPolicy>,
+}
+
+/// The services a server runs; `None` turns one off (its routes answer 503).
+#[derive(Clone)]
+pub struct Services {
+    /// The tracking API (off with `--artifacts-only`).
+    pub tracking: Option<AppState>,
+    /// The artifact proxy (off with `--no-serve-artifacts`).
+    pub artifacts: Option<Arc<ArtifactStore>>,
 }
 
 /// The application with all middleware, ready to serve.
 ///
 /// Layer order, outermost first: panic guard, trace span, Host check, CORS, security headers, body limit.
-pub fn router(state: AppState, config: &ServerConfig) -> Router {
-    let mut app = router::routes().with_state(state).layer(DefaultBodyLimit::max(config.max_body_bytes));
+/// The body limit applies to JSON requests; artifact uploads are streamed and not limited.
+pub fn router(services: Services, config: &ServerConfig) -> Router {
+    let mut app =
+        router::routes(services.tracking, services.artifacts).layer(DefaultBodyLimit::max(config.max_body_bytes));
     app = app.layer(middleware::from_fn(security::security_headers));
     if let Some(cors) = cors_layer(&config.cors_allowed_origins) {
         app = app.layer(cors);

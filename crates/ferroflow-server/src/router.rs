@@ -1,11 +1,14 @@
 //! The route table. Reads like MLflow's REST reference: every tracking endpoint is served under
-//! `/api/2.0/mlflow` and again under `/ajax-api/2.0/mlflow` (the web UI's prefix).
+//! `/api/2.0/mlflow` and again under `/ajax-api/2.0/mlflow` (the web UI's prefix); the artifact proxy
+//! likewise under `/api/2.0/mlflow-artifacts` and `/ajax-api/2.0/mlflow-artifacts`.
 
-use axum::http::{Method, Uri};
-use axum::routing::{get, post};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::IntoResponse as _;
+use axum::routing::{any, get, post, put};
 use axum::Router;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::handlers::artifacts::{self, Artifacts};
 use crate::handlers::{experiments, metrics, runs, server};
 use crate::AppState;
 
@@ -37,17 +40,46 @@ fn tracking_api() -> Router<AppState> {
         .route("/metrics/get-history-bulk-interval", get(metrics::get_metric_history_bulk_interval))
 }
 
-/// All routes, without middleware.
-pub fn routes() -> Router<AppState> {
+fn artifacts_api() -> Router<Artifacts> {
     Router::new()
-        .nest("/api/2.0/mlflow", tracking_api())
-        .nest("/ajax-api/2.0/mlflow", tracking_api())
-        .route("/api/3.0/mlflow/server-info", get(server::server_info))
-        .route("/ajax-api/3.0/mlflow/server-info", get(server::server_info))
+        .route("/artifacts", get(artifacts::list))
+        .route("/artifacts/{*path}", get(artifacts::download).put(artifacts::upload).delete(artifacts::delete))
+        .route("/mpu/create/{*path}", post(artifacts::create_multipart))
+        .route("/mpu/complete/{*path}", post(artifacts::complete_multipart))
+        .route("/mpu/abort/{*path}", post(artifacts::abort_multipart))
+        .route("/mpu/part/{*path}", put(artifacts::upload_part))
+        .route("/presigned/{*path}", get(artifacts::presigned_download))
+}
+
+/// All routes, without middleware. A service that is off (`None`) answers 503 on its routes, as MLflow
+/// does for `--artifacts-only` and `--no-serve-artifacts`.
+pub fn routes(tracking: Option<AppState>, artifacts: Option<Artifacts>) -> Router {
+    let serving_artifacts = artifacts.is_some();
+    let mut router = Router::new();
+    for prefix in ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"] {
+        router = match &tracking {
+            Some(state) => router.nest(prefix, tracking_api().with_state(state.clone())),
+            None => router.route(&format!("{prefix}/{{*rest}}"), any(tracking_disabled)),
+        };
+    }
+    for prefix in ["/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"] {
+        router = match &artifacts {
+            Some(store) => router.nest(prefix, artifacts_api().with_state(store.clone())),
+            None => router.route(&format!("{prefix}/{{*rest}}"), any(artifacts::disabled)),
+        };
+    }
+    router
+        .route("/api/3.0/mlflow/server-info", get(move || server::server_info(serving_artifacts)))
+        .route("/ajax-api/3.0/mlflow/server-info", get(move || server::server_info(serving_artifacts)))
         .route("/health", get(server::health))
         .route("/version", get(server::version))
         .fallback(endpoint_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn tracking_disabled() -> axum::response::Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "This endpoint is disabled: the server was started with --artifacts-only.")
+        .into_response()
 }
 
 async fn endpoint_not_found(method: Method, uri: Uri) -> ApiError {

@@ -1,20 +1,41 @@
 //! `ferroflow server`: open the store, bind, serve until SIGINT/SIGTERM.
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
-use ferroflow_server::{AllowedHosts, AppState, ServerConfig};
+use ferroflow_artifacts::{ArtifactStore, LocationPolicy};
+use ferroflow_server::{AllowedHosts, AppState, ServerConfig, Services};
 use ferroflow_store::{BackendUri, SqlStore, StoreConfig};
 
 use crate::args::ServerArgs;
 
 /// Runs the server on the current tokio runtime.
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
-    let backend = BackendUri::parse(&args.backend_store_uri).context("invalid --backend-store-uri")?;
-    let store_config = StoreConfig {
-        backend,
-        default_artifact_root: args.default_artifact_root.clone(),
-        max_read_connections: args.db_read_connections,
+    let default_artifact_root = args.default_artifact_root();
+    let artifacts = if args.no_serve_artifacts {
+        None
+    } else {
+        let store = ArtifactStore::open(&args.artifacts_destination).context("invalid --artifacts-destination")?;
+        tracing::info!(destination = %store.uri(), "serving artifacts");
+        Some(Arc::new(store))
     };
-    let store = SqlStore::open(&store_config).await.context("could not open the tracking store")?;
+    let tracking = if args.artifacts_only {
+        None
+    } else {
+        let backend = BackendUri::parse(&args.backend_store_uri).context("invalid --backend-store-uri")?;
+        let store_config = StoreConfig {
+            backend,
+            default_artifact_root: default_artifact_root.clone(),
+            max_read_connections: args.db_read_connections,
+        };
+        let store = SqlStore::open(&store_config).await.context("could not open the tracking store")?;
+        let locations = LocationPolicy::new(
+            &default_artifact_root,
+            artifacts.is_some().then_some(args.artifacts_destination.as_str()),
+            artifacts.as_deref().and_then(ArtifactStore::local_root),
+        );
+        Some(AppState { store, locations: Arc::new(locations) })
+    };
     let allowed_hosts = if args.allowed_hosts.is_empty() {
         AllowedHosts::default_for(&args.host)
     } else {
@@ -25,13 +46,16 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         cors_allowed_origins: args.cors_allowed_origins.clone(),
         max_body_bytes: args.max_body_bytes,
     };
-    let app = ferroflow_server::router(AppState { store: store.clone() }, &config);
+    let tracking_store = tracking.as_ref().map(|state| state.store.clone());
+    let app = ferroflow_server::router(Services { tracking, artifacts }, &config);
     let address = format!("{}:{}", args.host, args.port);
     let listener =
         tokio::net::TcpListener::bind(&address).await.with_context(|| format!("could not listen on {address}"))?;
     tracing::info!(address = %listener.local_addr()?, "ferroflow server listening");
     ferroflow_server::serve(listener, app, shutdown_signal()).await?;
-    store.close().await;
+    if let Some(store) = tracking_store {
+        store.close().await;
+    }
     tracing::info!("server stopped");
     Ok(())
 }

@@ -21,6 +21,9 @@ pub async fn create_experiment(
     let name = required(request.name, "name")?;
     let tags = key_values(request.tags, "tags")?;
     let location = request.artifact_location.filter(|l| !l.is_empty());
+    if let Some(location) = &location {
+        state.locations.check(location)?;
+    }
     let id = state.store.create_experiment(&name, location.as_deref(), &tags).await?;
     Ok(Json(resp::CreateExperiment { experiment_id: id.to_string() }))
 }

@@ -1,6 +1,7 @@
 //! Endpoint handlers, one module per resource. Each extracts the request message, turns it into
 //! validated core values, calls the store and maps the result to the wire types.
 
+pub mod artifacts;
 pub mod experiments;
 pub mod metrics;
 pub mod runs;

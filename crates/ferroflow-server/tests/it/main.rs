@@ -1,5 +1,6 @@
 //! HTTP-level tests: the router is called in-process on a fresh SQLite file per test.
 
+mod artifacts;
 mod errors;
 mod experiments;
 mod runs;
@@ -8,7 +9,10 @@ mod search;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use ferroflow_server::{AllowedHosts, AppState, ServerConfig};
+use std::sync::Arc;
+
+use ferroflow_artifacts::{ArtifactStore, LocationPolicy};
+use ferroflow_server::{AllowedHosts, AppState, ServerConfig, Services};
 use ferroflow_store::{BackendUri, SqlStore, StoreConfig};
 use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
@@ -16,29 +20,71 @@ use tower::ServiceExt as _;
 
 pub struct TestApp {
     pub router: Router,
-    _dir: tempfile::TempDir,
+    /// The artifact destination (a directory for local destinations).
+    pub artifacts: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// How a [`TestApp`] is set up.
+pub struct Options {
+    pub cors_allowed_origins: Vec<String>,
+    /// `None`: a local directory in the test's temp dir.
+    pub artifacts_destination: Option<String>,
+    pub serve_artifacts: bool,
+    pub artifacts_only: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            cors_allowed_origins: Vec::new(),
+            artifacts_destination: None,
+            serve_artifacts: true,
+            artifacts_only: false,
+        }
+    }
 }
 
 impl TestApp {
     pub async fn new() -> Self {
-        Self::with_cors(Vec::new()).await
+        Self::with(Options::default()).await
     }
 
     pub async fn with_cors(cors_allowed_origins: Vec<String>) -> Self {
+        Self::with(Options { cors_allowed_origins, ..Options::default() }).await
+    }
+
+    pub async fn with(options: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqlStore::open(&StoreConfig {
-            backend: BackendUri::Sqlite { path: dir.path().join("mlflow.db") },
-            default_artifact_root: "mlflow-artifacts:/".to_owned(),
-            max_read_connections: 4,
-        })
-        .await
-        .unwrap();
+        let artifacts =
+            options.artifacts_destination.unwrap_or_else(|| dir.path().join("artifacts").to_str().unwrap().to_owned());
+        let store =
+            if options.serve_artifacts { Some(Arc::new(ArtifactStore::open(&artifacts).unwrap())) } else { None };
+        let tracking = if options.artifacts_only {
+            None
+        } else {
+            let default_root = if options.serve_artifacts { "mlflow-artifacts:/" } else { artifacts.as_str() };
+            let sql = SqlStore::open(&StoreConfig {
+                backend: BackendUri::Sqlite { path: dir.path().join("mlflow.db") },
+                default_artifact_root: default_root.to_owned(),
+                max_read_connections: 4,
+            })
+            .await
+            .unwrap();
+            let locations = LocationPolicy::new(
+                default_root,
+                store.is_some().then_some(artifacts.as_str()),
+                store.as_deref().and_then(ArtifactStore::local_root),
+            );
+            Some(AppState { store: sql, locations: Arc::new(locations) })
+        };
         let config = ServerConfig {
             allowed_hosts: AllowedHosts::default_for("127.0.0.1"),
-            cors_allowed_origins,
+            cors_allowed_origins: options.cors_allowed_origins,
             max_body_bytes: 8 * 1024 * 1024,
         };
-        Self { router: ferroflow_server::router(AppState { store }, &config), _dir: dir }
+        let router = ferroflow_server::router(Services { tracking, artifacts: store }, &config);
+        Self { router, artifacts, dir }
     }
 
     pub async fn raw(&self, request: Request<Body>) -> (StatusCode, Value) {

@@ -1,0 +1,594 @@
+//! [`ArtifactStore`]: the operations behind the artifact proxy, streamed so that no file is ever held
+//! whole in memory.
+//!
+//! Files go through `object_store` on every destination. A local destination gets extra care that an
+//! object store does not need: every path is resolved against the real directory tree so a symlink cannot
+//! lead outside the root, and listing and deleting work on the directory tree itself (a recursive delete
+//! removes a symlink, never what it points at).
+
+use std::io::{ErrorKind, SeekFrom};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::stream::{BoxStream, StreamExt as _, TryStreamExt as _};
+use futures_util::Stream;
+use object_store::buffered::BufWriter;
+use object_store::multipart::PartId;
+use object_store::path::Path as ObjectPath;
+use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt as _, PutPayload};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+use tokio::sync::Semaphore;
+use tokio_util::io::ReaderStream;
+
+use crate::destination::{self, Backend};
+use crate::error::{Error, Result};
+use crate::path::{ArtifactPath, STAGING_DIR};
+
+/// Size of the pieces an upload is cut into on its way to the store (and of each multipart part for
+/// cloud stores, whose minimum part is 5 MiB).
+const UPLOAD_CHUNK_BYTES: usize = 8 * 1024 * 1024;
+/// Parts of one streamed upload in flight at once.
+const UPLOAD_CONCURRENCY: usize = 2;
+/// Read size when streaming a local file out.
+const DOWNLOAD_CHUNK_BYTES: usize = 1024 * 1024;
+/// Cloud stores take a multipart part as one buffer; this many bytes of such parts may be held at once
+/// across all requests, and it is also the largest part accepted.
+pub const MAX_BUFFERED_PART_BYTES: u64 = 64 * 1024 * 1024;
+/// Highest part number S3 accepts (and so the most parts a multipart upload may have).
+pub const MAX_PARTS: u32 = 10_000;
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The name within the listed directory.
+    pub name: String,
+    /// A directory (or, on object stores, a common key prefix).
+    pub is_dir: bool,
+    /// Size in bytes, for files.
+    pub size: Option<u64>,
+}
+
+/// A byte range asked for by an HTTP `Range` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `bytes=first-last` (inclusive).
+    FromTo(u64, u64),
+    /// `bytes=first-`
+    From(u64),
+    /// `bytes=-n`: the last n bytes.
+    Last(u64),
+}
+
+impl ByteRange {
+    /// The half-open range within a file of `size` bytes, or `None` if it selects nothing.
+    pub fn resolve(self, size: u64) -> Option<Range<u64>> {
+        let range = match self {
+            Self::FromTo(first, last) if first <= last => first..last.saturating_add(1).min(size),
+            Self::FromTo(..) => return None,
+            Self::From(first) => first..size,
+            Self::Last(n) => size.saturating_sub(n)..size,
+        };
+        (range.start < range.end).then_some(range)
+    }
+}
+
+/// A file on its way out.
+pub struct Download {
+    /// The file's full size.
+    pub size: u64,
+    /// The bytes being sent (all of them unless a range was asked for).
+    pub range: Range<u64>,
+    /// The bytes.
+    pub body: BoxStream<'static, std::io::Result<Bytes>>,
+}
+
+/// A finished part of a multipart upload: the part number and the ETag the client must hand back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedPart {
+    /// 1-based part number.
+    pub part_number: u32,
+    /// What the part upload answered.
+    pub etag: String,
+}
+
+/// The artifact destination and everything done to it.
+pub struct ArtifactStore {
+    objects: Arc<dyn ObjectStore>,
+    backend: Backend,
+    uri: String,
+    part_buffer: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for ArtifactStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactStore").field("uri", &self.uri).finish_non_exhaustive()
+    }
+}
+
+impl ArtifactStore {
+    /// Opens `destination`: a local path (created if missing), `file://`, `s3://bucket/prefix`,
+    /// `gs://bucket/prefix`, `wasbs://container@account.blob.core.windows.net/prefix` or `az://...`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unusable URI, or the store's error.
+    pub fn open(destination: &str) -> Result<Self> {
+        let (objects, backend) = destination::open(destination)?;
+        let permits = usize::try_from(MAX_BUFFERED_PART_BYTES / MIB).unwrap_or(usize::MAX);
+        Ok(Self { objects, backend, uri: destination.to_owned(), part_buffer: Arc::new(Semaphore::new(permits)) })
+    }
+
+    /// The destination as configured.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The local root directory, for a local destination.
+    pub fn local_root(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Local(root) => Some(root),
+            Backend::Cloud { .. } => None,
+        }
+    }
+
+    fn object_path(&self, path: &ArtifactPath) -> Result<ObjectPath> {
+        let prefix = match &self.backend {
+            Backend::Local(_) => "",
+            Backend::Cloud { prefix, .. } => prefix.as_ref(),
+        };
+        let joined = if prefix.is_empty() { path.to_string() } else { format!("{prefix}/{path}") };
+        ObjectPath::parse(&joined).map_err(|_| Error::InvalidPath(path.to_string()))
+    }
+
+    /// Resolves `path` inside a local root, refusing any way out through symlinks, and returns the
+    /// filesystem path (which may not exist yet). With `for_write`, an existing file where a directory is
+    /// needed is an error too.
+    fn confine(root: &Path, path: &ArtifactPath, for_write: bool) -> Result<PathBuf> {
+        let mut current = root.to_path_buf();
+        let count = path.segments().len();
+        for (i, segment) in path.segments().iter().enumerate() {
+            current.push(segment);
+            let meta = match std::fs::symlink_metadata(&current) {
+                Ok(meta) => meta,
+                Err(err) if err.kind() == ErrorKind::NotFound => break,
+                Err(err) => return Err(err.into()),
+            };
+            let is_dir = if meta.file_type().is_symlink() {
+                let resolved = match std::fs::canonicalize(&current) {
+                    Ok(resolved) => resolved,
+                    // A dangling link: it points somewhere that does not exist, maybe outside.
+                    Err(_) => return Err(Error::OutsideRoot(path.to_string())),
+                };
+                if !resolved.starts_with(root) {
+                    return Err(Error::OutsideRoot(path.to_string()));
+                }
+                resolved.is_dir()
+            } else {
+                meta.is_dir()
+            };
+            if for_write && i + 1 < count && !is_dir {
+                return Err(Error::Invalid(format!(
+                    "Cannot write '{path}': '{}' is a file, not a directory",
+                    path.segments()[..=i].join("/")
+                )));
+            }
+        }
+        Ok(root.join(path.to_string()))
+    }
+
+    /// Stores `body` at `path`, replacing what was there. The body is cut into chunks and written as it
+    /// arrives; nothing is visible at `path` until the whole body has been stored.
+    ///
+    /// # Errors
+    /// Invalid or unsafe paths, a directory in the way, a broken upload, or the store's failure.
+    pub async fn put<S, E>(&self, path: &ArtifactPath, mut body: S) -> Result<u64>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        E: std::fmt::Display,
+    {
+        let location = self.writable_location(path)?;
+        let mut writer = BufWriter::with_capacity(self.objects.clone(), location, UPLOAD_CHUNK_BYTES)
+            .with_max_concurrency(UPLOAD_CONCURRENCY);
+        let mut written = 0u64;
+        let failure = loop {
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    written += chunk.len() as u64;
+                    if let Err(err) = writer.put(chunk).await {
+                        break Error::from(err);
+                    }
+                }
+                Some(Err(err)) => break Error::Upload(err.to_string()),
+                None => match writer.shutdown().await {
+                    Ok(()) => return Ok(written),
+                    Err(err) => break Error::Io(err),
+                },
+            }
+        };
+        if let Err(err) = writer.abort().await {
+            tracing::warn!(path = %path, error = %err, "could not clean up an interrupted upload");
+        }
+        Err(failure)
+    }
+
+    /// The object path to write `path` to, after the checks every write needs.
+    fn writable_location(&self, path: &ArtifactPath) -> Result<ObjectPath> {
+        let Some(name) = path.file_name() else {
+            return Err(Error::Invalid("An artifact path must end in a file name".to_owned()));
+        };
+        if let Backend::Local(root) = &self.backend {
+            // object_store keeps `name#<digits>` for its own in-progress files on local disk.
+            if is_partial_upload(name) {
+                return Err(Error::InvalidPath(format!("{path} (a name may not end in '#' and digits)")));
+            }
+            let target = Self::confine(root, path, true)?;
+            if target.is_dir() {
+                return Err(Error::IsDirectory(path.to_string()));
+            }
+        }
+        self.object_path(path)
+    }
+
+    /// Opens `path` for reading, optionally only `range` of it.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::IsDirectory`], [`Error::RangeNotSatisfiable`], unsafe paths, or the
+    /// store's failure.
+    pub async fn get(&self, path: &ArtifactPath, range: Option<ByteRange>) -> Result<Download> {
+        if path.is_root() {
+            return Err(Error::IsDirectory(String::new()));
+        }
+        if let Backend::Local(root) = &self.backend {
+            let target = Self::confine(root, path, false)?;
+            if target.is_dir() {
+                return Err(Error::IsDirectory(path.to_string()));
+            }
+        }
+        let location = self.object_path(path)?;
+        let mut options = GetOptions::default();
+        if let Some(range) = range {
+            let size = self.objects.head(&location).await.map_err(|err| not_found(err, path))?.size;
+            let Some(bounds) = range.resolve(size) else { return Err(Error::RangeNotSatisfiable { size }) };
+            options.range = Some(GetRange::Bounded(bounds));
+        }
+        let result = self.objects.get_opts(&location, options).await.map_err(|err| not_found(err, path))?;
+        let size = result.meta.size;
+        let range = result.range.clone();
+        let body = match result.payload {
+            GetResultPayload::File(file, _) => {
+                // object_store reads local files 8 KiB at a time; read larger pieces instead.
+                let mut file = tokio::fs::File::from_std(file);
+                file.seek(SeekFrom::Start(range.start)).await?;
+                ReaderStream::with_capacity(file.take(range.end - range.start), DOWNLOAD_CHUNK_BYTES).boxed()
+            }
+            GetResultPayload::Stream(stream) => stream.map_err(std::io::Error::other).boxed(),
+        };
+        Ok(Download { size, range, body })
+    }
+
+    /// Lists the directory `dir`. A file, or nothing, at `dir` lists as empty, as MLflow does.
+    ///
+    /// # Errors
+    /// Unsafe paths or the store's failure.
+    pub async fn list(&self, dir: &ArtifactPath) -> Result<Vec<Entry>> {
+        let mut entries = match &self.backend {
+            Backend::Local(root) => Self::list_local(root, &Self::confine(root, dir, false)?, dir.is_root()).await?,
+            Backend::Cloud { .. } => {
+                let prefix = self.object_path(dir)?;
+                let listing = self.objects.list_with_delimiter(Some(&prefix)).await?;
+                let dirs = listing.common_prefixes.iter().filter_map(|p| p.filename()).map(|name| Entry {
+                    name: name.to_owned(),
+                    is_dir: true,
+                    size: None,
+                });
+                let files = listing.objects.iter().filter_map(|meta| {
+                    meta.location.filename().map(|name| Entry {
+                        name: name.to_owned(),
+                        is_dir: false,
+                        size: Some(meta.size),
+                    })
+                });
+                dirs.chain(files).collect()
+            }
+        };
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    async fn list_local(root: &Path, dir: &Path, at_root: bool) -> Result<Vec<Entry>> {
+        let mut reader = match tokio::fs::read_dir(dir).await {
+            Ok(reader) => reader,
+            Err(err) if matches!(err.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => return Ok(Vec::new()),
+            Err(err) => return Err(err.into()),
+        };
+        let mut entries = Vec::new();
+        while let Some(item) = reader.next_entry().await? {
+            let Ok(name) = item.file_name().into_string() else { continue };
+            if (at_root && name == STAGING_DIR) || is_partial_upload(&name) {
+                continue;
+            }
+            let mut meta = item.metadata().await?;
+            if meta.file_type().is_symlink() {
+                // Show a link only if it stays inside the root, as what it points at.
+                match tokio::fs::canonicalize(item.path()).await {
+                    Ok(resolved) if resolved.starts_with(root) => meta = tokio::fs::metadata(&resolved).await?,
+                    _ => continue,
+                }
+            }
+            let is_dir = meta.is_dir();
+            entries.push(Entry { name, is_dir, size: (!is_dir).then_some(meta.len()) });
+        }
+        Ok(entries)
+    }
+
+    /// Deletes `path` and everything under it. Deleting what does not exist succeeds.
+    ///
+    /// # Errors
+    /// The root cannot be deleted; unsafe paths; the store's failure.
+    pub async fn delete(&self, path: &ArtifactPath) -> Result<()> {
+        if path.is_root() {
+            return Err(Error::Invalid("Refusing to delete the artifact root".to_owned()));
+        }
+        match &self.backend {
+            Backend::Local(root) => {
+                let target = Self::confine(root, path, false)?;
+                let removed = match tokio::fs::symlink_metadata(&target).await {
+                    Ok(meta) if meta.is_dir() => tokio::fs::remove_dir_all(&target).await,
+                    Ok(_) => tokio::fs::remove_file(&target).await,
+                    Err(err) => Err(err),
+                };
+                match removed {
+                    Err(err) if err.kind() != ErrorKind::NotFound => Err(err.into()),
+                    _ => Ok(()),
+                }
+            }
+            Backend::Cloud { .. } => {
+                let location = self.object_path(path)?;
+                let children = self.objects.list(Some(&location)).map_ok(|meta| meta.location);
+                let exact = futures_util::stream::once(std::future::ready(Ok(location)));
+                let mut deleted = self.objects.delete_stream(exact.chain(children).boxed());
+                while let Some(result) = deleted.next().await {
+                    match result {
+                        Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts a multipart upload to `path` and returns its id.
+    ///
+    /// On cloud stores this is the store's own multipart upload. On a local destination the parts are
+    /// staged under a reserved directory of the root and joined on completion.
+    ///
+    /// # Errors
+    /// Unsafe paths, a directory in the way, or the store's failure.
+    pub async fn create_multipart(&self, path: &ArtifactPath) -> Result<String> {
+        let location = self.writable_location(path)?;
+        match &self.backend {
+            Backend::Cloud { multipart, .. } => Ok(multipart.create_multipart(&location).await?),
+            Backend::Local(root) => {
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                let staging = staging_dir(root, &id);
+                tokio::fs::create_dir_all(&staging).await?;
+                tokio::fs::write(staging.join(TARGET_FILE), path.to_string()).await?;
+                Ok(id)
+            }
+        }
+    }
+
+    /// Stores part `part_number` (1-based) of upload `upload_id`; returns the part's ETag.
+    /// `content_length` is the declared body size, which cloud stores need up front.
+    ///
+    /// # Errors
+    /// Unknown uploads, bad part numbers, oversized parts, a broken body, or the store's failure.
+    pub async fn put_part<S, E>(
+        &self,
+        path: &ArtifactPath,
+        upload_id: &str,
+        part_number: u32,
+        content_length: Option<u64>,
+        mut body: S,
+    ) -> Result<String>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        E: std::fmt::Display,
+    {
+        if !(1..=MAX_PARTS).contains(&part_number) {
+            return Err(Error::Invalid(format!("part_number must be between 1 and {MAX_PARTS}, got {part_number}")));
+        }
+        match &self.backend {
+            Backend::Cloud { multipart, .. } => {
+                let location = self.writable_location(path)?;
+                let Some(length) = content_length else {
+                    return Err(Error::Invalid("A part upload needs a Content-Length header".to_owned()));
+                };
+                if length > MAX_BUFFERED_PART_BYTES {
+                    return Err(Error::Invalid(format!(
+                        "A part may be at most {} MiB; lower MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE",
+                        MAX_BUFFERED_PART_BYTES / MIB
+                    )));
+                }
+                // Cloud stores take a part as one buffer: cap what all requests hold at once.
+                let permits = u32::try_from(length.div_ceil(MIB).max(1)).unwrap_or(u32::MAX);
+                let _budget =
+                    self.part_buffer.acquire_many(permits).await.map_err(|_| Error::Invalid("shutting down".into()))?;
+                let mut parts = Vec::new();
+                let mut received = 0u64;
+                while let Some(chunk) = body.next().await {
+                    let chunk = chunk.map_err(|err| Error::Upload(err.to_string()))?;
+                    received += chunk.len() as u64;
+                    if received > length {
+                        return Err(Error::Invalid("The part is longer than its Content-Length".to_owned()));
+                    }
+                    parts.push(chunk);
+                }
+                if received != length {
+                    return Err(Error::Upload(format!("got {received} of {length} bytes")));
+                }
+                let payload: PutPayload = parts.into_iter().collect();
+                let id = upload_id.to_owned();
+                let part = multipart.put_part(&location, &id, part_number as usize - 1, payload).await;
+                Ok(part.map_err(|err| not_found(err, path))?.content_id)
+            }
+            Backend::Local(root) => {
+                let staging = self.local_upload(root, path, upload_id).await?;
+                let part_path = staging.join(format!("part-{part_number}"));
+                let partial = staging.join(format!("part-{part_number}.partial"));
+                let mut file = tokio::fs::File::create(&partial).await?;
+                let mut received = 0u64;
+                while let Some(chunk) = body.next().await {
+                    let chunk = match chunk {
+                        Ok(chunk) => chunk,
+                        Err(err) => {
+                            drop(file);
+                            let _ = tokio::fs::remove_file(&partial).await;
+                            return Err(Error::Upload(err.to_string()));
+                        }
+                    };
+                    received += chunk.len() as u64;
+                    file.write_all(&chunk).await?;
+                }
+                file.flush().await?;
+                drop(file);
+                tokio::fs::rename(&partial, &part_path).await?;
+                Ok(local_etag(part_number, received))
+            }
+        }
+    }
+
+    /// Joins the parts of `upload_id` into the file at `path`. `parts` must be numbered 1..=n.
+    ///
+    /// # Errors
+    /// Unknown uploads, a part list with gaps or wrong ETags, or the store's failure.
+    pub async fn complete_multipart(
+        &self,
+        path: &ArtifactPath,
+        upload_id: &str,
+        mut parts: Vec<CompletedPart>,
+    ) -> Result<()> {
+        parts.sort_by_key(|p| p.part_number);
+        if parts.is_empty() {
+            return Err(Error::Invalid("parts must list at least one part".to_owned()));
+        }
+        if let Some((i, part)) = parts.iter().enumerate().find(|(i, p)| p.part_number as usize != i + 1) {
+            return Err(Error::Invalid(format!(
+                "parts must be numbered 1..{} without gaps or repeats; found part_number {} at position {}",
+                parts.len(),
+                part.part_number,
+                i + 1
+            )));
+        }
+        match &self.backend {
+            Backend::Cloud { multipart, .. } => {
+                let location = self.writable_location(path)?;
+                let ids = parts.into_iter().map(|p| PartId { content_id: p.etag }).collect();
+                multipart
+                    .complete_multipart(&location, &upload_id.to_owned(), ids)
+                    .await
+                    .map_err(|err| not_found(err, path))?;
+                Ok(())
+            }
+            Backend::Local(root) => {
+                let staging = self.local_upload(root, path, upload_id).await?;
+                let target = Self::confine(root, path, true)?;
+                if target.is_dir() {
+                    return Err(Error::IsDirectory(path.to_string()));
+                }
+                let joined = staging.join("joined");
+                let mut out = tokio::fs::File::create(&joined).await?;
+                for part in &parts {
+                    let part_path = staging.join(format!("part-{}", part.part_number));
+                    let mut input = match tokio::fs::File::open(&part_path).await {
+                        Ok(file) => file,
+                        Err(err) if err.kind() == ErrorKind::NotFound => {
+                            return Err(Error::Invalid(format!("part {} was never uploaded", part.part_number)));
+                        }
+                        Err(err) => return Err(err.into()),
+                    };
+                    let size = input.metadata().await?.len();
+                    if part.etag.trim_matches('"') != local_etag(part.part_number, size).trim_matches('"') {
+                        return Err(Error::Invalid(format!("part {} does not match its ETag", part.part_number)));
+                    }
+                    tokio::io::copy(&mut input, &mut out).await?;
+                }
+                out.sync_all().await?;
+                drop(out);
+                if let Some(parent) = target.parent() {
+                    tokio::fs::create_dir_all(parent).await?;
+                }
+                tokio::fs::rename(&joined, &target).await?;
+                if let Some(parent) = target.parent() {
+                    tokio::fs::File::open(parent).await?.sync_all().await?;
+                }
+                tokio::fs::remove_dir_all(&staging).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Abandons `upload_id`, discarding its parts.
+    ///
+    /// # Errors
+    /// Unknown uploads or the store's failure.
+    pub async fn abort_multipart(&self, path: &ArtifactPath, upload_id: &str) -> Result<()> {
+        match &self.backend {
+            Backend::Cloud { multipart, .. } => {
+                let location = self.writable_location(path)?;
+                multipart
+                    .abort_multipart(&location, &upload_id.to_owned())
+                    .await
+                    .map_err(|err| not_found(err, path))?;
+                Ok(())
+            }
+            Backend::Local(root) => {
+                let staging = self.local_upload(root, path, upload_id).await?;
+                tokio::fs::remove_dir_all(&staging).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The staging directory of a local upload, after checking the id and that it belongs to `path`.
+    async fn local_upload(&self, root: &Path, path: &ArtifactPath, upload_id: &str) -> Result<PathBuf> {
+        if upload_id.len() != 32 || !upload_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::NotFound(format!("multipart upload '{upload_id}'")));
+        }
+        let staging = staging_dir(root, upload_id);
+        match tokio::fs::read_to_string(staging.join(TARGET_FILE)).await {
+            Ok(target) if target == path.to_string() => Ok(staging),
+            Ok(_) => Err(Error::Invalid(format!("multipart upload '{upload_id}' is not for '{path}'"))),
+            Err(err) if err.kind() == ErrorKind::NotFound => {
+                Err(Error::NotFound(format!("multipart upload '{upload_id}'")))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+/// In a local upload's staging directory: the artifact path it is for.
+const TARGET_FILE: &str = "target";
+
+fn staging_dir(root: &Path, upload_id: &str) -> PathBuf {
+    root.join(STAGING_DIR).join(upload_id)
+}
+
+fn local_etag(part_number: u32, size: u64) -> String {
+    format!("\"{part_number}-{size}\"")
+}
+
+/// object_store's in-progress files on local disk: `<name>#<digits>`.
+fn is_partial_upload(name: &str) -> bool {
+    name.rsplit_once('#').is_some_and(|(_, tail)| !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn not_found(err: object_store::Error, path: &ArtifactPath) -> Error {
+    match err {
+        object_store::Error::NotFound { .. } => Error::NotFound(path.to_string()),
+        other => other.into(),
+    }
+}
