@@ -1,7 +1,7 @@
 //! Request bodies, one struct per endpoint. Required fields are `Option`s here: the server reports a
 //! missing one with MLflow's message rather than a deserialisation error.
 
-use ferroflow_core::model::{RunStatus, ViewType};
+use ferroflow_core::model::{LoggedModelStatus, RunStatus, ViewType};
 use serde::{Deserialize, Deserializer};
 
 use crate::de;
@@ -385,3 +385,89 @@ impl RequestMessage for FinishMultipartUpload {
     const REPEATED: &'static [&'static str] = &["parts"];
 }
 impl RequestMessage for UploadPart {}
+
+/// POST logged-models
+#[derive(Debug, Deserialize)]
+pub struct CreateLoggedModel {
+    pub experiment_id: Option<String>,
+    pub name: Option<String>,
+    pub model_type: Option<String>,
+    pub source_run_id: Option<String>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub params: Vec<KeyValue>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub tags: Vec<KeyValue>,
+}
+
+/// GET logged-models/{id} (query)
+#[derive(Debug, Deserialize)]
+pub struct GetLoggedModel {
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub allow_deleted: Option<bool>,
+}
+
+fn logged_model_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LoggedModelStatus>, D::Error> {
+    de::opt_enum(d, LoggedModelStatus::from_name, LoggedModelStatus::from_number)
+}
+
+/// PATCH logged-models/{id} (finalize)
+#[derive(Debug, Deserialize)]
+pub struct FinalizeLoggedModel {
+    #[serde(default, deserialize_with = "logged_model_status")]
+    pub status: Option<LoggedModelStatus>,
+}
+
+/// PATCH logged-models/{id}/tags
+#[derive(Debug, Deserialize)]
+pub struct SetLoggedModelTags {
+    #[serde(default, deserialize_with = "de::list")]
+    pub tags: Vec<KeyValue>,
+}
+
+/// POST logged-models/{id}/params
+#[derive(Debug, Deserialize)]
+pub struct LogLoggedModelParams {
+    #[serde(default, deserialize_with = "de::list")]
+    pub params: Vec<KeyValue>,
+}
+
+/// A dataset scope of logged-models/search.
+#[derive(Debug, Deserialize)]
+pub struct DatasetFilter {
+    pub dataset_name: Option<String>,
+    pub dataset_digest: Option<String>,
+}
+
+/// An order_by object of logged-models/search.
+#[derive(Debug, Deserialize, serde::Serialize)]
+pub struct LoggedModelOrderBy {
+    pub field_name: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub ascending: Option<bool>,
+    pub dataset_name: Option<String>,
+    pub dataset_digest: Option<String>,
+}
+
+/// POST logged-models/search
+#[derive(Debug, Deserialize)]
+pub struct SearchLoggedModels {
+    #[serde(default, deserialize_with = "de::strings")]
+    pub experiment_ids: Vec<String>,
+    pub filter: Option<String>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub datasets: Vec<DatasetFilter>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub max_results: Option<i64>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub order_by: Vec<LoggedModelOrderBy>,
+    pub page_token: Option<String>,
+}
+
+impl RequestMessage for CreateLoggedModel {}
+impl RequestMessage for GetLoggedModel {}
+impl RequestMessage for FinalizeLoggedModel {}
+impl RequestMessage for SetLoggedModelTags {}
+impl RequestMessage for LogLoggedModelParams {}
+impl RequestMessage for SearchLoggedModels {
+    const REPEATED: &'static [&'static str] = &["experiment_ids"];
+}

@@ -284,6 +284,81 @@ pub struct MetricHistory {
     pub next_page_token: Option<String>,
 }
 
+/// A logged model's metadata.
+#[derive(Debug, Serialize)]
+pub struct LoggedModelInfo {
+    pub model_id: String,
+    pub experiment_id: String,
+    pub name: String,
+    pub creation_timestamp_ms: i64,
+    pub last_updated_timestamp_ms: i64,
+    pub artifact_uri: String,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue>,
+}
+
+/// A logged model's params and metrics.
+#[derive(Debug, Serialize)]
+pub struct LoggedModelData {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<KeyValue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<Metric>,
+}
+
+/// A logged model.
+#[derive(Debug, Serialize)]
+pub struct LoggedModel {
+    pub info: LoggedModelInfo,
+    pub data: LoggedModelData,
+}
+
+impl From<core::LoggedModel> for LoggedModel {
+    fn from(m: core::LoggedModel) -> Self {
+        Self {
+            info: LoggedModelInfo {
+                model_id: m.model_id,
+                experiment_id: m.experiment_id.to_string(),
+                name: m.name,
+                creation_timestamp_ms: m.creation_timestamp_ms,
+                last_updated_timestamp_ms: m.last_updated_timestamp_ms,
+                artifact_uri: m.artifact_location,
+                status: m.status.as_str(),
+                model_type: m.model_type,
+                source_run_id: m.source_run_id,
+                status_message: m.status_message,
+                tags: key_values(m.tags),
+            },
+            data: LoggedModelData {
+                params: key_values(m.params),
+                metrics: m.metrics.into_iter().map(Metric::from).collect(),
+            },
+        }
+    }
+}
+
+/// logged-models create, get, finalize
+#[derive(Debug, Serialize)]
+pub struct GetLoggedModel {
+    pub model: LoggedModel,
+}
+
+/// logged-models/search
+#[derive(Debug, Serialize)]
+pub struct SearchLoggedModels {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<LoggedModel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
 /// Endpoints that answer with an empty object.
 #[derive(Debug, Serialize)]
 pub struct Empty {}

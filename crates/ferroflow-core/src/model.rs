@@ -239,3 +239,78 @@ pub struct Page<T> {
     /// Token for the next page.
     pub next_page_token: Option<String>,
 }
+
+/// State of a logged model's upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoggedModelStatus {
+    /// Created; artifacts still uploading.
+    Pending,
+    /// Finalized.
+    Ready,
+    /// The upload failed.
+    UploadFailed,
+}
+
+impl LoggedModelStatus {
+    /// The wire (proto enum) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "LOGGED_MODEL_PENDING",
+            Self::Ready => "LOGGED_MODEL_READY",
+            Self::UploadFailed => "LOGGED_MODEL_UPLOAD_FAILED",
+        }
+    }
+
+    /// Parses the wire name; the short forms (`READY`) used in search filters are accepted too.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.strip_prefix("LOGGED_MODEL_").unwrap_or(name) {
+            "PENDING" => Self::Pending,
+            "READY" => Self::Ready,
+            "UPLOAD_FAILED" => Self::UploadFailed,
+            _ => return None,
+        })
+    }
+
+    /// Parses the proto enum number.
+    pub fn from_number(number: i64) -> Option<Self> {
+        Some(match number {
+            1 => Self::Pending,
+            2 => Self::Ready,
+            3 => Self::UploadFailed,
+            _ => return None,
+        })
+    }
+}
+
+/// A model logged by a run (MLflow 3): its artifacts live under its own location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedModel {
+    /// `m-<32 hex>`.
+    pub model_id: String,
+    /// Owning experiment.
+    pub experiment_id: i64,
+    /// Name (not unique).
+    pub name: String,
+    /// `<experiment location>/models/<model_id>/artifacts`.
+    pub artifact_location: String,
+    /// Creation time in ms.
+    pub creation_timestamp_ms: i64,
+    /// Last change in ms.
+    pub last_updated_timestamp_ms: i64,
+    /// Upload state.
+    pub status: LoggedModelStatus,
+    /// Active or deleted.
+    pub lifecycle_stage: LifecycleStage,
+    /// Free-form type (`agent`, ...).
+    pub model_type: Option<String>,
+    /// Run that produced it.
+    pub source_run_id: Option<String>,
+    /// Explanation of the status.
+    pub status_message: Option<String>,
+    /// Tags, by key.
+    pub tags: Vec<KeyValue>,
+    /// Params, by key.
+    pub params: Vec<KeyValue>,
+    /// Metric points logged against the model.
+    pub metrics: Vec<Metric>,
+}

@@ -30,9 +30,43 @@ pub fn decode(token: Option<&str>) -> Result<u64> {
     }
 }
 
+/// Encodes the offset of the next page of a search that insists on being continued with the same
+/// arguments (logged models): `search` is a canonical rendering of those arguments.
+pub fn encode_for_search(offset: u64, search: &str) -> String {
+    STANDARD.encode(serde_json::json!({ "offset": offset, "search": search }).to_string())
+}
+
+/// Decodes a token made by [`encode_for_search`], checking it belongs to the same `search`.
+///
+/// # Errors
+/// `InvalidParameterValue` for a foreign token or one issued for other search arguments.
+pub fn decode_for_search(token: Option<&str>, search: &str) -> Result<u64> {
+    let offset = decode(token)?;
+    if offset == 0 {
+        return Ok(0);
+    }
+    let bytes = STANDARD.decode(token.unwrap_or_default().trim()).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    if value.get("search").and_then(serde_json::Value::as_str) != Some(search) {
+        return Err(invalid(
+            "Invalid page token: it was issued for a search with different experiment_ids, filter or order_by",
+        ));
+    }
+    Ok(offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_bound_tokens_only_continue_their_search() {
+        let token = encode_for_search(50, "a");
+        assert_eq!(decode_for_search(Some(&token), "a").unwrap(), 50);
+        assert!(decode_for_search(Some(&token), "b").is_err());
+        assert!(decode_for_search(Some(&encode(50)), "a").is_err());
+        assert_eq!(decode_for_search(None, "a").unwrap(), 0);
+    }
 
     #[test]
     fn round_trips_and_matches_mlflow_layout() {

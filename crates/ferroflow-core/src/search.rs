@@ -12,8 +12,13 @@
 use crate::error::{invalid, Result};
 
 mod grammar;
+mod logged_models;
 
 pub use grammar::{Comparator, Comparison, Identifier, Operand, MAX_FILTER_CLAUSES};
+pub use logged_models::{
+    parse_logged_model_filter, parse_logged_model_order, LoggedModelClause, LoggedModelNumberAttribute,
+    LoggedModelOrder, LoggedModelOrderKey, LoggedModelStringAttribute,
+};
 
 /// A numeric comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

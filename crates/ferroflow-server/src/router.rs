@@ -4,12 +4,12 @@
 
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::IntoResponse as _;
-use axum::routing::{any, get, post, put};
+use axum::routing::{any, delete, get, patch, post, put};
 use axum::Router;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::artifacts::{self, Artifacts};
-use crate::handlers::{experiments, metrics, runs, server};
+use crate::handlers::{experiments, logged_models, metrics, runs, server};
 use crate::AppState;
 
 fn tracking_api() -> Router<AppState> {
@@ -36,6 +36,17 @@ fn tracking_api() -> Router<AppState> {
         .route("/runs/log-batch", post(runs::log_batch))
         .route("/runs/log-inputs", post(runs::log_inputs))
         .route("/runs/outputs", post(runs::log_outputs))
+        .route("/logged-models", post(logged_models::create_logged_model))
+        .route("/logged-models/search", post(logged_models::search_logged_models))
+        .route(
+            "/logged-models/{model_id}",
+            get(logged_models::get_logged_model)
+                .patch(logged_models::finalize_logged_model)
+                .delete(logged_models::delete_logged_model),
+        )
+        .route("/logged-models/{model_id}/tags", patch(logged_models::set_logged_model_tags))
+        .route("/logged-models/{model_id}/tags/{*key}", delete(logged_models::delete_logged_model_tag))
+        .route("/logged-models/{model_id}/params", post(logged_models::log_logged_model_params))
         .route("/metrics/get-history", get(metrics::get_metric_history))
         .route("/metrics/get-history-bulk-interval", get(metrics::get_metric_history_bulk_interval))
 }

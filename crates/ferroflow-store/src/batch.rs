@@ -236,6 +236,23 @@ impl SqlStore {
             sql.push(" ON CONFLICT DO NOTHING");
             sql.query().execute(&mut **tx).await?;
         }
+        let model_points: Vec<&(&str, &Metric)> = points.iter().filter(|(_, m)| m.model_id.is_some()).collect();
+        for chunk in model_points.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = self.sql(
+                "INSERT INTO logged_model_metrics (model_id, key, timestamp, step, value, is_nan, run_id, dataset_name, \
+                 dataset_digest) VALUES ",
+            );
+            for (i, (run_id, m)) in chunk.iter().enumerate() {
+                let (value, is_nan) = stored_value(m.value);
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.arg(m.model_id.clone()).push(", ").arg(m.key.as_str()).push(", ").arg(m.timestamp);
+                sql.push(", ").arg(m.step).push(", ").arg(value).push(", ").arg(is_nan).push(", ").arg(*run_id);
+                sql.push(", ").arg(m.dataset_name.clone().unwrap_or_default());
+                sql.push(", ").arg(m.dataset_digest.clone().unwrap_or_default()).push(")");
+            }
+            sql.push(" ON CONFLICT DO NOTHING");
+            sql.query().execute(&mut **tx).await?;
+        }
         let latest = latest_per_key(&points);
         for chunk in latest.chunks(ROWS_PER_STATEMENT) {
             let mut sql = self.sql(

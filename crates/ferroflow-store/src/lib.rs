@@ -14,6 +14,7 @@ mod batch;
 mod error;
 mod experiments;
 mod location;
+mod logged_models;
 mod metrics;
 mod rows;
 mod runs;
@@ -27,6 +28,7 @@ use sqlx::{AnyPool, Executor as _};
 
 pub use error::{Error, Result};
 pub use location::BackendUri;
+pub use logged_models::{CreateLoggedModel, DatasetScope, LoggedModelSearch};
 pub use metrics::{BulkIntervalQuery, HistoryQuery};
 pub use runs::{CreateRun, LogBatch, LogInputs, UpdateRun};
 pub use search::{ExperimentSearch, RunSearch};

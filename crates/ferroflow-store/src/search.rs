@@ -91,7 +91,7 @@ impl SqlStore {
     }
 }
 
-fn direction(ascending: bool) -> &'static str {
+pub(crate) fn direction(ascending: bool) -> &'static str {
     if ascending {
         "ASC"
     } else {
@@ -210,7 +210,7 @@ fn keyed_condition(sql: &mut Sql, dialect: Dialect, table: &str, owner: &str, ke
     sql.push(")");
 }
 
-fn string_condition(sql: &mut Sql, dialect: Dialect, column: &str, condition: &StringMatch) {
+pub(crate) fn string_condition(sql: &mut Sql, dialect: Dialect, column: &str, condition: &StringMatch) {
     match condition {
         StringMatch::Eq(v) => {
             sql.push(&format!("{column} = ")).arg(v.as_str());

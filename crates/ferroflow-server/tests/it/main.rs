@@ -3,6 +3,7 @@
 mod artifacts;
 mod errors;
 mod experiments;
+mod logged_models;
 mod runs;
 mod search;
 
