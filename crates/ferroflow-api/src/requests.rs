@@ -471,3 +471,120 @@ impl RequestMessage for LogLoggedModelParams {}
 impl RequestMessage for SearchLoggedModels {
     const REPEATED: &'static [&'static str] = &["experiment_ids"];
 }
+
+/// registered-models/create
+#[derive(Debug, Deserialize)]
+pub struct CreateRegisteredModel {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub tags: Vec<KeyValue>,
+    pub description: Option<String>,
+}
+
+/// registered-models/get, delete
+#[derive(Debug, Deserialize)]
+pub struct RegisteredModelName {
+    pub name: Option<String>,
+}
+
+/// registered-models/rename
+#[derive(Debug, Deserialize)]
+pub struct RenameRegisteredModel {
+    pub name: Option<String>,
+    pub new_name: Option<String>,
+}
+
+/// registered-models/update, model-versions/update (with a version)
+#[derive(Debug, Deserialize)]
+pub struct UpdateDescription {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub version: Option<i64>,
+    pub description: Option<String>,
+}
+
+/// registered-models/search, model-versions/search
+#[derive(Debug, Deserialize)]
+pub struct SearchRegistry {
+    pub filter: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub max_results: Option<i64>,
+    #[serde(default, deserialize_with = "de::strings")]
+    pub order_by: Vec<String>,
+    pub page_token: Option<String>,
+}
+
+/// registered-models/get-latest-versions
+#[derive(Debug, Deserialize)]
+pub struct GetLatestVersions {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "de::strings")]
+    pub stages: Vec<String>,
+}
+
+/// registered-models/set-tag, delete-tag, model-versions/set-tag, delete-tag
+#[derive(Debug, Deserialize)]
+pub struct RegistryTag {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub version: Option<i64>,
+    pub key: Option<String>,
+    pub value: Option<String>,
+}
+
+/// registered-models/alias (set, delete, get)
+#[derive(Debug, Deserialize)]
+pub struct Alias {
+    pub name: Option<String>,
+    pub alias: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub version: Option<i64>,
+}
+
+/// model-versions/create
+#[derive(Debug, Deserialize)]
+pub struct CreateModelVersion {
+    pub name: Option<String>,
+    pub source: Option<String>,
+    pub run_id: Option<String>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub tags: Vec<KeyValue>,
+    pub run_link: Option<String>,
+    pub description: Option<String>,
+    pub model_id: Option<String>,
+}
+
+/// model-versions/get, delete, get-download-uri
+#[derive(Debug, Deserialize)]
+pub struct ModelVersionRef {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub version: Option<i64>,
+}
+
+/// model-versions/transition-stage
+#[derive(Debug, Deserialize)]
+pub struct TransitionStage {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub version: Option<i64>,
+    pub stage: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub archive_existing_versions: Option<bool>,
+}
+
+impl RequestMessage for CreateRegisteredModel {}
+impl RequestMessage for RegisteredModelName {}
+impl RequestMessage for RenameRegisteredModel {}
+impl RequestMessage for UpdateDescription {}
+impl RequestMessage for SearchRegistry {
+    const REPEATED: &'static [&'static str] = &["order_by"];
+}
+impl RequestMessage for GetLatestVersions {
+    const REPEATED: &'static [&'static str] = &["stages"];
+}
+impl RequestMessage for RegistryTag {}
+impl RequestMessage for Alias {}
+impl RequestMessage for CreateModelVersion {}
+impl RequestMessage for ModelVersionRef {}
+impl RequestMessage for TransitionStage {}

@@ -359,6 +359,126 @@ pub struct SearchLoggedModels {
     pub next_page_token: Option<String>,
 }
 
+/// A model version.
+#[derive(Debug, Serialize)]
+pub struct ModelVersion {
+    pub name: String,
+    pub version: String,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    pub current_stage: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_link: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+}
+
+impl From<core::ModelVersion> for ModelVersion {
+    fn from(v: core::ModelVersion) -> Self {
+        Self {
+            name: v.name,
+            version: v.version.to_string(),
+            creation_timestamp: v.creation_timestamp,
+            last_updated_timestamp: v.last_updated_timestamp,
+            user_id: v.user_id,
+            current_stage: v.current_stage.as_str(),
+            description: v.description,
+            source: v.source,
+            run_id: v.run_id,
+            status: "READY",
+            run_link: v.run_link,
+            tags: key_values(v.tags),
+            aliases: v.aliases,
+            model_id: v.model_id,
+        }
+    }
+}
+
+/// An alias of a registered model.
+#[derive(Debug, Serialize)]
+pub struct ModelAlias {
+    pub alias: String,
+    pub version: String,
+}
+
+/// A registered model.
+#[derive(Debug, Serialize)]
+pub struct RegisteredModel {
+    pub name: String,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub latest_versions: Vec<ModelVersion>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<ModelAlias>,
+}
+
+impl From<core::RegisteredModel> for RegisteredModel {
+    fn from(m: core::RegisteredModel) -> Self {
+        Self {
+            name: m.name,
+            creation_timestamp: m.creation_timestamp,
+            last_updated_timestamp: m.last_updated_timestamp,
+            description: m.description,
+            latest_versions: m.latest_versions.into_iter().map(ModelVersion::from).collect(),
+            tags: key_values(m.tags),
+            aliases: m.aliases.into_iter().map(|(alias, v)| ModelAlias { alias, version: v.to_string() }).collect(),
+        }
+    }
+}
+
+/// registered-models create, get, rename, update
+#[derive(Debug, Serialize)]
+pub struct GetRegisteredModel {
+    pub registered_model: RegisteredModel,
+}
+
+/// registered-models/search
+#[derive(Debug, Serialize)]
+pub struct SearchRegisteredModels {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub registered_models: Vec<RegisteredModel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// model-versions create, get, update, transition-stage; registered-models/alias (GET)
+#[derive(Debug, Serialize)]
+pub struct GetModelVersion {
+    pub model_version: ModelVersion,
+}
+
+/// model-versions/search, registered-models/get-latest-versions
+#[derive(Debug, Serialize)]
+pub struct ModelVersions {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub model_versions: Vec<ModelVersion>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// model-versions/get-download-uri
+#[derive(Debug, Serialize)]
+pub struct DownloadUri {
+    pub artifact_uri: String,
+}
+
 /// Endpoints that answer with an empty object.
 #[derive(Debug, Serialize)]
 pub struct Empty {}

@@ -12,6 +12,6 @@ mod path;
 mod store;
 
 pub use error::{Error, Result};
-pub use location::LocationPolicy;
+pub use location::{is_within, LocationPolicy};
 pub use path::ArtifactPath;
 pub use store::{ArtifactStore, ByteRange, CompletedPart, Download, Entry, MAX_BUFFERED_PART_BYTES, MAX_PARTS};

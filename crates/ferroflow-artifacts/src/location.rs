@@ -103,6 +103,15 @@ fn local(path: &Path) -> Option<Location> {
     Some(Location::Local(parts))
 }
 
+/// Whether `location` lies under `root`: same scheme and authority, whole path segments, and no `..`
+/// anywhere in it, however encoded.
+pub fn is_within(location: &str, root: &str) -> bool {
+    match (Location::parse(location), Location::parse(root.trim_end_matches('/')).or_else(|| Location::parse(root))) {
+        (Some(location), Some(root)) => location.is_within(&root),
+        _ => false,
+    }
+}
+
 /// Which experiment artifact locations are accepted.
 #[derive(Debug, Clone, Default)]
 pub struct LocationPolicy {
@@ -182,6 +191,17 @@ mod tests {
         ] {
             assert!(policy.check(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn containment_of_single_locations() {
+        let run = "mlflow-artifacts:/1/abc/artifacts";
+        assert!(is_within("mlflow-artifacts:/1/abc/artifacts/model", run));
+        assert!(is_within(run, run));
+        assert!(!is_within("mlflow-artifacts:/1/abcdef/artifacts/model", run));
+        assert!(!is_within("mlflow-artifacts:/1/abc/artifacts/../../other", run));
+        assert!(!is_within("/etc/passwd", run));
+        assert!(!is_within("file:///srv/mlruns/1/abc/artifacts", run));
     }
 
     #[test]

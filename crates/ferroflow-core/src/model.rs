@@ -314,3 +314,88 @@ pub struct LoggedModel {
     /// Metric points logged against the model.
     pub metrics: Vec<Metric>,
 }
+
+/// The legacy deployment stage of a model version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// `None`
+    None,
+    /// `Staging`
+    Staging,
+    /// `Production`
+    Production,
+    /// `Archived`
+    Archived,
+}
+
+impl Stage {
+    /// Every stage, in MLflow's order.
+    pub const ALL: [Stage; 4] = [Stage::None, Stage::Staging, Stage::Production, Stage::Archived];
+
+    /// MLflow's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "None",
+            Self::Staging => "Staging",
+            Self::Production => "Production",
+            Self::Archived => "Archived",
+        }
+    }
+
+    /// Parses a stage name, ignoring case.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A version of a registered model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelVersion {
+    /// Registered model name.
+    pub name: String,
+    /// 1, 2, ...
+    pub version: i64,
+    /// Creation time in ms.
+    pub creation_timestamp: i64,
+    /// Last change in ms.
+    pub last_updated_timestamp: i64,
+    /// Who registered it.
+    pub user_id: Option<String>,
+    /// Legacy stage.
+    pub current_stage: Stage,
+    /// Description.
+    pub description: Option<String>,
+    /// Where the model came from, as given.
+    pub source: String,
+    /// Where its files are (what `get-download-uri` answers).
+    pub storage_location: String,
+    /// Run that produced it.
+    pub run_id: Option<String>,
+    /// Link to the run.
+    pub run_link: Option<String>,
+    /// Logged model it registers (MLflow 3).
+    pub model_id: Option<String>,
+    /// Tags, by key.
+    pub tags: Vec<KeyValue>,
+    /// Aliases pointing at it.
+    pub aliases: Vec<String>,
+}
+
+/// A registered model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisteredModel {
+    /// Unique name.
+    pub name: String,
+    /// Creation time in ms.
+    pub creation_timestamp: i64,
+    /// Last change in ms.
+    pub last_updated_timestamp: i64,
+    /// Description.
+    pub description: Option<String>,
+    /// The latest version in each stage.
+    pub latest_versions: Vec<ModelVersion>,
+    /// Tags, by key.
+    pub tags: Vec<KeyValue>,
+    /// `(alias, version)` pairs.
+    pub aliases: Vec<(String, i64)>,
+}

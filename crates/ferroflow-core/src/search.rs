@@ -13,11 +13,16 @@ use crate::error::{invalid, Result};
 
 mod grammar;
 mod logged_models;
+mod registry;
 
 pub use grammar::{Comparator, Comparison, Identifier, Operand, MAX_FILTER_CLAUSES};
 pub use logged_models::{
     parse_logged_model_filter, parse_logged_model_order, LoggedModelClause, LoggedModelNumberAttribute,
     LoggedModelOrder, LoggedModelOrderKey, LoggedModelStringAttribute,
+};
+pub use registry::{
+    mentions_prompt_tag, parse_registry_filter, parse_registry_order_by, RegistryClause, RegistryEntity, RegistryOrder,
+    RegistryOrderKey, RegistryStringAttribute, PROMPT_TAG,
 };
 
 /// A numeric comparison operator.

@@ -9,7 +9,7 @@ use axum::Router;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::artifacts::{self, Artifacts};
-use crate::handlers::{experiments, logged_models, metrics, runs, server};
+use crate::handlers::{experiments, logged_models, metrics, registry, runs, server};
 use crate::AppState;
 
 fn tracking_api() -> Router<AppState> {
@@ -47,6 +47,34 @@ fn tracking_api() -> Router<AppState> {
         .route("/logged-models/{model_id}/tags", patch(logged_models::set_logged_model_tags))
         .route("/logged-models/{model_id}/tags/{*key}", delete(logged_models::delete_logged_model_tag))
         .route("/logged-models/{model_id}/params", post(logged_models::log_logged_model_params))
+        .route("/registered-models/create", post(registry::create_registered_model))
+        .route("/registered-models/get", get(registry::get_registered_model))
+        .route("/registered-models/rename", post(registry::rename_registered_model))
+        .route("/registered-models/update", patch(registry::update_registered_model))
+        .route("/registered-models/delete", delete(registry::delete_registered_model))
+        .route(
+            "/registered-models/search",
+            get(registry::search_registered_models).post(registry::search_registered_models),
+        )
+        .route(
+            "/registered-models/get-latest-versions",
+            post(registry::get_latest_versions).get(registry::get_latest_versions),
+        )
+        .route("/registered-models/set-tag", post(registry::set_registered_model_tag))
+        .route("/registered-models/delete-tag", delete(registry::delete_registered_model_tag))
+        .route(
+            "/registered-models/alias",
+            post(registry::set_alias).delete(registry::delete_alias).get(registry::get_by_alias),
+        )
+        .route("/model-versions/create", post(registry::create_model_version))
+        .route("/model-versions/get", get(registry::get_model_version))
+        .route("/model-versions/update", patch(registry::update_model_version))
+        .route("/model-versions/delete", delete(registry::delete_model_version))
+        .route("/model-versions/search", get(registry::search_model_versions).post(registry::search_model_versions))
+        .route("/model-versions/transition-stage", post(registry::transition_stage))
+        .route("/model-versions/get-download-uri", get(registry::get_download_uri))
+        .route("/model-versions/set-tag", post(registry::set_model_version_tag))
+        .route("/model-versions/delete-tag", delete(registry::delete_model_version_tag))
         .route("/metrics/get-history", get(metrics::get_metric_history))
         .route("/metrics/get-history-bulk-interval", get(metrics::get_metric_history_bulk_interval))
 }

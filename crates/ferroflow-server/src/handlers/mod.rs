@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod experiments;
 pub mod logged_models;
 pub mod metrics;
+pub mod registry;
 pub mod runs;
 pub mod server;
 

@@ -4,6 +4,7 @@ mod artifacts;
 mod errors;
 mod experiments;
 mod logged_models;
+mod registry;
 mod runs;
 mod search;
 
