@@ -167,11 +167,13 @@ impl ArtifactStore {
             } else {
                 meta.is_dir()
             };
-            if for_write && i + 1 < count && !is_dir {
-                return Err(Error::Invalid(format!(
-                    "Cannot write '{path}': '{}' is a file, not a directory",
-                    path.segments()[..=i].join("/")
-                )));
+            if i + 1 < count && !is_dir {
+                let file = path.segments()[..=i].join("/");
+                return Err(if for_write {
+                    Error::Invalid(format!("Cannot write '{path}': '{file}' is a file, not a directory"))
+                } else {
+                    Error::NotFound(path.to_string())
+                });
             }
         }
         Ok(root.join(path.to_string()))
@@ -252,7 +254,18 @@ impl ArtifactStore {
             let Some(bounds) = range.resolve(size) else { return Err(Error::RangeNotSatisfiable { size }) };
             options.range = Some(GetRange::Bounded(bounds));
         }
-        let result = self.objects.get_opts(&location, options).await.map_err(|err| not_found(err, path))?;
+        let result = match self.objects.get_opts(&location, options).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => {
+                // On an object store a "directory" is a prefix with objects under it.
+                let listing = self.objects.list_with_delimiter(Some(&location)).await?;
+                if listing.objects.is_empty() && listing.common_prefixes.is_empty() {
+                    return Err(Error::NotFound(path.to_string()));
+                }
+                return Err(Error::IsDirectory(path.to_string()));
+            }
+            Err(err) => return Err(err.into()),
+        };
         let size = result.meta.size;
         let range = result.range.clone();
         let body = match result.payload {
@@ -273,15 +286,20 @@ impl ArtifactStore {
     /// Unsafe paths or the store's failure.
     pub async fn list(&self, dir: &ArtifactPath) -> Result<Vec<Entry>> {
         let mut entries = match &self.backend {
-            Backend::Local(root) => Self::list_local(root, &Self::confine(root, dir, false)?, dir.is_root()).await?,
+            Backend::Local(root) => match Self::confine(root, dir, false) {
+                Ok(target) => Self::list_local(root, &target, dir.is_root()).await?,
+                Err(Error::NotFound(_)) => Vec::new(),
+                Err(err) => return Err(err),
+            },
             Backend::Cloud { .. } => {
                 let prefix = self.object_path(dir)?;
                 let listing = self.objects.list_with_delimiter(Some(&prefix)).await?;
-                let dirs = listing.common_prefixes.iter().filter_map(|p| p.filename()).map(|name| Entry {
-                    name: name.to_owned(),
-                    is_dir: true,
-                    size: None,
-                });
+                let dirs = listing
+                    .common_prefixes
+                    .iter()
+                    .filter_map(|p| p.filename())
+                    .filter(|name| !(dir.is_root() && *name == STAGING_DIR))
+                    .map(|name| Entry { name: name.to_owned(), is_dir: true, size: None });
                 let files = listing.objects.iter().filter_map(|meta| {
                     meta.location.filename().map(|name| Entry {
                         name: name.to_owned(),
@@ -332,7 +350,11 @@ impl ArtifactStore {
         }
         match &self.backend {
             Backend::Local(root) => {
-                let target = Self::confine(root, path, false)?;
+                let target = match Self::confine(root, path, false) {
+                    Ok(target) => target,
+                    Err(Error::NotFound(_)) => return Ok(()),
+                    Err(err) => return Err(err),
+                };
                 let removed = match tokio::fs::symlink_metadata(&target).await {
                     Ok(meta) if meta.is_dir() => tokio::fs::remove_dir_all(&target).await,
                     Ok(_) => tokio::fs::remove_file(&target).await,
@@ -359,25 +381,91 @@ impl ArtifactStore {
         }
     }
 
-    /// Starts a multipart upload to `path` and returns its id.
+    /// Starts a multipart upload of `num_parts` parts to `path` and returns its id.
     ///
-    /// On cloud stores this is the store's own multipart upload. On a local destination the parts are
-    /// staged under a reserved directory of the root and joined on completion.
+    /// On cloud stores this is the store's own multipart upload; on a local destination the parts are
+    /// staged under a reserved directory of the root and joined on completion. Either way a small
+    /// manifest (the path and the number of parts) is kept in the destination, so that any replica can
+    /// check later calls: parts must belong to this path and number, and completion must name them all.
     ///
     /// # Errors
     /// Unsafe paths, a directory in the way, or the store's failure.
-    pub async fn create_multipart(&self, path: &ArtifactPath) -> Result<String> {
+    pub async fn create_multipart(&self, path: &ArtifactPath, num_parts: u32) -> Result<String> {
         let location = self.writable_location(path)?;
+        let manifest = Manifest { num_parts, path: path.to_string() };
         match &self.backend {
-            Backend::Cloud { multipart, .. } => Ok(multipart.create_multipart(&location).await?),
+            Backend::Cloud { multipart, .. } => {
+                let id = multipart.create_multipart(&location).await?;
+                if id.len() > MAX_UPLOAD_ID_BYTES {
+                    let _ = multipart.abort_multipart(&location, &id).await;
+                    return Err(Error::NotImplemented("the store's multipart upload ids are too long".into()));
+                }
+                self.objects.put(&self.manifest_location(&id)?, manifest.render().into()).await?;
+                Ok(id)
+            }
             Backend::Local(root) => {
                 let id = uuid::Uuid::new_v4().simple().to_string();
                 let staging = staging_dir(root, &id);
                 tokio::fs::create_dir_all(&staging).await?;
-                tokio::fs::write(staging.join(TARGET_FILE), path.to_string()).await?;
+                tokio::fs::write(staging.join(MANIFEST_FILE), manifest.render()).await?;
                 Ok(id)
             }
         }
+    }
+
+    /// Where a cloud upload's manifest lives: under the reserved prefix, named by the hex of its id.
+    fn manifest_location(&self, upload_id: &str) -> Result<ObjectPath> {
+        let hex: String = upload_id.bytes().map(|b| format!("{b:02x}")).collect();
+        let Backend::Cloud { prefix, .. } = &self.backend else {
+            return Err(Error::NotFound(format!("multipart upload '{upload_id}'")));
+        };
+        let relative = format!("{STAGING_DIR}/{hex}");
+        let joined = if prefix.as_ref().is_empty() { relative } else { format!("{prefix}/{relative}") };
+        ObjectPath::parse(joined).map_err(|_| Error::NotFound(format!("multipart upload '{upload_id}'")))
+    }
+
+    /// The manifest of `upload_id`, checked to be an upload to `path`.
+    async fn manifest(&self, path: &ArtifactPath, upload_id: &str) -> Result<Manifest> {
+        let unknown = || Error::NotFound(format!("multipart upload '{upload_id}'"));
+        let text = match &self.backend {
+            Backend::Local(root) => {
+                if upload_id.len() != 32 || !upload_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(unknown());
+                }
+                match tokio::fs::read_to_string(staging_dir(root, upload_id).join(MANIFEST_FILE)).await {
+                    Ok(text) => text,
+                    Err(err) if err.kind() == ErrorKind::NotFound => return Err(unknown()),
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            Backend::Cloud { .. } => {
+                if upload_id.is_empty() || upload_id.len() > MAX_UPLOAD_ID_BYTES {
+                    return Err(unknown());
+                }
+                match self.objects.get(&self.manifest_location(upload_id)?).await {
+                    Ok(result) => String::from_utf8_lossy(&result.bytes().await?).into_owned(),
+                    Err(object_store::Error::NotFound { .. }) => return Err(unknown()),
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        };
+        let manifest = Manifest::parse(&text).ok_or_else(unknown)?;
+        if manifest.path != path.to_string() {
+            return Err(Error::Invalid(format!("multipart upload '{upload_id}' is not for '{path}'")));
+        }
+        Ok(manifest)
+    }
+
+    /// Forgets an upload's bookkeeping (after completion or abort).
+    async fn drop_manifest(&self, upload_id: &str) -> Result<()> {
+        match &self.backend {
+            Backend::Local(root) => tokio::fs::remove_dir_all(staging_dir(root, upload_id)).await?,
+            Backend::Cloud { .. } => match self.objects.delete(&self.manifest_location(upload_id)?).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(err) => return Err(err.into()),
+            },
+        }
+        Ok(())
     }
 
     /// Stores part `part_number` (1-based) of upload `upload_id`; returns the part's ETag.
@@ -397,8 +485,12 @@ impl ArtifactStore {
         S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
         E: std::fmt::Display,
     {
-        if !(1..=MAX_PARTS).contains(&part_number) {
-            return Err(Error::Invalid(format!("part_number must be between 1 and {MAX_PARTS}, got {part_number}")));
+        let manifest = self.manifest(path, upload_id).await?;
+        if !(1..=manifest.num_parts).contains(&part_number) {
+            return Err(Error::Invalid(format!(
+                "part_number must be between 1 and {} for this upload, got {part_number}",
+                manifest.num_parts
+            )));
         }
         match &self.backend {
             Backend::Cloud { multipart, .. } => {
@@ -432,10 +524,10 @@ impl ArtifactStore {
                 let payload: PutPayload = parts.into_iter().collect();
                 let id = upload_id.to_owned();
                 let part = multipart.put_part(&location, &id, part_number as usize - 1, payload).await;
-                Ok(part.map_err(|err| not_found(err, path))?.content_id)
+                Ok(part.map_err(|err| store_refusal(err, path))?.content_id)
             }
             Backend::Local(root) => {
-                let staging = self.local_upload(root, path, upload_id).await?;
+                let staging = staging_dir(root, upload_id);
                 let part_path = staging.join(format!("part-{part_number}"));
                 let partial = staging.join(format!("part-{part_number}.partial"));
                 let mut file = tokio::fs::File::create(&partial).await?;
@@ -460,26 +552,24 @@ impl ArtifactStore {
         }
     }
 
-    /// Joins the parts of `upload_id` into the file at `path`. `parts` must be numbered 1..=n.
+    /// Joins the parts of `upload_id` into the file at `path`. `parts` must name every part of the
+    /// upload, 1 to the number it was created with, each once.
     ///
     /// # Errors
-    /// Unknown uploads, a part list with gaps or wrong ETags, or the store's failure.
+    /// Unknown uploads, an incomplete or repeated part list, wrong ETags, or the store's failure.
     pub async fn complete_multipart(
         &self,
         path: &ArtifactPath,
         upload_id: &str,
         mut parts: Vec<CompletedPart>,
     ) -> Result<()> {
+        let manifest = self.manifest(path, upload_id).await?;
         parts.sort_by_key(|p| p.part_number);
-        if parts.is_empty() {
-            return Err(Error::Invalid("parts must list at least one part".to_owned()));
-        }
-        if let Some((i, part)) = parts.iter().enumerate().find(|(i, p)| p.part_number as usize != i + 1) {
+        let numbers: Vec<u32> = parts.iter().map(|p| p.part_number).collect();
+        if numbers != (1..=manifest.num_parts).collect::<Vec<u32>>() {
             return Err(Error::Invalid(format!(
-                "parts must be numbered 1..{} without gaps or repeats; found part_number {} at position {}",
-                parts.len(),
-                part.part_number,
-                i + 1
+                "parts must list each of the upload's {} parts exactly once, got part numbers {numbers:?}",
+                manifest.num_parts
             )));
         }
         match &self.backend {
@@ -489,11 +579,10 @@ impl ArtifactStore {
                 multipart
                     .complete_multipart(&location, &upload_id.to_owned(), ids)
                     .await
-                    .map_err(|err| not_found(err, path))?;
-                Ok(())
+                    .map_err(|err| store_refusal(err, path))?;
             }
             Backend::Local(root) => {
-                let staging = self.local_upload(root, path, upload_id).await?;
+                let staging = staging_dir(root, upload_id);
                 let target = Self::confine(root, path, true)?;
                 if target.is_dir() {
                     return Err(Error::IsDirectory(path.to_string()));
@@ -524,10 +613,9 @@ impl ArtifactStore {
                 if let Some(parent) = target.parent() {
                     tokio::fs::File::open(parent).await?.sync_all().await?;
                 }
-                tokio::fs::remove_dir_all(&staging).await?;
-                Ok(())
             }
         }
+        self.drop_manifest(upload_id).await
     }
 
     /// Abandons `upload_id`, discarding its parts.
@@ -535,43 +623,41 @@ impl ArtifactStore {
     /// # Errors
     /// Unknown uploads or the store's failure.
     pub async fn abort_multipart(&self, path: &ArtifactPath, upload_id: &str) -> Result<()> {
-        match &self.backend {
-            Backend::Cloud { multipart, .. } => {
-                let location = self.writable_location(path)?;
-                multipart
-                    .abort_multipart(&location, &upload_id.to_owned())
-                    .await
-                    .map_err(|err| not_found(err, path))?;
-                Ok(())
-            }
-            Backend::Local(root) => {
-                let staging = self.local_upload(root, path, upload_id).await?;
-                tokio::fs::remove_dir_all(&staging).await?;
-                Ok(())
-            }
+        self.manifest(path, upload_id).await?;
+        if let Backend::Cloud { multipart, .. } = &self.backend {
+            let location = self.writable_location(path)?;
+            multipart
+                .abort_multipart(&location, &upload_id.to_owned())
+                .await
+                .map_err(|err| store_refusal(err, path))?;
         }
-    }
-
-    /// The staging directory of a local upload, after checking the id and that it belongs to `path`.
-    async fn local_upload(&self, root: &Path, path: &ArtifactPath, upload_id: &str) -> Result<PathBuf> {
-        if upload_id.len() != 32 || !upload_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::NotFound(format!("multipart upload '{upload_id}'")));
-        }
-        let staging = staging_dir(root, upload_id);
-        match tokio::fs::read_to_string(staging.join(TARGET_FILE)).await {
-            Ok(target) if target == path.to_string() => Ok(staging),
-            Ok(_) => Err(Error::Invalid(format!("multipart upload '{upload_id}' is not for '{path}'"))),
-            Err(err) if err.kind() == ErrorKind::NotFound => {
-                Err(Error::NotFound(format!("multipart upload '{upload_id}'")))
-            }
-            Err(err) => Err(err.into()),
-        }
+        self.drop_manifest(upload_id).await
     }
 }
 
+/// What is recorded about a multipart upload when it starts.
+struct Manifest {
+    num_parts: u32,
+    path: String,
+}
+
+impl Manifest {
+    fn render(&self) -> String {
+        format!("{}\n{}", self.num_parts, self.path)
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let (count, path) = text.split_once('\n')?;
+        Some(Self { num_parts: count.parse().ok()?, path: path.to_owned() })
+    }
+}
+
+/// Longest upload id accepted (S3's are about 100 characters).
+const MAX_UPLOAD_ID_BYTES: usize = 400;
+/// In a local upload's staging directory: the manifest.
+const MANIFEST_FILE: &str = "manifest";
+
 const MIB: u64 = 1024 * 1024;
-/// In a local upload's staging directory: the artifact path it is for.
-const TARGET_FILE: &str = "target";
 
 fn staging_dir(root: &Path, upload_id: &str) -> PathBuf {
     root.join(STAGING_DIR).join(upload_id)
@@ -591,4 +677,14 @@ fn not_found(err: object_store::Error, path: &ArtifactPath) -> Error {
         object_store::Error::NotFound { .. } => Error::NotFound(path.to_string()),
         other => other.into(),
     }
+}
+
+/// A multipart call the store refused because of what the client sent (wrong ETags, parts too small)
+/// is the client's error, not the server's.
+fn store_refusal(err: object_store::Error, path: &ArtifactPath) -> Error {
+    let text = err.to_string();
+    if ["InvalidPart", "EntityTooSmall", "NoSuchUpload"].iter().any(|code| text.contains(code)) {
+        return Error::Invalid(format!("The store refused the multipart upload of '{path}': {text}"));
+    }
+    not_found(err, path)
 }

@@ -158,7 +158,7 @@ pub async fn create_multipart(
     if !(1..=i64::from(MAX_PARTS)).contains(&num_parts) {
         return Err(ApiError::invalid(format!("num_parts must be between 1 and {MAX_PARTS}, got {num_parts}")));
     }
-    let upload_id = store.create_multipart(&target).await?;
+    let upload_id = store.create_multipart(&target, u32::try_from(num_parts).unwrap_or(MAX_PARTS)).await?;
     let base = format!(
         "{}{PART_UPLOAD_ROUTE}/{}?upload_id={}",
         public_origin(&headers),

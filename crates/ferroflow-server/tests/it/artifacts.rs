@@ -263,7 +263,35 @@ async fn multipart_upload_in_parts() {
             json!({"path": "huge file.bin", "upload_id": upload_id, "parts": [parts[0], parts[1]]}),
         )
         .await;
-        assert_error(&(gap.status, gap.json()), StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "without gaps");
+        assert_error(&(gap.status, gap.json()), StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "exactly once");
+        // A part beyond the declared count, or completing under another path, is refused too.
+        let extra = credentials[2]["url"].as_str().unwrap().replace("part_number=3", "part_number=4");
+        let reply = send(&app, Method::PUT, local_uri(&extra), &[("content-length", "1")], "x").await;
+        assert_error(&(reply.status, reply.json()), StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "part_number");
+        let elsewhere = post_json(
+            &app,
+            &format!("{PREFIX}/mpu/complete/7/run/artifacts/other"),
+            json!({"path": "huge file.bin", "upload_id": upload_id, "parts": parts}),
+        )
+        .await;
+        assert_error(
+            &(elsewhere.status, elsewhere.json()),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+            "is not for",
+        );
+        let bogus = post_json(
+            &app,
+            &format!("{PREFIX}/mpu/complete/7/run/artifacts/big"),
+            json!({"path": "huge file.bin", "upload_id": "../../x", "parts": parts}),
+        )
+        .await;
+        assert_error(
+            &(bogus.status, bogus.json()),
+            StatusCode::NOT_FOUND,
+            "RESOURCE_DOES_NOT_EXIST",
+            "multipart upload",
+        );
         let done = post_json(
             &app,
             &format!("{PREFIX}/mpu/complete/7/run/artifacts/big"),
