@@ -369,14 +369,14 @@ pub struct ModelVersion {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     pub current_stage: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    /// Sent as "" when unset, as MLflow does.
+    pub description: String,
     pub source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub run_link: Option<String>,
+    /// Sent as "" when unset, as MLflow does.
+    pub run_link: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<KeyValue>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -394,11 +394,11 @@ impl From<core::ModelVersion> for ModelVersion {
             last_updated_timestamp: v.last_updated_timestamp,
             user_id: v.user_id,
             current_stage: v.current_stage.as_str(),
-            description: v.description,
+            description: v.description.unwrap_or_default(),
             source: v.source,
             run_id: v.run_id,
             status: "READY",
-            run_link: v.run_link,
+            run_link: v.run_link.unwrap_or_default(),
             tags: key_values(v.tags),
             aliases: v.aliases,
             model_id: v.model_id,

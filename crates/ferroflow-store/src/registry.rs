@@ -223,6 +223,9 @@ impl SqlStore {
     /// # Errors
     /// `NotFound`; `AlreadyExists` when the new name is taken.
     pub async fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
+        if name == new_name {
+            return self.get_registered_model(name).await;
+        }
         let mut tx = self.write.begin().await?;
         let mut taken = self.sql("SELECT 1 AS taken FROM registered_models WHERE name = ");
         taken.arg(new_name);
@@ -277,18 +280,16 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Deletes a tag of a registered model.
+    /// Deletes a tag of a registered model (an absent tag is not an error, as in MLflow).
     ///
     /// # Errors
-    /// `NotFound` for an unknown model or tag.
+    /// `NotFound` for an unknown model.
     pub async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
         let mut tx = self.write.begin().await?;
         self.touch_model(&mut tx, name).await?;
         let mut sql = self.sql("DELETE FROM registered_model_tags WHERE name = ");
         sql.arg(name).push(" AND key = ").arg(key);
-        if sql.query().execute(&mut *tx).await?.rows_affected() == 0 {
-            return Err(Error::NotFound(format!("No tag with name: {key} in registered model {name}.")));
-        }
+        sql.query().execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -528,20 +529,16 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Deletes a tag of a version.
+    /// Deletes a tag of a version (an absent tag is not an error, as in MLflow).
     ///
     /// # Errors
-    /// `NotFound` for an unknown version or tag.
+    /// `NotFound` for an unknown version.
     pub async fn delete_model_version_tag(&self, name: &str, number: i64, key: &str) -> Result<()> {
         let mut tx = self.write.begin().await?;
         self.touch_version(&mut tx, name, number).await?;
         let mut sql = self.sql("DELETE FROM model_version_tags WHERE name = ");
         sql.arg(name).push(" AND version = ").arg(number).push(" AND key = ").arg(key);
-        if sql.query().execute(&mut *tx).await?.rows_affected() == 0 {
-            return Err(Error::NotFound(format!(
-                "No tag with name: {key} in model version (name={name}, version={number})."
-            )));
-        }
+        sql.query().execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -590,16 +587,23 @@ impl SqlStore {
         Ok(())
     }
 
-    /// The version an alias points at.
+    /// The version an alias points at; `latest` (any case) is the highest version.
     ///
     /// # Errors
-    /// `NotFound` for an unknown model or alias.
+    /// `NotFound` for an unknown model; `InvalidParameterValue` for an unknown alias (MLflow's code).
     pub async fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
-        let mut sql = self.sql("SELECT version FROM registered_model_aliases WHERE name = ");
-        sql.arg(name).push(" AND alias = ").arg(alias);
+        let sql = if alias.eq_ignore_ascii_case("latest") {
+            let mut sql = self.sql("SELECT MAX(version) AS version FROM model_versions WHERE name = ");
+            sql.arg(name).push(&format!(" AND current_stage <> '{DELETED_STAGE}' HAVING MAX(version) IS NOT NULL"));
+            sql
+        } else {
+            let mut sql = self.sql("SELECT version FROM registered_model_aliases WHERE name = ");
+            sql.arg(name).push(" AND alias = ").arg(alias);
+            sql
+        };
         let Some(row) = sql.query().fetch_optional(&self.read).await? else {
             self.get_registered_model(name).await?;
-            return Err(Error::NotFound(format!("Registered model alias {alias} not found.")));
+            return Err(Error::InvalidParameterValue(format!("Registered model alias {alias} not found.")));
         };
         let number: i64 = sqlx::Row::try_get(&row, "version")?;
         self.get_model_version(name, number).await

@@ -102,9 +102,19 @@ fn registry_clause(c: Comparison, entity: RegistryEntity) -> Result<RegistryClau
 }
 
 fn version_number(c: &Comparison) -> Result<RegistryClause> {
-    if let Operand::Text(text) = &c.operand {
-        return Err(invalid(format!("Expected an integer for version_number, found the string '{text}'")));
-    }
+    // MLflow accepts the number quoted, too.
+    let unquoted;
+    let c = match &c.operand {
+        Operand::Text(text) => {
+            let number = text
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| invalid(format!("Expected an integer for version_number, found the string '{text}'")))?;
+            unquoted = Comparison { operand: Operand::Number(number as f64), ..c.clone() };
+            &unquoted
+        }
+        _ => c,
+    };
     let (op, value) = number_condition(c, "attribute")?;
     if value.fract() != 0.0 || !value.is_finite() {
         return Err(invalid(format!("Expected an integer for version_number, found {value}")));
@@ -176,7 +186,11 @@ mod tests {
         for bad in ["run_id = 'x'", "version_number = 1", "metrics.a > 1", "tags.a IN ('x')"] {
             assert!(parse_registry_filter(bad, RegistryEntity::RegisteredModels).is_err(), "{bad}");
         }
-        assert!(parse_registry_filter("version_number = '1'", RegistryEntity::ModelVersions).is_err());
+        assert_eq!(
+            parse_registry_filter("version_number >= '6'", RegistryEntity::ModelVersions).unwrap(),
+            [RegistryClause::VersionNumber { op: NumberOp::Ge, value: 6 }]
+        );
+        assert!(parse_registry_filter("version_number = 'one'", RegistryEntity::ModelVersions).is_err());
         assert!(parse_registry_filter("version_number = 1.5", RegistryEntity::ModelVersions).is_err());
         assert!(parse_registry_order_by(&["creation_timestamp".into()], RegistryEntity::RegisteredModels).is_err());
         assert_eq!(

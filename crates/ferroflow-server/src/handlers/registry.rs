@@ -257,16 +257,23 @@ async fn resolve_source(
         let (name, number) = rest.rsplit_once('/').ok_or_else(|| refuse("it names no version"))?;
         let number: i64 = number.parse().map_err(|_| refuse("the version is not a number"))?;
         let existing = state.store.get_model_version(name, number).await?;
+        let differs = |given: &Option<String>, stored: &Option<String>| given.is_some() && given != stored;
+        if differs(&run_id, &existing.run_id) || differs(&model_id, &existing.model_id) {
+            return Err(refuse("the run_id and model_id request parameters must match the referenced model version"));
+        }
         return Ok(ResolvedSource {
             storage_location: existing.storage_location,
-            run_id: run_id.or(existing.run_id),
-            model_id: model_id.or(existing.model_id),
+            run_id: existing.run_id,
+            model_id: existing.model_id,
         });
     }
     if let Some(rest) = source.strip_prefix("runs:/") {
         let (source_run, path) = rest.split_once('/').unwrap_or((rest, ""));
-        if run_id.as_deref().is_some_and(|id| id != source_run) {
-            return Err(refuse("it names a different run than run_id"));
+        if run_id.as_deref() != Some(source_run) {
+            return Err(refuse("the run_id request parameter must name the run that contains the source"));
+        }
+        if model_id.is_some() {
+            return Err(refuse("a model_id needs a models:/<model_id> source or one inside that model's location"));
         }
         let path = ArtifactPath::parse(path).map_err(|_| refuse("its path is not a plain relative path"))?;
         let run = state.store.get_run(source_run).await?;

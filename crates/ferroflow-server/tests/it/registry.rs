@@ -128,12 +128,12 @@ async fn versions_stages_aliases_and_tags() {
     let (status, _) =
         call(&app, Method::DELETE, "registered-models/delete-tag", json!({"name": "boston", "key": "team"})).await;
     assert_eq!(status, StatusCode::OK);
-    assert_error(
-        &call(&app, Method::DELETE, "registered-models/delete-tag", json!({"name": "boston", "key": "team"})).await,
-        StatusCode::NOT_FOUND,
-        "RESOURCE_DOES_NOT_EXIST",
-        "team",
-    );
+    // Deleting a tag that is not there is a no-op, as in MLflow.
+    let (status, _) =
+        call(&app, Method::DELETE, "registered-models/delete-tag", json!({"name": "boston", "key": "team"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = app.get("registered-models/get?name=boston").await;
+    assert!(body["registered_model"].get("tags").is_none(), "{body}");
 
     // Deleting a version hides it, drops its aliases, and its number is not reused.
     let (status, _) =
@@ -147,10 +147,12 @@ async fn versions_stages_aliases_and_tags() {
     );
     assert_error(
         &app.get("registered-models/alias?name=boston&alias=champion").await,
-        StatusCode::NOT_FOUND,
-        "RESOURCE_DOES_NOT_EXIST",
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
         "champion",
     );
+    let (_, body) = app.get("registered-models/alias?name=boston&alias=Latest").await;
+    assert_eq!(body["model_version"]["version"], "2", "latest is the highest remaining version");
     assert_eq!(register(&app, "boston", &run, &source).await["version"], "4");
 
     // Renaming carries versions along; deleting removes everything.
@@ -193,12 +195,21 @@ async fn sources_must_belong_to_the_run_or_model() {
     }
     let without_run = app.post("model-versions/create", json!({"name": "m", "source": source})).await;
     assert_error(&without_run, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "run_id or model_id");
+    let runs_uri_alone =
+        app.post("model-versions/create", json!({"name": "m", "source": format!("runs:/{run}/model")})).await;
+    assert_error(&runs_uri_alone, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "run_id request parameter");
     // runs:/ resolves to the run's files; get-download-uri answers the storage location.
     let version = register(&app, "m", &run, &format!("runs:/{run}/model")).await;
     let (_, body) = app
         .get(&format!("model-versions/get-download-uri?name=m&version={}", version["version"].as_str().unwrap()))
         .await;
     assert_eq!(body["artifact_uri"], source);
+    // A models:/<name>/<version> source copies that version's lineage, and must agree with it.
+    let copy = register(&app, "m", &run, "models:/m/1").await;
+    assert_eq!((copy["run_id"].as_str(), copy["version"].as_str()), (Some(run.as_str()), Some("2")));
+    let mismatch =
+        app.post("model-versions/create", json!({"name": "m", "source": "models:/m/1", "run_id": other_run})).await;
+    assert_error(&mismatch, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "must match");
     assert_error(
         &app.post("model-versions/create", json!({"name": "nope", "source": source, "run_id": run})).await,
         StatusCode::NOT_FOUND,
