@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The project's test entry point (CI runs it through .ci/run).
 #
-#   1. make sure the local PostgreSQL and MariaDB servers are up
+#   1. make sure the local PostgreSQL and MariaDB servers are up, and start an S3-compatible
+#      server (moto_server from .venv/s3, pinned in tests/requirements-s3.txt) on a free port;
+#      FERROFLOW_TEST_S3_ENDPOINT, MLFLOW_S3_ENDPOINT_URL and AWS_* are exported for the Rust tests
+#      and the suite
 #   2. cargo test --workspace --locked
 #   3. cargo build --release --locked -p ferroflow-cli
 #   4. create/refresh the Python venvs .venv/mlflow3 and .venv/mlflow2 (pinned in tests/)
@@ -13,6 +16,8 @@
 #   FERROFLOW_SKIP_CARGO=1     skip steps 2 and 3 (use the existing binary)
 #   FERROFLOW_SKIP_SERVICES=1  skip step 1
 #   FERROFLOW_VENVS="mlflow3"  which client venvs to test with (default: "mlflow3 mlflow2")
+#   FERROFLOW_TEST_S3_ENDPOINT=http://host:port  use this S3-compatible endpoint instead of
+#                              starting moto (AWS_* credentials then come from the environment)
 #   PYTHON=python3.11          interpreter used to create the venvs
 #   FERROFLOW_SERVER_CMD / FERROFLOW_BIN are honoured by the suite itself (see tests/compat/conftest.py)
 set -euo pipefail
@@ -31,6 +36,9 @@ FAILED=0
 TOTAL_PASSED=0
 TOTAL_FAILED=0
 TOTAL_SKIPPED=0
+
+S3_PID=""
+S3_LOG=""
 
 step() { printf '\n==> %s\n' "$*"; }
 note() { SUMMARY+=("$1"); }
@@ -128,7 +136,62 @@ ensure_venv() { # ensure_venv <name>  -> .venv/<name> from tests/requirements-<n
     fi
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
     echo "$want" >"$stamp"
-    echo "venv $name: ready ($("$venv/bin/python" -c 'import mlflow; print("mlflow", mlflow.__version__)' 2>/dev/null))"
+    echo "venv $name: ready ($("$venv/bin/python" -m pip freeze --disable-pip-version-check 2>/dev/null \
+        | grep -iE '^(mlflow|mlflow-skinny|moto(\[[a-z,]*\])?)==' | tr '\n' ' ' | sed 's/ $//'))"
+}
+
+# ------------------------------------------------------------------ 1b. S3 (moto)
+stop_s3() {
+    if [[ -n "$S3_PID" ]] && kill -0 "$S3_PID" 2>/dev/null; then
+        kill "$S3_PID" 2>/dev/null || true
+        wait "$S3_PID" 2>/dev/null || true
+    fi
+    S3_PID=""
+    if [[ -n "$S3_LOG" ]]; then
+        rm -f "$S3_LOG"
+    fi
+}
+
+s3_ready() { # s3_ready <endpoint>
+    "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/", timeout=2)' "$1"
+}
+
+start_s3() {
+    step "S3-compatible server"
+    if [[ -n "${FERROFLOW_TEST_S3_ENDPOINT:-}" ]]; then
+        export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}"
+        export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
+        export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+        export MLFLOW_S3_ENDPOINT_URL="$FERROFLOW_TEST_S3_ENDPOINT"
+        wait_until 30 "S3 endpoint $FERROFLOW_TEST_S3_ENDPOINT" s3_ready "$FERROFLOW_TEST_S3_ENDPOINT"
+        note "s3:        external endpoint $FERROFLOW_TEST_S3_ENDPOINT"
+        return 0
+    fi
+    ensure_venv s3
+    local port
+    port="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    S3_LOG="$(mktemp)"
+    "$REPO_ROOT/.venv/s3/bin/moto_server" -H 127.0.0.1 -p "$port" >"$S3_LOG" 2>&1 &
+    S3_PID=$!
+    export FERROFLOW_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+    export MLFLOW_S3_ENDPOINT_URL="$FERROFLOW_TEST_S3_ENDPOINT"
+    export AWS_ACCESS_KEY_ID=testing
+    export AWS_SECRET_ACCESS_KEY=testing
+    export AWS_DEFAULT_REGION=us-east-1
+    local i
+    for ((i = 0; i < 60; i++)); do
+        if s3_ready "$FERROFLOW_TEST_S3_ENDPOINT" >/dev/null 2>&1; then
+            echo "moto_server: ready at $FERROFLOW_TEST_S3_ENDPOINT (pid $S3_PID)"
+            note "s3:        moto_server at $FERROFLOW_TEST_S3_ENDPOINT"
+            return 0
+        fi
+        if ! kill -0 "$S3_PID" 2>/dev/null; then
+            break
+        fi
+        sleep 1
+    done
+    cat "$S3_LOG" >&2 || true
+    die "moto_server did not become ready at $FERROFLOW_TEST_S3_ENDPOINT"
 }
 
 # ------------------------------------------------------------------ 5. pytest
@@ -167,11 +230,15 @@ run_suite() { # run_suite <venv name> [pytest args...]
 }
 
 # ------------------------------------------------------------------ main
+trap stop_s3 EXIT
+trap 'exit 130' INT TERM
+
 if [[ "${FERROFLOW_SKIP_SERVICES:-}" == "1" ]]; then
     note "services:  skipped (FERROFLOW_SKIP_SERVICES=1)"
 else
     start_services
 fi
+start_s3
 
 if [[ "${FERROFLOW_SKIP_CARGO:-}" == "1" ]]; then
     note "cargo:     skipped (FERROFLOW_SKIP_CARGO=1)"

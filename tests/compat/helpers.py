@@ -1,12 +1,19 @@
 """Small helpers shared by the compatibility tests."""
 
+import http.client
+import json
 import math
+import os
 import time
 import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 # The largest finite double: the stock SQL store saves +/-inf as +/-this value.
 DBL_MAX = 1.7976931348623157e308
@@ -84,3 +91,135 @@ def tags_dict(run):
 def user_tags(run):
     """Run tags without the client/server-managed mlflow.* ones."""
     return {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
+
+
+# ---------------------------------------------------------------- artifacts
+
+ARTIFACTS_API = "/api/2.0/mlflow-artifacts"
+
+
+class RawResponse:
+    def __init__(self, status, headers, body):
+        self.status = self.status_code = status
+        self.headers = headers  # http.client.HTTPMessage: case-insensitive .get()
+        self.body = self.content = body
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<HTTP {self.status} {self.body[:300]!r}>"
+
+
+def raw_request(base_url, method, path, body=None, headers=None, timeout=120):
+    """Send `path` byte for byte (no normalisation of `..`, `//` or escapes, unlike requests)."""
+    url = urlsplit(base_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return RawResponse(resp.status, resp.headers, resp.read())
+    finally:
+        conn.close()
+
+
+def quote_path(path):
+    """Percent-encode an artifact path for a URL (keeps the slashes)."""
+    return quote(path, safe="/")
+
+
+class ArtifactServer:
+    """A tracking server proxying artifacts to a local directory (kind "local") or to S3 ("s3")."""
+
+    def __init__(self, kind, url, root=None, s3_endpoint=None, bucket=None, prefix=None):
+        self.kind = kind
+        self.url = url
+        self.root = Path(root) if root is not None else None
+        self.s3_endpoint = s3_endpoint
+        self.bucket = bucket
+        self.prefix = prefix
+        self.client = MlflowClient(tracking_uri=url)
+
+    def __repr__(self):
+        return f"ArtifactServer({self.kind}, {self.url})"
+
+    @property
+    def api(self):
+        """Base of the artifact routes: <url>/api/2.0/mlflow-artifacts."""
+        return self.url + ARTIFACTS_API
+
+    @property
+    def tracking_api(self):
+        return self.url + "/api/2.0/mlflow"
+
+    def artifact_url(self, path):
+        return f"{self.api}/artifacts/{quote_path(path)}"
+
+    def raw(self, method, path, body=None, headers=None):
+        """Raw request to <url><path>, path sent exactly as given."""
+        return raw_request(self.url, method, path, body=body, headers=headers)
+
+    # -- what is in the store, bypassing the server
+
+    def stored_files(self, sub=""):
+        """{relative path: size} of every stored object under the destination (or its `sub` dir)."""
+        sub = sub.strip("/")
+        if self.kind == "local":
+            base = self.root / sub if sub else self.root
+            found = {}
+            for dirpath, _dirs, files in os.walk(base):
+                for name in files:
+                    full = Path(dirpath) / name
+                    found[full.relative_to(base).as_posix()] = full.lstat().st_size
+            return found
+        key_prefix = f"{self.prefix}/{sub}/" if sub else f"{self.prefix}/"
+        return {key[len(key_prefix):]: size for key, size in self.s3_objects(key_prefix).items()}
+
+    def s3_objects(self, key_prefix=""):
+        """{key: size} of the bucket's objects under key_prefix (unsigned ListObjectsV2)."""
+        found = {}
+        token = None
+        while True:
+            params = {"list-type": "2", "prefix": key_prefix}
+            if token:
+                params["continuation-token"] = token
+            resp = requests.get(f"{self.s3_endpoint}/{self.bucket}", params=params, timeout=60)
+            assert resp.status_code == 200, resp.text[:500]
+            root = ET.fromstring(resp.content)
+            for item in root.iter():
+                if item.tag.endswith("Contents"):
+                    key = size = None
+                    for child in item:
+                        if child.tag.endswith("Key"):
+                            key = child.text
+                        elif child.tag.endswith("Size"):
+                            size = int(child.text)
+                    found[key] = size
+            truncated = next((e.text for e in root.iter() if e.tag.endswith("IsTruncated")), "false")
+            token = next((e.text for e in root.iter() if e.tag.endswith("NextContinuationToken")), None)
+            if truncated != "true" or not token:
+                return found
+
+    def s3_pending_uploads(self, key_prefix=""):
+        """Keys of the bucket's in-progress multipart uploads under key_prefix."""
+        resp = requests.get(f"{self.s3_endpoint}/{self.bucket}",
+                            params={"uploads": "", "prefix": key_prefix}, timeout=60)
+        assert resp.status_code == 200, resp.text[:500]
+        root = ET.fromstring(resp.content)
+        keys = []
+        for item in root.iter():
+            if item.tag.endswith("Upload"):
+                for child in item:
+                    if child.tag.endswith("Key"):
+                        keys.append(child.text)
+        return [k for k in keys if k.startswith(key_prefix)]
+
+    def store_snapshot(self):
+        """Everything stored anywhere the server might write: files/keys -> size."""
+        if self.kind == "local":
+            return self.stored_files()
+        return self.s3_objects()
