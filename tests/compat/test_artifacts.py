@@ -351,9 +351,10 @@ def test_client_multipart_upload_with_env_flag(artifact_server, tmp_path, monkey
     _log_big_file_and_check(artifact_server, tmp_path, multipart_spy)
 
 
-@pytest.mark.parametrize("artifact_server", destinations(ferroflow_only=("local",)), indirect=True)
+@pytest.mark.parametrize("artifact_server", ["s3"], indirect=True)
 def test_client_multipart_upload_from_server_info(artifact_server, tmp_path, monkeypatch, multipart_spy):
-    """The 3.x client turns multipart on by itself when /server-info says the server supports it."""
+    """The 3.x client turns multipart on by itself when /server-info says the server supports it
+    (for buckets; see test_local_destination_offers_single_uploads)."""
     from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
     if not hasattr(MlflowArtifactsRepository, "_fetch_server_capabilities"):
@@ -363,6 +364,25 @@ def test_client_multipart_upload_from_server_info(artifact_server, tmp_path, mon
     assert info.status_code == 200, info.text
     assert info.json().get("multipart_uploads_enabled") is True, info.json()
     _log_big_file_and_check(artifact_server, tmp_path, multipart_spy)
+
+
+@pytest.mark.parametrize("artifact_server", ["local"], indirect=True)
+def test_local_destination_offers_single_uploads(artifact_server, tmp_path, monkeypatch, multipart_spy):
+    """On local disk one streamed PUT beats parts, so (as in stock MLflow) server-info offers no
+    multipart uploads and the client sends large files whole."""
+    monkeypatch.delenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", raising=False)
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", "1")
+    info = requests.get(artifact_server.url + "/api/3.0/mlflow/server-info", timeout=30).json()
+    assert info.get("multipart_uploads_enabled", False) is False, info
+    srv = artifact_server
+    run = new_run(srv)
+    data = os.urandom(6 * MiB + 17)
+    big = tmp_path / "big.bin"
+    big.write_bytes(data)
+    srv.client.log_artifact(run.info.run_id, str(big), "models")
+    assert multipart_spy["create"] == [] and multipart_spy["parts"] == [], multipart_spy
+    got = srv.client.download_artifacts(run.info.run_id, "models/big.bin", new_dir(tmp_path, "dl"))
+    assert Path(got).read_bytes() == data
 
 
 # The stock server offers presigned downloads for S3 destinations.

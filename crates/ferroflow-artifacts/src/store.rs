@@ -124,6 +124,12 @@ impl ArtifactStore {
         &self.uri
     }
 
+    /// Whether the destination is a bucket (S3, GCS, Azure), where multipart uploads are worth offering
+    /// to clients; on local disk a single streamed upload is faster.
+    pub fn is_object_store(&self) -> bool {
+        matches!(self.backend, Backend::Cloud { .. })
+    }
+
     /// The local root directory, for a local destination.
     pub fn local_root(&self) -> Option<&Path> {
         match &self.backend {
@@ -190,6 +196,9 @@ impl ArtifactStore {
         E: std::fmt::Display,
     {
         let location = self.writable_location(path)?;
+        if let Backend::Local(root) = &self.backend {
+            return write_local_file(root.join(path.to_string()), body).await;
+        }
         let mut writer = BufWriter::with_capacity(self.objects.clone(), location, UPLOAD_CHUNK_BYTES)
             .with_max_concurrency(UPLOAD_CONCURRENCY);
         let mut written = 0u64;
@@ -588,24 +597,12 @@ impl ArtifactStore {
                     return Err(Error::IsDirectory(path.to_string()));
                 }
                 let joined = staging.join("joined");
-                let mut out = tokio::fs::File::create(&joined).await?;
-                for part in &parts {
-                    let part_path = staging.join(format!("part-{}", part.part_number));
-                    let mut input = match tokio::fs::File::open(&part_path).await {
-                        Ok(file) => file,
-                        Err(err) if err.kind() == ErrorKind::NotFound => {
-                            return Err(Error::Invalid(format!("part {} was never uploaded", part.part_number)));
-                        }
-                        Err(err) => return Err(err.into()),
-                    };
-                    let size = input.metadata().await?.len();
-                    if part.etag.trim_matches('"') != local_etag(part.part_number, size).trim_matches('"') {
-                        return Err(Error::Invalid(format!("part {} does not match its ETag", part.part_number)));
-                    }
-                    tokio::io::copy(&mut input, &mut out).await?;
-                }
-                out.sync_all().await?;
-                drop(out);
+                let numbered: Vec<(u32, String)> = parts.iter().map(|p| (p.part_number, p.etag.clone())).collect();
+                let (join_staging, join_target) = (staging.clone(), joined.clone());
+                // A blocking copy between files lets the kernel move the bytes (copy_file_range).
+                tokio::task::spawn_blocking(move || join_parts(&join_staging, &join_target, &numbered))
+                    .await
+                    .map_err(|join| Error::Io(std::io::Error::other(join)))??;
                 if let Some(parent) = target.parent() {
                     tokio::fs::create_dir_all(parent).await?;
                 }
@@ -634,6 +631,109 @@ impl ArtifactStore {
         self.drop_manifest(upload_id).await
     }
 }
+
+/// Concatenates the staged parts of a local multipart upload into `joined`, checking each part against
+/// the ETag its upload answered, and syncs the result.
+fn join_parts(staging: &Path, joined: &Path, parts: &[(u32, String)]) -> Result<()> {
+    let mut out = std::fs::File::create(joined)?;
+    for (number, etag) in parts {
+        let mut input = match std::fs::File::open(staging.join(format!("part-{number}"))) {
+            Ok(file) => file,
+            Err(err) if err.kind() == ErrorKind::NotFound => {
+                return Err(Error::Invalid(format!("part {number} was never uploaded")));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let size = input.metadata()?.len();
+        if etag.trim_matches('"') != local_etag(*number, size).trim_matches('"') {
+            return Err(Error::Invalid(format!("part {number} does not match its ETag")));
+        }
+        std::io::copy(&mut input, &mut out)?;
+    }
+    out.sync_all()?;
+    Ok(())
+}
+
+/// Writes an upload to `target` on local disk. The request body is gathered into 1 MiB pieces that a
+/// writer thread appends to a temporary file beside the target (named like object_store's own partial
+/// files, so listings skip it), syncing as it goes so the final sync has little left to do; the file is
+/// then renamed into place and the directory synced. The target is absent or complete, never partial,
+/// and a 200 means the bytes are on disk.
+async fn write_local_file<S, E>(target: PathBuf, mut body: S) -> Result<u64>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+    E: std::fmt::Display,
+{
+    let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
+    tokio::fs::create_dir_all(&dir).await?;
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("upload");
+    let temp = dir.join(format!("{name}#{}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000));
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Bytes>(LOCAL_WRITE_QUEUE);
+    let temp_for_writer = temp.clone();
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(&temp_for_writer)?;
+        let (mut written, mut unsynced) = (0u64, 0usize);
+        while let Some(piece) = receiver.blocking_recv() {
+            file.write_all(&piece)?;
+            written += piece.len() as u64;
+            unsynced += piece.len();
+            if unsynced >= LOCAL_SYNC_EVERY {
+                file.sync_data()?;
+                unsynced = 0;
+            }
+        }
+        file.sync_all()?;
+        Ok(written)
+    });
+    let mut piece = bytes::BytesMut::with_capacity(LOCAL_WRITE_PIECE);
+    let mut failure = None;
+    loop {
+        match body.next().await {
+            Some(Ok(chunk)) => {
+                piece.extend_from_slice(&chunk);
+                if piece.len() >= LOCAL_WRITE_PIECE {
+                    let full = std::mem::replace(&mut piece, bytes::BytesMut::with_capacity(LOCAL_WRITE_PIECE));
+                    if sender.send(full.freeze()).await.is_err() {
+                        break; // the writer failed; its error is collected below
+                    }
+                }
+            }
+            Some(Err(err)) => {
+                failure = Some(Error::Upload(err.to_string()));
+                break;
+            }
+            None => {
+                if !piece.is_empty() {
+                    let _ = sender.send(piece.freeze()).await;
+                }
+                break;
+            }
+        }
+    }
+    drop(sender);
+    let outcome = match writer.await {
+        Ok(result) => result.map_err(Error::from),
+        Err(join) => Err(Error::Io(std::io::Error::other(join))),
+    };
+    match (failure, outcome) {
+        (None, Ok(written)) => {
+            tokio::fs::rename(&temp, &target).await?;
+            tokio::fs::File::open(&dir).await?.sync_all().await?;
+            Ok(written)
+        }
+        (Some(err), _) | (None, Err(err)) => {
+            let _ = tokio::fs::remove_file(&temp).await;
+            Err(err)
+        }
+    }
+}
+
+/// Size of the pieces handed to the local writer thread, and how many may wait.
+const LOCAL_WRITE_PIECE: usize = 1024 * 1024;
+const LOCAL_WRITE_QUEUE: usize = 16;
+/// The local writer syncs after this many bytes, so the sync at the end has little left to flush.
+const LOCAL_SYNC_EVERY: usize = 64 * 1024 * 1024;
 
 /// What is recorded about a multipart upload when it starts.
 struct Manifest {

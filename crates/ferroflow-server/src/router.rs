@@ -93,7 +93,9 @@ fn artifacts_api() -> Router<Artifacts> {
 /// All routes, without middleware. A service that is off (`None`) answers 503 on its routes, as MLflow
 /// does for `--artifacts-only` and `--no-serve-artifacts`.
 pub fn routes(tracking: Option<AppState>, artifacts: Option<Artifacts>) -> Router {
-    let serving_artifacts = artifacts.is_some();
+    // As MLflow does, multipart uploads are offered for buckets only (on local disk one streamed PUT is
+    // faster); the mpu routes work for local destinations all the same.
+    let offer_multipart = artifacts.as_ref().is_some_and(|store| store.is_object_store());
     let mut router = Router::new();
     for prefix in ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"] {
         router = match &tracking {
@@ -108,8 +110,8 @@ pub fn routes(tracking: Option<AppState>, artifacts: Option<Artifacts>) -> Route
         };
     }
     router
-        .route("/api/3.0/mlflow/server-info", get(move || server::server_info(serving_artifacts)))
-        .route("/ajax-api/3.0/mlflow/server-info", get(move || server::server_info(serving_artifacts)))
+        .route("/api/3.0/mlflow/server-info", get(move || server::server_info(offer_multipart)))
+        .route("/ajax-api/3.0/mlflow/server-info", get(move || server::server_info(offer_multipart)))
         .route("/health", get(server::health))
         .route("/version", get(server::version))
         .fallback(endpoint_not_found)

@@ -16,14 +16,14 @@ pub async fn version() -> &'static str {
     MLFLOW_COMPATIBLE_VERSION
 }
 
-/// GET /api/3.0/mlflow/server-info: what the client may rely on. With artifacts served, the 3.x client
-/// sends large files (500 MB and up by default) in parts through `mpu/*`.
-pub async fn server_info(serving_artifacts: bool) -> Json<Value> {
+/// GET /api/3.0/mlflow/server-info: what the client may rely on. When multipart uploads are offered,
+/// the 3.x client sends large files (500 MB and up by default) in parts through `mpu/*`.
+pub async fn server_info(offer_multipart: bool) -> Json<Value> {
     Json(json!({
         "store_type": "SqlStore",
         "workspaces_enabled": false,
         "trace_archival_enabled": false,
-        "multipart_uploads_enabled": serving_artifacts,
+        "multipart_uploads_enabled": offer_multipart,
         "multipart_downloads_enabled": false,
         "presigned_upload_run_id_supported": false,
         "presigned_upload_model_id_supported": false,
