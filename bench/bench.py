@@ -6,21 +6,28 @@ drives the same workloads against it with the Rust load generator
 (bench/loadgen), samples the resident memory of the server's process tree,
 and prints a Markdown table with absolute numbers and ratios.
 
+The artifact workloads (artifacts-local, artifacts-s3) start each server
+again with --artifacts-destination (a local directory, or a bucket on a moto
+S3 server) and move one large file through the proxy with curl.
+
 Standard library only. See bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -30,7 +37,11 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 SERVERS = ("ferroflow", "mlflow", "fasttrackml")
-WORKLOADS = ("ingest", "small", "search", "history")
+LOADGEN_WORKLOADS = ("ingest", "small", "search", "history")
+ARTIFACT_WORKLOADS = ("artifacts-local", "artifacts-s3")
+WORKLOADS = LOADGEN_WORKLOADS + ARTIFACT_WORKLOADS
+# The artifact proxy is compared against the stock server only.
+ARTIFACT_SERVERS = ("ferroflow", "mlflow")
 
 # Loadgen arguments per workload: the full run and the --quick smoke run.
 FULL = {
@@ -40,6 +51,11 @@ FULL = {
                "page-size": 1000, "page-iterations": 10},
     "history": {"points": 100_000, "batch-size": 1000, "seed-concurrency": 4, "page-size": 25_000,
                 "iterations": 5},
+    # Sizes in MiB; big-size-mb is one extra PUT + GET for the memory claim (local
+    # destination only, 0 = off); client-mpu-min-mb None keeps the client's default
+    # multipart threshold (500 MiB).
+    "artifacts": {"size-mb": 1024, "s3-size-mb": 1024, "big-size-mb": 2048, "repeats": 3,
+                  "client": True, "client-mpu-min-mb": None},
 }
 QUICK = {
     "ingest": {"concurrency": 8, "batch-size": 1000, "warmup": 1, "duration": 3},
@@ -48,6 +64,9 @@ QUICK = {
                "page-size": 1000, "page-iterations": 3},
     "history": {"points": 10_000, "batch-size": 1000, "seed-concurrency": 4, "page-size": 2_500,
                 "iterations": 2},
+    # The client's multipart threshold is lowered so that the quick run takes that path too.
+    "artifacts": {"size-mb": 64, "s3-size-mb": 64, "big-size-mb": 0, "repeats": 3,
+                  "client": True, "client-mpu-min-mb": 16},
 }
 # Upper bound for one workload, setup included (passed to the loadgen, which
 # stops by itself; the orchestrator kills it a little later as a backstop).
@@ -235,19 +254,29 @@ class ServerSpec:
     env: dict = field(default_factory=dict)
 
 
-def server_spec(name: str, port: int, workdir: Path, args: argparse.Namespace) -> ServerSpec:
+def server_spec(name: str, port: int, workdir: Path, args: argparse.Namespace,
+                artifacts_destination: str | None = None) -> ServerSpec:
+    """How to start a server. With artifacts_destination, it proxies artifacts to
+    that place (`--artifacts-destination`, and the default artifact root
+    `mlflow-artifacts:/` that both servers then pick by themselves)."""
     db = workdir / f"{name}.db"
     artifacts = workdir / "artifacts"
     artifacts.mkdir(exist_ok=True)
     venv_bin = Path(args.venv) / "bin"
+    if artifacts_destination is not None:
+        artifact_flags = ["--artifacts-destination", artifacts_destination]
+    else:
+        artifact_flags = ["--default-artifact-root", str(artifacts)]
     if name == "ferroflow":
         argv = [str(args.ferroflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
-                "--backend-store-uri", f"sqlite:///{db}", "--default-artifact-root", str(artifacts)]
+                "--backend-store-uri", f"sqlite:///{db}"] + artifact_flags
     elif name == "mlflow":
         # Default settings, as a user would start it (the default worker count included).
         argv = [str(venv_bin / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-                "--backend-store-uri", f"sqlite:///{db}", "--default-artifact-root", str(artifacts)]
+                "--backend-store-uri", f"sqlite:///{db}"] + artifact_flags
     elif name == "fasttrackml":
+        if artifacts_destination is not None:
+            raise ValueError("fasttrackml is not part of the artifact workloads")
         # FastTrackML's own flags: host:port in one, and sqlite://<absolute path>.
         argv = [str(venv_bin / "fml"), "server", "--listen-address", f"127.0.0.1:{port}",
                 "--database-uri", f"sqlite://{db}", "--default-artifact-root", str(artifacts)]
@@ -259,11 +288,12 @@ def server_spec(name: str, port: int, workdir: Path, args: argparse.Namespace) -
 
 
 class Server:
-    def __init__(self, spec: ServerSpec, port: int, workdir: Path):
+    def __init__(self, spec: ServerSpec, port: int, workdir: Path, health_path: str = "/health"):
         self.spec = spec
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.workdir = workdir
+        self.health_path = health_path
         self.log_path = workdir / f"{spec.name}.log"
         self.proc: subprocess.Popen | None = None
         # pid -> start time of every process seen in the server's tree.
@@ -290,7 +320,7 @@ class Server:
                 raise RuntimeError(f"exited with code {self.proc.returncode if self.proc else '?'}"
                                    f" before becoming ready; last log lines:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.url + "/health", timeout=5) as resp:
+                with urllib.request.urlopen(self.url + self.health_path, timeout=5) as resp:
                     if resp.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
@@ -368,19 +398,40 @@ def run_loadgen(loadgen: Path, workload: str, url: str, params: dict) -> dict:
         return {"workload": workload, "ok": False, "error": f"unparsable result: {e}"}
 
 
-def bench_server(name: str, args: argparse.Namespace, profile: dict, loadgen: Path) -> dict:
-    result: dict = {"server": name, "workloads": {}, "memory": {}}
-    workdir = Path(tempfile.mkdtemp(prefix=f"ferroflow-bench-{name}-"))
-    result["workdir"] = str(workdir)
-    # Other work on the machine skews everything: optionally wait for it to
-    # calm down, and note how busy it was just before.
+def wait_idle(name: str, args: argparse.Namespace) -> float | None:
+    """Other work on the machine skews everything: optionally wait for it to
+    calm down, and return how busy it was just before."""
     busy = cpu_busy()
     deadline = time.monotonic() + args.wait_idle
     while busy is not None and busy > IDLE_BUSY and time.monotonic() < deadline:
         log(f"{name}: machine {100 * busy:.0f}% busy, waiting (up to {args.wait_idle:.0f}s) ...")
         time.sleep(10)
         busy = cpu_busy()
-    result["cpu_busy_before"] = busy
+    return busy
+
+
+def bench_server(name: str, args: argparse.Namespace, profile: dict, loadgen: Path, shared: dict) -> dict:
+    """All selected workloads against one server: the load-generator workloads
+    on one instance, then each artifact workload on an instance of its own."""
+    result: dict = {"server": name, "workloads": {}, "memory": {}}
+    loadgen_workloads = [w for w in args.workloads if w in LOADGEN_WORKLOADS]
+    if loadgen_workloads:
+        bench_loadgen_workloads(name, args, profile, loadgen, loadgen_workloads, result)
+    for workload in args.workloads:
+        if workload not in ARTIFACT_WORKLOADS:
+            continue
+        if name not in ARTIFACT_SERVERS:
+            result["workloads"][workload] = {"ok": False, "skipped": "not part of the artifact workloads"}
+            continue
+        result["workloads"][workload] = bench_artifacts(name, workload, args, profile, shared)
+    return result
+
+
+def bench_loadgen_workloads(name: str, args: argparse.Namespace, profile: dict, loadgen: Path,
+                            workloads: list[str], result: dict) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix=f"ferroflow-bench-{name}-"))
+    result["workdir"] = str(workdir)
+    result["cpu_busy_before"] = wait_idle(name, args)
     port = free_port()
     server = Server(server_spec(name, port, workdir, args), port, workdir)
     log(f"{name}: starting on {server.url} ({' '.join(server.spec.argv)})")
@@ -396,7 +447,7 @@ def bench_server(name: str, args: argparse.Namespace, profile: dict, loadgen: Pa
             raise RuntimeError(f"exited right after becoming ready; last log lines:\n{server.log_tail()}")
         result["memory"]["idle"] = server.memory()
         log(f"{name}: idle memory {fmt_mem(result['memory']['idle'])}")
-        for workload in args.workloads:
+        for workload in workloads:
             if not server.alive():
                 result["workloads"][workload] = {"ok": False, "error": "server exited",
                                                  "log_tail": server.log_tail()}
@@ -427,7 +478,6 @@ def bench_server(name: str, args: argparse.Namespace, profile: dict, loadgen: Pa
             log(f"{name}: kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    return result
 
 
 def fmt_mem(m: dict) -> str:
@@ -440,6 +490,18 @@ def fmt_mem(m: dict) -> str:
 def summarize(workload: str, r: dict) -> str:
     if not r.get("ok"):
         return f"error: {r.get('error')}"
+    if workload in ARTIFACT_WORKLOADS:
+        parts = [f"PUT {fmt_num(r.get('upload_mib_s'))} MiB/s", f"GET {fmt_num(r.get('download_mib_s'))} MiB/s",
+                 f"peak RSS {fmt_num(r.get('peak_rss_mib'))} MiB"]
+        if r.get("big"):
+            parts.append(f"{r['big']['size_mib']} MiB PUT {fmt_num(r.get('big_upload_mib_s'))} / "
+                         f"GET {fmt_num(r.get('big_download_mib_s'))} MiB/s, "
+                         f"peak RSS {fmt_num(r.get('big_peak_rss_mib'))} MiB")
+        if r.get("client"):
+            mode = "multipart" if r["client"].get("multipart_used") else "single PUT"
+            parts.append(f"client log_artifact {fmt_num(r.get('client_mib_s'))} MiB/s ({mode})")
+        parts.append(f"curl_cpu={100 * (r.get('client_cpu_share') or 0):.0f}%")
+        return ", ".join(parts)
     keys = {
         "ingest": ["points_per_s", "latency_p50_ms", "errors"],
         "small": ["requests_per_s", "latency_p50_ms", "latency_p99_ms", "errors"],
@@ -453,6 +515,484 @@ def summarize(workload: str, r: dict) -> str:
     parts.append(f"loadgen_cpu={100 * (r.get('client_cpu_share') or 0):.0f}%")
     parts.append(f"other_load={100 * (r.get('other_cpu_share') or 0):.0f}%")
     return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------
+# artifact workloads
+
+MIB = 1024 * 1024
+ARTIFACT_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
+# Upper bound for one curl transfer or one client upload.
+TRANSFER_TIMEOUT_S = 1800
+# Untimed 1 MiB PUT + GET pairs before the measured transfers (MLflow has 4 workers).
+WARMUP_TRANSFERS = 8
+# Before the transfers the server's process tree must be quiet: under 5% of one
+# core over 2 s (waiting at most 120 s).
+QUIET_CPU_SHARE = 0.05
+QUIET_WINDOW_S = 2.0
+QUIET_TIMEOUT_S = 120
+# Credentials and region for the S3 destination (moto accepts anything).
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+          "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+# The ratio targets of the artifact proxy (issue): throughput vs MLflow, and
+# ferroflow's memory during a 2 GB transfer (100 MB = 10^8 bytes).
+TARGET_SPEEDUP = 3.0
+TARGET_RSS_MIB = 100e6 / MIB
+
+
+class RssSampler:
+    """Samples the summed VmRSS of a process tree in a background thread
+    (every 50 ms; the tree itself is re-read every 0.5 s). `peak()` returns
+    the highest sample since the previous call."""
+
+    def __init__(self, pid: int, interval: float = 0.05, rescan: float = 0.5):
+        self.pid = pid
+        self.interval = interval
+        self.rescan = rescan
+        self._lock = threading.Lock()
+        self._peak = 0.0
+        self._pids: list[int] = []
+        self._scanned = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "RssSampler":
+        self._sample()
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._scanned >= self.rescan or not self._pids:
+                self._pids = process_tree(self.pid)
+                self._scanned = now
+            rss = sum(_status_kib(p, "VmRSS") for p in self._pids) / 1024
+            self._peak = max(self._peak, rss)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def peak(self) -> float:
+        self._sample()
+        with self._lock:
+            peak, self._peak = self._peak, 0.0
+        return peak
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def wait_tree_quiet(pid: int, timeout: float = QUIET_TIMEOUT_S) -> float:
+    """Waits until a process tree has (nearly) stopped using CPU after its start
+    (MLflow's job runner and huey consumers import MLflow for a while after
+    /health answers), so that this start-up work does not land in the first
+    transfer. Returns the seconds waited."""
+    t0 = time.monotonic()
+    before = tree_cpu_seconds(pid)
+    while time.monotonic() - t0 < timeout:
+        time.sleep(QUIET_WINDOW_S)
+        after = tree_cpu_seconds(pid)
+        if after - before < QUIET_CPU_SHARE * QUIET_WINDOW_S:
+            break
+        before = after
+    return time.monotonic() - t0
+
+
+def tree_hwm(pid: int) -> dict:
+    """VmHWM (the kernel's own peak RSS since start) of each process in a tree, in MiB."""
+    values = [_status_kib(p, "VmHWM") / 1024 for p in process_tree(pid)]
+    return {"processes": len(values), "sum_mib": sum(values), "max_mib": max(values, default=0.0)}
+
+
+class TestFiles:
+    """Files of random (incompressible) bytes, made once per benchmark run."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.files: dict[int, tuple[Path, str]] = {}
+
+    def get(self, size_mib: int) -> tuple[Path, str]:
+        if size_mib not in self.files:
+            path = self.dir / f"{size_mib}MiB.bin"
+            log(f"writing a {size_mib} MiB test file ...")
+            digest = hashlib.sha256()
+            with open(path, "wb") as f:
+                for _ in range(size_mib):
+                    chunk = os.urandom(MIB)
+                    digest.update(chunk)
+                    f.write(chunk)
+            self.files[size_mib] = (path, digest.hexdigest())
+        return self.files[size_mib]
+
+
+def curl_transfer(url: str, size: int, upload: Path | None = None, output: Path | None = None,
+                  headers: tuple[str, ...] = (), status: int = 200) -> dict:
+    """One PUT (`curl -T file`) or GET (`curl -o /dev/null`, or into `output`).
+    Throughput is the file size over curl's own total time."""
+    body = Path(tempfile.gettempdir()) / f"ferroflow-bench-curl-{os.getpid()}.out"
+    argv = ["curl", "--silent", "--show-error", "--max-time", str(TRANSFER_TIMEOUT_S),
+            # No `Expect: 100-continue` round trip before the body.
+            "-H", "Expect:", "-w", "%{http_code} %{size_upload} %{size_download} %{time_total}"]
+    for h in headers:
+        argv += ["-H", h]
+    if upload is not None:
+        argv += ["-T", str(upload), "-o", str(body)]
+    else:
+        argv += ["-o", str(output) if output is not None else os.devnull]
+    argv.append(url)
+    before = os.times()
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=TRANSFER_TIMEOUT_S + 60)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"curl killed after {TRANSFER_TIMEOUT_S + 60}s"}
+    after = os.times()
+    r: dict = {"client_cpu_s": (after.children_user - before.children_user)
+               + (after.children_system - before.children_system)}
+    fields = out.stdout.split()
+    if len(fields) != 4:
+        r.update(ok=False, error=f"curl exit {out.returncode}: {out.stderr.strip()[:300]}")
+        return r
+    code, up, down, secs = int(fields[0]), int(float(fields[1])), int(float(fields[2])), float(fields[3])
+    moved = up if upload is not None else down
+    r.update(http_code=code, bytes=moved, seconds=secs, mib_per_s=moved / MIB / secs if secs > 0 else None)
+    r["ok"] = out.returncode == 0 and code == status and moved == size
+    if not r["ok"]:
+        detail = out.stderr.strip()
+        if upload is not None:
+            try:
+                detail += " " + body.read_text(errors="replace")[:300]
+            except OSError:
+                pass
+        r["error"] = f"HTTP {code}, {moved} of {size} bytes, curl exit {out.returncode}: {detail.strip()[:300]}"
+    body.unlink(missing_ok=True)
+    return r
+
+
+def start_moto(args: argparse.Namespace, workdir: Path) -> Server:
+    """A fresh moto S3 server on a free port (state in memory; TMPDIR in workdir)."""
+    port = free_port()
+    exe = Path(args.moto_venv) / "bin" / "moto_server"
+    spec = ServerSpec("moto", [str(exe), "-H", "127.0.0.1", "-p", str(port)], {"TMPDIR": str(workdir)})
+    moto = Server(spec, port, workdir, health_path="/")
+    moto.start()
+    moto.wait_ready(60)
+    return moto
+
+
+def create_bucket(moto: Server, bucket: str) -> None:
+    req = urllib.request.Request(f"{moto.url}/{bucket}", data=b"", method="PUT")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        if resp.status != 200:
+            raise RuntimeError(f"creating bucket {bucket}: HTTP {resp.status}")
+
+
+def median_and_best(runs: list[dict]) -> tuple[float, float]:
+    values = [t["mib_per_s"] for t in runs]
+    return statistics.median(values), max(values)
+
+
+def moto_ceiling(args: argparse.Namespace, files: TestFiles, size_mib: int, repeats: int) -> dict:
+    """moto's own throughput: the same curl PUT and GET straight to moto, which
+    bounds what either tracking server can reach with the S3 destination."""
+    result: dict = {"size_mib": size_mib, "ok": False}
+    workdir = Path(tempfile.mkdtemp(prefix="ferroflow-bench-moto-"))
+    moto = None
+    try:
+        moto = start_moto(args, workdir)
+        assert moto.proc is not None
+        create_bucket(moto, "ceiling")
+        path, _ = files.get(size_mib)
+        size = path.stat().st_size
+        url = f"{moto.url}/ceiling/{size_mib}MiB.bin"
+        sampler = RssSampler(moto.proc.pid).start()
+        ups, downs = [], []
+        for _ in range(repeats):
+            os.sync()
+            # Unsigned requests: the object is made public-read so the unsigned GET may read it.
+            t = curl_transfer(url, size, upload=path, headers=("x-amz-acl: public-read",))
+            if not t.get("ok"):
+                raise RuntimeError(f"PUT to moto: {t.get('error')}")
+            ups.append(t)
+        for _ in range(repeats):
+            t = curl_transfer(url, size)
+            if not t.get("ok"):
+                raise RuntimeError(f"GET from moto: {t.get('error')}")
+            downs.append(t)
+        # A ranged GET of one boto3 download chunk (8 MiB) from the middle of the
+        # object: boto3's download_file (stock MLflow's S3 download) fetches
+        # files above 8 MiB in such ranges, 10 at a time.
+        ranges = []
+        middle = (size // 2) // MIB * MIB
+        for _ in range(repeats):
+            t = curl_transfer(url, 8 * MIB, headers=(f"Range: bytes={middle}-{middle + 8 * MIB - 1}",), status=206)
+            if not t.get("ok"):
+                raise RuntimeError(f"ranged GET from moto: {t.get('error')}")
+            ranges.append(t)
+        result["peak_rss_mib"] = sampler.peak()
+        sampler.stop()
+        result["range_8mib_s"] = statistics.median(t["seconds"] for t in ranges)
+        result["range_runs"] = ranges
+        result["upload_mib_s"], result["upload_best_mib_s"] = median_and_best(ups)
+        result["download_mib_s"], result["download_best_mib_s"] = median_and_best(downs)
+        result["upload_runs"], result["download_runs"] = ups, downs
+        result["ok"] = True
+        log(f"moto ceiling ({size_mib} MiB, median of {repeats}): PUT {result['upload_mib_s']:.0f} MiB/s, "
+            f"GET {result['download_mib_s']:.0f} MiB/s, ranged GET of 8 MiB {result['range_8mib_s']:.2f}s, "
+            f"moto peak RSS {result['peak_rss_mib']:.0f} MiB")
+    except Exception as e:  # noqa: BLE001
+        result["error"] = str(e)
+        log(f"moto ceiling FAILED: {e}")
+    finally:
+        if moto is not None:
+            moto.stop()
+        if args.keep:
+            log(f"moto: kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+# Run in the bench venv: one MlflowClient.log_artifact of the file into a new
+# run, as a user would log it; the 3.x client picks multipart upload by itself
+# (server-info) for files at or above MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE.
+CLIENT_SCRIPT = r"""
+import json, sys, time
+from mlflow import MlflowClient
+from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
+
+url, path = sys.argv[1], sys.argv[2]
+multipart = {"attempted": False, "completed": False}
+original = HttpArtifactRepository._try_multipart_upload
+
+def tracked(self, *a, **kw):
+    multipart["attempted"] = True
+    out = original(self, *a, **kw)
+    multipart["completed"] = True
+    return out
+
+HttpArtifactRepository._try_multipart_upload = tracked
+client = MlflowClient(tracking_uri=url)
+run = client.create_run(client.create_experiment("bench-artifacts-client"))
+t0 = time.perf_counter()
+client.log_artifact(run.info.run_id, path)
+seconds = time.perf_counter() - t0
+sizes = {a.path: a.file_size for a in client.list_artifacts(run.info.run_id)}
+print(json.dumps({"seconds": seconds, "artifact_uri": run.info.artifact_uri, "multipart": multipart,
+                  "sizes": sizes}))
+"""
+
+
+def client_upload(args: argparse.Namespace, url: str, path: Path, mpu_min_mib: int | None) -> dict:
+    env = dict(os.environ)
+    env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
+    for k in list(env):
+        if k.startswith(("MLFLOW_MULTIPART", "MLFLOW_ENABLE_PROXY_MULTIPART", "MLFLOW_TRACKING_")):
+            del env[k]
+    if mpu_min_mib is not None:
+        env["MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE"] = str(mpu_min_mib * MIB)
+    argv = [str(Path(args.venv) / "bin" / "python"), "-c", CLIENT_SCRIPT, url, str(path)]
+    before = os.times()
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=TRANSFER_TIMEOUT_S, env=env)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"client killed after {TRANSFER_TIMEOUT_S}s"}
+    after = os.times()
+    client_cpu_s = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        err = (out.stderr or "").strip().splitlines()[-3:]
+        return {"ok": False, "error": f"client exit {out.returncode}: {' '.join(err)[:300]}"}
+    r = json.loads(lines[-1])
+    r["client_cpu_s"] = client_cpu_s  # the whole Python client process, start-up included
+    size = path.stat().st_size
+    r["ok"] = r.get("sizes", {}).get(path.name) == size
+    if not r["ok"]:
+        r["error"] = f"artifact listing after log_artifact: {r.get('sizes')}, expected {path.name}: {size}"
+    r["mib_per_s"] = size / MIB / r["seconds"] if r.get("seconds") else None
+    return r
+
+
+def bench_artifacts(name: str, workload: str, args: argparse.Namespace, profile: dict, shared: dict) -> dict:
+    """One artifact workload on a server instance of its own, started with
+    --artifacts-destination (a local directory, or a fresh bucket on a moto
+    server of its own): PUT the file `repeats` times, GET it `repeats` times,
+    check it once by SHA-256, then the optional 2 GiB transfer (local only)
+    and the optional MlflowClient.log_artifact upload."""
+    p = profile["artifacts"]
+    s3 = workload == "artifacts-s3"
+    size_mib = p["s3-size-mb"] if s3 else p["size-mb"]
+    repeats = p["repeats"]
+    r: dict = {"workload": workload, "ok": False, "size_mib": size_mib, "repeats": repeats}
+    files: TestFiles = shared["files"]
+    # The test files are written before any server runs (and stay in the page cache).
+    path, sha = files.get(size_mib)
+    size = path.stat().st_size
+    files.get(1)  # warm-up file
+    big_mib = 0 if s3 else p["big-size-mb"]
+    if big_mib:
+        files.get(big_mib)
+    if s3 and "moto_ceiling" not in shared:
+        shared["moto_ceiling"] = moto_ceiling(args, files, size_mib, repeats)
+    workdir = Path(tempfile.mkdtemp(prefix=f"ferroflow-bench-{name}-{workload}-"))
+    r["workdir"] = str(workdir)
+    r["cpu_busy_before"] = wait_idle(f"{name} {workload}", args)
+    moto: Server | None = None
+    server: Server | None = None
+    samplers: list[RssSampler] = []
+    try:
+        env = {"TMPDIR": str(workdir / "tmp")}  # staging files of the server go away with the workdir
+        (workdir / "tmp").mkdir()
+        if s3:
+            (workdir / "moto").mkdir()
+            moto = start_moto(args, workdir / "moto")
+            bucket = f"bench-{name}"
+            create_bucket(moto, bucket)
+            destination = f"s3://{bucket}/artifacts"
+            env.update(S3_ENV)
+            env["MLFLOW_S3_ENDPOINT_URL"] = moto.url
+        else:
+            (workdir / "destination").mkdir()
+            destination = str(workdir / "destination")
+        r["destination"] = destination
+        port = free_port()
+        spec = server_spec(name, port, workdir, args, artifacts_destination=destination)
+        spec.env.update(env)
+        server = Server(spec, port, workdir)
+        log(f"{name} {workload}: starting on {server.url} ({' '.join(spec.argv)})")
+        server.start()
+        server.wait_ready(READY_TIMEOUT_S)
+        time.sleep(IDLE_SETTLE_S)
+        if not server.alive():
+            raise RuntimeError(f"exited right after becoming ready; last log lines:\n{server.log_tail()}")
+        assert server.proc is not None
+        pid = server.proc.pid
+        r["quiet_wait_s"] = wait_tree_quiet(pid)
+        r["memory_idle"] = server.memory()
+        log(f"{name} {workload}: quiet after {r['quiet_wait_s']:.0f}s; idle memory {fmt_mem(r['memory_idle'])}")
+        sampler = RssSampler(pid).start()
+        samplers.append(sampler)
+        moto_sampler = None
+        if moto is not None and moto.proc is not None:
+            moto_sampler = RssSampler(moto.proc.pid).start()
+            samplers.append(moto_sampler)
+
+        def transfer(label: str, fn) -> dict:
+            os.sync()  # the previous transfer's dirty pages are not written back during this one
+            sampler.peak()
+            cpu0 = tree_cpu_seconds(pid)
+            t = fn()
+            t["server_cpu_s"] = tree_cpu_seconds(pid) - cpu0
+            t["peak_rss_mib"] = sampler.peak()
+            if not t.get("ok"):
+                raise RuntimeError(f"{label}: {t.get('error')}; server log:\n{server.log_tail(5)}")
+            log(f"{name} {workload}: {label}: {t['mib_per_s']:.0f} MiB/s, peak RSS {t['peak_rss_mib']:.0f} MiB, "
+                f"server CPU {t['server_cpu_s']:.1f}s, client CPU {t.get('client_cpu_s', 0):.1f}s")
+            return t
+
+        # Warm-up, untimed: a few small PUTs and GETs, so that lazy initialisation
+        # (e.g. each MLflow worker importing boto3 on its first S3 request) is not
+        # part of the first timed transfer.
+        warm_path, _ = files.get(1)
+        warm_url = f"{server.url}{ARTIFACT_PREFIX}/bench/warmup.bin"
+        for _ in range(WARMUP_TRANSFERS):
+            for t in (curl_transfer(warm_url, MIB, upload=warm_path), curl_transfer(warm_url, MIB)):
+                if not t.get("ok"):
+                    raise RuntimeError(f"warm-up: {t.get('error')}; server log:\n{server.log_tail(5)}")
+        wait_tree_quiet(pid)
+        # Where the machine's CPU goes meanwhile: server, moto, clients (curl, the
+        # mlflow client), this orchestrator, and everything else.
+        sys0, own0, srv0 = _cpu_times(), os.times(), tree_cpu_seconds(pid)
+        moto0 = tree_cpu_seconds(moto.proc.pid) if moto is not None and moto.proc is not None else 0.0
+        t_start = time.monotonic()
+        name_in_store = f"bench/{size_mib}MiB.bin"
+        url = f"{server.url}{ARTIFACT_PREFIX}/{name_in_store}"
+        ups = [transfer(f"PUT {size_mib} MiB #{i + 1}", lambda: curl_transfer(url, size, upload=path))
+               for i in range(repeats)]
+        r["upload_runs"] = ups
+        r["upload_mib_s"], r["upload_best_mib_s"] = median_and_best(ups)
+        r["upload_peak_rss_mib"] = max(t["peak_rss_mib"] for t in ups)
+        r["upload_server_cpu_s_per_gib"] = statistics.median(t["server_cpu_s"] for t in ups) * 1024 / size_mib
+        # The server lists what it stored, with the full size.
+        with urllib.request.urlopen(f"{server.url}{ARTIFACT_PREFIX}?path=bench", timeout=60) as resp:
+            listed = {f["path"]: int(f.get("file_size", -1)) for f in json.load(resp).get("files", [])}
+        if listed.get(path.name) != size:
+            raise RuntimeError(f"listing after PUT: {listed}, expected {path.name}: {size}")
+        downs = [transfer(f"GET {size_mib} MiB #{i + 1}", lambda: curl_transfer(url, size))
+                 for i in range(repeats)]
+        r["download_runs"] = downs
+        r["download_mib_s"], r["download_best_mib_s"] = median_and_best(downs)
+        r["download_peak_rss_mib"] = max(t["peak_rss_mib"] for t in downs)
+        r["download_server_cpu_s_per_gib"] = statistics.median(t["server_cpu_s"] for t in downs) * 1024 / size_mib
+        r["peak_rss_mib"] = max(r["upload_peak_rss_mib"], r["download_peak_rss_mib"])
+        r["client_cpu_share"] = max(t["client_cpu_s"] / t["seconds"] for t in ups + downs)
+        # Once, untimed: the bytes that come back are the bytes that went in.
+        copy = workdir / "downloaded.bin"
+        t = curl_transfer(url, size, output=copy)
+        if not t.get("ok"):
+            raise RuntimeError(f"GET for the checksum: {t.get('error')}")
+        digest = hashlib.sha256()
+        with open(copy, "rb") as f:
+            while chunk := f.read(8 * MIB):
+                digest.update(chunk)
+        copy.unlink()
+        r["sha256_ok"] = digest.hexdigest() == sha
+        if not r["sha256_ok"]:
+            raise RuntimeError("the downloaded file differs from the uploaded one (SHA-256)")
+        if big_mib:
+            big_path, _ = files.get(big_mib)
+            big_size = big_path.stat().st_size
+            big_url = f"{server.url}{ARTIFACT_PREFIX}/bench/{big_path.name}"
+            up = transfer(f"PUT {big_mib} MiB", lambda: curl_transfer(big_url, big_size, upload=big_path))
+            down = transfer(f"GET {big_mib} MiB", lambda: curl_transfer(big_url, big_size))
+            r["big"] = {"size_mib": big_mib, "upload": up, "download": down}
+            r["big_upload_mib_s"], r["big_download_mib_s"] = up["mib_per_s"], down["mib_per_s"]
+            r["big_peak_rss_mib"] = max(up["peak_rss_mib"], down["peak_rss_mib"])
+            r["peak_rss_mib"] = max(r["peak_rss_mib"], r["big_peak_rss_mib"])
+        if p["client"]:
+            # An extra: its failure is reported, but does not fail the workload.
+            try:
+                c = transfer(f"MlflowClient.log_artifact {size_mib} MiB",
+                             lambda: client_upload(args, server.url, path, p["client-mpu-min-mb"]))
+                c["multipart_used"] = c.get("multipart", {}).get("completed", False)
+                r["client"] = c
+                r["client_mib_s"] = c["mib_per_s"]
+                r["client_mib_s_note"] = "multipart" if c["multipart_used"] else "single PUT"
+                r["client_peak_rss_mib"] = c["peak_rss_mib"]
+            except RuntimeError as e:
+                r["client_error"] = str(e)
+                log(f"{name} {workload}: client extra FAILED: {e}")
+        wall = time.monotonic() - t_start
+        sys1, own1, srv1 = _cpu_times(), os.times(), tree_cpu_seconds(pid)
+        moto1 = tree_cpu_seconds(moto.proc.pid) if moto is not None and moto.proc is not None else 0.0
+        r["server_cpu_s"], r["moto_cpu_s"] = srv1 - srv0, moto1 - moto0
+        if sys0 and sys1 and wall > 0:
+            own = sum(own1[:4]) - sum(own0[:4])  # this process and its finished children (curl, client)
+            other = (sys1[0] - sys0[0]) / CLK_TCK - r["server_cpu_s"] - r["moto_cpu_s"] - own
+            r["other_cpu_share"] = max(0.0, other) / wall / (os.cpu_count() or 1)
+        r["hwm"] = tree_hwm(pid)
+        r["memory_after"] = server.memory()
+        if moto_sampler is not None:
+            r["moto_peak_rss_mib"] = moto_sampler.peak()
+        r["ok"] = True
+        log(f"{name} {workload}: {summarize(workload, r)}")
+    except Exception as e:  # noqa: BLE001 - a failing server must not stop the benchmark
+        r["error"] = str(e)
+        log(f"{name} {workload}: FAILED: {e}")
+    finally:
+        for s in samplers:
+            s.stop()
+        if server is not None:
+            server.stop()
+        if moto is not None:
+            moto.stop()
+        if args.keep:
+            log(f"{name} {workload}: kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return r
 
 
 # ---------------------------------------------------------------------------
@@ -504,16 +1044,42 @@ def rows_for(profile: dict, workloads: list[str]) -> list[Row]:
     if "history" in workloads:
         rows.append(Row(f"history: get-history of {h['points']:,} points, all pages of {h['page-size']:,} (s)",
                         "history", "total_p50_ms", False, 1 / 1000))
-    rows += [
-        Row("memory: RSS of the process tree, idle after start (MiB)", "memory", "idle", False),
-        Row("memory: RSS of the process tree, after the load (MiB)", "memory", "after", False),
-    ]
+    if any(w in LOADGEN_WORKLOADS for w in workloads):
+        rows += [
+            Row("memory: RSS of the process tree, idle after start (MiB)", "memory", "idle", False),
+            Row("memory: RSS of the process tree, after the load (MiB)", "memory", "after", False),
+        ]
     if "search" in workloads:
         rows.append(Row(f"setup: seeding {se['runs']} runs via runs/create + log-batch (runs/s)",
                         "search", "seed_runs_per_s", True))
     if "history" in workloads:
         rows.append(Row("setup: logging the history via log-batch (points/s)",
                         "history", "seed_points_per_s", True))
+    a = profile["artifacts"]
+    for w in ARTIFACT_WORKLOADS:
+        if w not in workloads:
+            continue
+        size = a["s3-size-mb"] if w == "artifacts-s3" else a["size-mb"]
+        n = a["repeats"]
+        rows += [
+            Row(f"{w}: PUT of {size:,} MiB through the proxy, curl, median of {n} (MiB/s)", w, "upload_mib_s", True),
+            Row(f"{w}: GET of {size:,} MiB through the proxy, curl, median of {n} (MiB/s)", w, "download_mib_s",
+                True),
+            Row(f"{w}: peak RSS of the server tree during these PUTs and GETs (MiB)", w, "peak_rss_mib", False),
+            Row(f"{w}: server CPU per GiB, PUT (s)", w, "upload_server_cpu_s_per_gib", False),
+            Row(f"{w}: server CPU per GiB, GET (s)", w, "download_server_cpu_s_per_gib", False),
+        ]
+        if w == "artifacts-local" and a["big-size-mb"]:
+            b = a["big-size-mb"]
+            rows += [
+                Row(f"{w}: PUT of {b:,} MiB, 1 run (MiB/s)", w, "big_upload_mib_s", True),
+                Row(f"{w}: GET of {b:,} MiB, 1 run (MiB/s)", w, "big_download_mib_s", True),
+                Row(f"{w}: peak RSS of the server tree during the {b:,} MiB PUT and GET (MiB)", w,
+                    "big_peak_rss_mib", False),
+            ]
+        if a["client"]:
+            rows.append(Row(f"{w}: extra: MlflowClient.log_artifact of {size:,} MiB, 1 run (MiB/s)", w,
+                            "client_mib_s", True))
     return rows
 
 
@@ -529,7 +1095,10 @@ def cell_value(result: dict, row: Row) -> tuple[float | None, str]:
     r = result.get("workloads", {}).get(row.source)
     if r is None:
         return None, "error" if result.get("error") else "n/a"
-    if not r.get("ok"):
+    if r.get("skipped"):
+        return None, "n/a"
+    # An artifact workload that failed part way still shows what it measured.
+    if not r.get("ok") and (row.source not in ARTIFACT_WORKLOADS or r.get(row.key) is None):
         return None, "error"
     v = r.get(row.key)
     if v is None:
@@ -537,6 +1106,8 @@ def cell_value(result: dict, row: Row) -> tuple[float | None, str]:
     v = v * row.scale
     text = fmt_num(v)
     notes = []
+    if r.get(row.key + "_note"):
+        notes.append(r[row.key + "_note"])
     if r.get("errors"):
         notes.append(f"{r['errors']} err")
     if r.get("valid") is False:
@@ -553,8 +1124,87 @@ def ratio_text(ff: float | None, other: float | None, higher_is_better: bool) ->
     return f"{r:.2f}×" if r < 10 else f"{r:.1f}×" if r < 100 else f"{r:.0f}×"
 
 
+def artifact_notes(results: dict[str, dict], servers: list[str], args: argparse.Namespace, profile: dict,
+                   shared: dict, versions: dict) -> list[str]:
+    workloads = [w for w in args.workloads if w in ARTIFACT_WORKLOADS]
+    if not workloads:
+        return []
+    a = profile["artifacts"]
+    runs = {(s, w): results[s]["workloads"][w] for s in servers for w in workloads
+            if w in results[s].get("workloads", {}) and not results[s]["workloads"][w].get("skipped")}
+    notes = [f"Artifact workloads: each server is started again per destination with `--artifacts-destination` "
+             f"(a new local directory, or a new bucket on a moto S3 server of its own) and moves one file of "
+             f"random bytes through the proxy at `{ARTIFACT_PREFIX}/bench/...`: PUT with `curl -T`, GET with "
+             f"`curl -o /dev/null`. MiB/s is the file size over curl's total time, median of {a['repeats']} runs "
+             f"(every run and the best in --json); `sync` before each transfer; each GET is checked by size and "
+             f"one more by SHA-256. Peak RSS: VmRSS summed over the server's process tree, sampled every 50 ms "
+             f"(moto and curl are not part of it)."]
+    cpu = [f"{s} {w} {100 * r['client_cpu_share']:.0f}%" for (s, w), r in runs.items()
+           if r.get("client_cpu_share") is not None]
+    if cpu:
+        notes.append("curl's CPU during the transfers, highest run (% of one core): " + ", ".join(cpu) + ".")
+    c = shared.get("moto_ceiling")
+    if c is not None:
+        if c.get("ok"):
+            notes.append(f"moto {versions.get('moto', '?')} ceiling (the same curl PUT and GET of {c['size_mib']:,} MiB "
+                         f"straight to moto, median of {a['repeats']}): PUT {fmt_num(c['upload_mib_s'])} MiB/s, "
+                         f"GET {fmt_num(c['download_mib_s'])} MiB/s. It bounds both servers' artifacts-s3 numbers. "
+                         f"A ranged GET of 8 MiB from that object takes {c['range_8mib_s']:.2f} s "
+                         f"({fmt_num(8 / c['range_8mib_s'])} MiB/s; moto reads the whole object for each range), "
+                         f"and boto3's download_file, which stock MLflow uses to fetch from S3 before it answers, "
+                         f"reads files above 8 MiB in such ranges: that, not MLflow itself, sets MLflow's "
+                         f"artifacts-s3 GET, a cost real S3 does not have. "
+                         f"moto keeps objects in memory: its RSS reached {fmt_num(c['peak_rss_mib'])} MiB there.")
+        else:
+            notes.append(f"moto ceiling: failed: {str(c.get('error')).splitlines()[0][:200]}")
+    moto_rss = [f"{s} {fmt_num(r['moto_peak_rss_mib'])} MiB" for (s, w), r in runs.items()
+                if r.get("moto_peak_rss_mib") is not None]
+    if moto_rss:
+        notes.append("moto's own peak RSS during each server's artifacts-s3 run (not in the servers' RSS): "
+                     + ", ".join(moto_rss) + ".")
+    hwm = [f"{s} {w} {fmt_num(r['hwm']['sum_mib'])} MiB ({r['hwm']['processes']} process(es))"
+           for (s, w), r in runs.items() if r.get("hwm")]
+    if hwm:
+        notes.append("VmHWM at the end of each artifact workload (the kernel's own peak RSS since the server "
+                     "started, exact for one process, summed over the tree otherwise): " + ", ".join(hwm) + ".")
+    paths = [f"{s} {w}: {'multipart' if r['client'].get('multipart_used') else 'single PUT'}"
+             for (s, w), r in runs.items() if r.get("client")]
+    if paths:
+        threshold = a["client-mpu-min-mb"]
+        notes.append("The MlflowClient.log_artifact row is a cheap extra: one run of the mlflow client from the "
+                     "bench venv logging the file into a new run, client start-up included. The client uploads in "
+                     "parts of 10 MiB on parallel threads when the server's server-info says "
+                     "multipart_uploads_enabled and the file is at least "
+                     + (f"{threshold} MiB (lowered for --quick)" if threshold else "500 MiB (its default)")
+                     + "; path taken: " + "; ".join(paths) + ". With an S3 destination the stock server hands out "
+                     "presigned S3 URLs, so those parts go straight to moto and not through the server.")
+    for (s, w), r in runs.items():
+        if r.get("client_error"):
+            notes.append(f"{s} {w}: the MlflowClient.log_artifact extra failed: "
+                         f"{r['client_error'].splitlines()[0][:300]}")
+    if "ferroflow" in servers and "mlflow" in servers:
+        checks = []
+        for w in workloads:
+            ff, ml = runs.get(("ferroflow", w)), runs.get(("mlflow", w))
+            if not ff or not ml:
+                continue
+            for key, what in (("upload_mib_s", "PUT"), ("download_mib_s", "GET")):
+                if ff.get(key) and ml.get(key):
+                    ratio = ff[key] / ml[key]
+                    checks.append(f"{w} {what} {ratio:.2f}× ({'met' if ratio >= TARGET_SPEEDUP else 'NOT met'})")
+        ff = runs.get(("ferroflow", "artifacts-local"))
+        if ff and ff.get("big_peak_rss_mib") is not None:
+            peak = max(ff["big_peak_rss_mib"], (ff.get("hwm") or {}).get("sum_mib", 0))
+            checks.append(f"ferroflow peak RSS with the {ff['big']['size_mib']:,} MiB transfer {fmt_num(peak)} MiB "
+                          f"(sampled and VmHWM; {'met' if peak < TARGET_RSS_MIB else 'NOT met'})")
+        if checks:
+            notes.append(f"Targets (at least {TARGET_SPEEDUP:.0f}× MLflow's throughput; ferroflow under 100 MB = "
+                         f"{TARGET_RSS_MIB:.1f} MiB during a 2 GB transfer): " + "; ".join(checks) + ".")
+    return notes
+
+
 def render(results: dict[str, dict], args: argparse.Namespace, profile: dict, machine: dict,
-           versions: dict) -> str:
+           versions: dict, shared: dict) -> str:
     servers = [s for s in SERVERS if s in results]
     rows = rows_for(profile, args.workloads)
     ratio_cols = [o for o in ("mlflow", "fasttrackml") if "ferroflow" in results and o in results]
@@ -572,7 +1222,7 @@ def render(results: dict[str, dict], args: argparse.Namespace, profile: dict, ma
     out.append(f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB RAM, "
                f"{machine['os']} (kernel {machine['kernel']}). Servers and load generator share the machine; "
                f"{mode}.")
-    out.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k in results or k == "loadgen"))
+    out.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k in results or k in ("loadgen", "moto")))
     out.append("")
     out.extend(lines)
     out.append("")
@@ -589,7 +1239,8 @@ def render(results: dict[str, dict], args: argparse.Namespace, profile: dict, ma
         notes.append("PSS after the load (shared pages split between processes): " + ", ".join(pss) + ".")
     cpu = []
     for s in servers:
-        shares = [r.get("client_cpu_share") or 0 for r in results[s].get("workloads", {}).values()]
+        shares = [r.get("client_cpu_share") or 0 for w, r in results[s].get("workloads", {}).items()
+                  if w in LOADGEN_WORKLOADS]
         if shares:
             cpu.append(f"{s} {100 * max(shares):.0f}%")
     if cpu:
@@ -608,6 +1259,8 @@ def render(results: dict[str, dict], args: argparse.Namespace, profile: dict, ma
         if results[s].get("error"):
             flagged.append(f"{s} failed: {results[s]['error'].splitlines()[0]}")
         for w, r in results[s].get("workloads", {}).items():
+            if r.get("skipped"):
+                continue
             if not r.get("ok"):
                 flagged.append(f"{s} {w}: {str(r.get('error')).splitlines()[0][:200]}")
             elif r.get("valid") is False:
@@ -623,6 +1276,10 @@ def render(results: dict[str, dict], args: argparse.Namespace, profile: dict, ma
                                    f"not {expected_pages} (max_results not honoured)")
     busy = [f"{s} {100 * results[s]['cpu_busy_before']:.0f}%" for s in servers
             if (results[s].get("cpu_busy_before") or 0) > IDLE_BUSY]
+    busy += [f"{s} {w} {100 * r['cpu_busy_before']:.0f}%" for s in servers
+             for w, r in results[s].get("workloads", {}).items()
+             if w in ARTIFACT_WORKLOADS and (r.get("cpu_busy_before") or 0) > IDLE_BUSY]
+    notes += artifact_notes(results, servers, args, profile, shared, versions)
     if busy:
         notes.append("Warning: other processes kept the machine busy just before these servers' runs "
                      "(share of all cores): " + ", ".join(busy) + "; their numbers are pessimistic.")
@@ -650,9 +1307,13 @@ def target_dir() -> Path:
 
 
 def build(args: argparse.Namespace) -> None:
-    packages = ["ferroflow-loadgen"]
+    packages = []
+    if any(w in LOADGEN_WORKLOADS for w in args.workloads):
+        packages.append("ferroflow-loadgen")
     if "ferroflow" in args.servers and args.ferroflow_bin == default_ferroflow_bin():
         packages.append("ferroflow-cli")
+    if not packages:
+        return
     cmd = ["cargo", "build", "--release"] + [a for p in packages for a in ("-p", p)]
     log("building: " + " ".join(cmd))
     subprocess.run(cmd, cwd=REPO, check=True)
@@ -674,6 +1335,17 @@ def main() -> int:
     p.add_argument("--duration", type=float, help="measured seconds of ingest and small (overrides the profile)")
     p.add_argument("--venv", default=os.environ.get("BENCH_VENV", str(REPO / ".venv" / "bench")),
                    help="virtualenv with mlflow and fasttrackml (default: .venv/bench)")
+    p.add_argument("--moto-venv", default=os.environ.get("BENCH_MOTO_VENV", str(REPO / ".venv" / "bench-moto")),
+                   help="virtualenv with moto[server], for artifacts-s3 (default: .venv/bench-moto)")
+    p.add_argument("--artifact-mb", type=int, metavar="MIB",
+                   help="file size of artifacts-local (default 1024, --quick 64)")
+    p.add_argument("--artifact-s3-mb", type=int, metavar="MIB",
+                   help="file size of artifacts-s3 (default 1024, --quick 64)")
+    p.add_argument("--artifact-big-mb", type=int, metavar="MIB",
+                   help="size of the extra single PUT + GET of artifacts-local, 0 = none (default 2048, --quick 0)")
+    p.add_argument("--artifact-repeats", type=int, metavar="N", help="runs of each transfer (default 3)")
+    p.add_argument("--no-artifact-client", action="store_true",
+                   help="skip the MlflowClient.log_artifact extra of the artifact workloads")
     p.add_argument("--ferroflow-bin", type=Path, default=default_ferroflow_bin(), help="ferroflow binary")
     p.add_argument("--loadgen-bin", type=Path, default=target_dir() / "release" / "ferroflow-loadgen",
                    help="load generator binary")
@@ -687,10 +1359,19 @@ def main() -> int:
     profile = json.loads(json.dumps(QUICK if args.quick else FULL))
     if args.duration:
         profile["ingest"]["duration"] = profile["small"]["duration"] = args.duration
+    a = profile["artifacts"]
+    for opt, key in (("artifact_mb", "size-mb"), ("artifact_s3_mb", "s3-size-mb"),
+                     ("artifact_big_mb", "big-size-mb"), ("artifact_repeats", "repeats")):
+        if getattr(args, opt) is not None:
+            a[key] = getattr(args, opt)
+    if args.no_artifact_client:
+        a["client"] = False
+    artifact_run = any(w in ARTIFACT_WORKLOADS for w in args.workloads) and \
+        any(s in ARTIFACT_SERVERS for s in args.servers)
 
     if not args.no_build:
         build(args)
-    if not args.loadgen_bin.exists():
+    if any(w in LOADGEN_WORKLOADS for w in args.workloads) and not args.loadgen_bin.exists():
         log(f"load generator not found at {args.loadgen_bin}; build it with "
             "`cargo build --release -p ferroflow-loadgen`")
         return 2
@@ -699,6 +1380,14 @@ def main() -> int:
         if name in args.servers and not (venv_bin / exe).exists():
             log(f"{exe} not found in {venv_bin}; run bench/run.sh (it creates the venv) or pass --venv")
             return 2
+    if artifact_run:
+        if shutil.which("curl") is None:
+            log("curl not found; the artifact workloads transfer with curl (apt-get install curl)")
+            return 2
+        if "artifacts-s3" in args.workloads and not (Path(args.moto_venv) / "bin" / "moto_server").exists():
+            log(f"moto_server not found in {args.moto_venv}/bin; run bench/run.sh (it creates that venv) "
+                "or pass --moto-venv")
+            return 2
 
     machine = machine_description()
     versions = {
@@ -706,21 +1395,31 @@ def main() -> int:
         "mlflow": last_word(command_output([str(venv_bin / "mlflow"), "--version"])),
         "fasttrackml": last_word(command_output([str(venv_bin / "fml"), "--version"])),
     }
+    if artifact_run and "artifacts-s3" in args.workloads:
+        versions["moto"] = last_word(command_output(
+            [str(Path(args.moto_venv) / "bin" / "python"), "-c", "import moto; print(moto.__version__)"]))
     rev = command_output(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
     if rev:
         versions["ferroflow"] += f" (git {rev})"
     log(f"machine: {machine}")
 
+    # Shared by the servers' runs: the test files (made once) and moto's ceiling (measured once).
+    files_dir = Path(tempfile.mkdtemp(prefix="ferroflow-bench-files-"))
+    shared: dict = {"files": TestFiles(files_dir)}
     results: dict[str, dict] = {}
-    for name in args.servers:
-        results[name] = bench_server(name, args, profile, args.loadgen_bin)
+    try:
+        for name in args.servers:
+            results[name] = bench_server(name, args, profile, args.loadgen_bin, shared)
+    finally:
+        shutil.rmtree(files_dir, ignore_errors=True)
 
-    report = render(results, args, profile, machine, versions)
+    report = render(results, args, profile, machine, versions, shared)
     print(report)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"machine": machine, "versions": versions, "profile": profile,
-                                         "quick": args.quick, "results": results}, indent=2))
+                                         "quick": args.quick, "results": results,
+                                         "moto_ceiling": shared.get("moto_ceiling")}, indent=2))
         log(f"raw results written to {args.json}")
     return 0
 

@@ -10,6 +10,7 @@ set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$BENCH_DIR")"
 VENV="${BENCH_VENV:-$REPO/.venv/bench}"
+MOTO_VENV="${BENCH_MOTO_VENV:-$REPO/.venv/bench-moto}"
 PYTHON="${PYTHON:-python3}"
 
 # The venv is (re)installed when the pinned requirements change.
@@ -25,4 +26,14 @@ if [[ ! -x "$VENV/bin/python" || "$(cat "$VENV/.bench-requirements" 2>/dev/null 
     echo "$stamp" > "$VENV/.bench-requirements"
 fi
 
-exec "$VENV/bin/python" "$BENCH_DIR/bench.py" --venv "$VENV" "$@"
+# moto (the S3-compatible server of the artifacts-s3 workload) gets a venv of
+# its own, likewise reinstalled when its pinned requirement changes.
+moto_stamp="$(sha256sum "$BENCH_DIR/requirements-moto.txt" | cut -d' ' -f1)"
+if [[ ! -x "$MOTO_VENV/bin/moto_server" || "$(cat "$MOTO_VENV/.bench-requirements" 2>/dev/null || true)" != "$moto_stamp" ]]; then
+    echo "[bench] setting up $MOTO_VENV" >&2
+    "$PYTHON" -m venv "$MOTO_VENV"
+    "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$BENCH_DIR/requirements-moto.txt"
+    echo "$moto_stamp" > "$MOTO_VENV/.bench-requirements"
+fi
+
+exec "$VENV/bin/python" "$BENCH_DIR/bench.py" --venv "$VENV" --moto-venv "$MOTO_VENV" "$@"

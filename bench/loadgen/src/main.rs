@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use crate::http::Target;
-use crate::workloads::{Common, HistoryOptions, SearchOptions};
+use crate::workloads::{Common, HistoryOptions, RegistryOptions, SearchOptions};
 
 #[derive(Parser)]
 #[command(name = "ferroflow-loadgen", about = "HTTP load generator for MLflow-compatible tracking servers")]
@@ -103,6 +103,20 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         iterations: usize,
     },
+    /// Seeds registered models with versions, then times registered-models/search and
+    /// model-versions/search with a LIKE filter on the name.
+    Registry {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long, default_value_t = 2000)]
+        models: usize,
+        #[arg(long, default_value_t = 5)]
+        versions: usize,
+        #[arg(long, default_value_t = 8)]
+        seed_concurrency: usize,
+        #[arg(long, default_value_t = 50)]
+        iterations: usize,
+    },
     /// GET a path once (default /health); succeeds on a 2xx answer.
     Ping {
         #[command(flatten)]
@@ -154,6 +168,15 @@ async fn run(cmd: &Cmd) -> Result<Value> {
             };
             workloads::history(&common(c)?, &opts).await
         }
+        Cmd::Registry { common: c, models, versions, seed_concurrency, iterations } => {
+            let opts = RegistryOptions {
+                models: *models,
+                versions: *versions,
+                seed_concurrency: *seed_concurrency,
+                iterations: *iterations,
+            };
+            workloads::registry(&common(c)?, &opts).await
+        }
         Cmd::Ping { common: c, path } => workloads::ping(&common(c)?, path).await,
     }
 }
@@ -164,6 +187,7 @@ fn workload_name(cmd: &Cmd) -> &'static str {
         Cmd::Small { .. } => "small",
         Cmd::Search { .. } => "search",
         Cmd::History { .. } => "history",
+        Cmd::Registry { .. } => "registry",
         Cmd::Ping { .. } => "ping",
     }
 }

@@ -554,6 +554,118 @@ pub async fn history(common: &Common, opts: &HistoryOptions) -> Result<Value> {
         "points_per_s": times.percentile_ms(50.0).map(|m| fetched as f64 / (m / 1000.0)),
     }))
 }
+// ---------------------------------------------------------------------------
+// 5. model registry searches
+
+#[derive(Deserialize)]
+struct RegistryPage {
+    #[serde(default)]
+    registered_models: Vec<IgnoredAny>,
+    #[serde(default)]
+    model_versions: Vec<IgnoredAny>,
+}
+
+pub struct RegistryOptions {
+    pub models: usize,
+    pub versions: usize,
+    pub seed_concurrency: usize,
+    pub iterations: usize,
+}
+
+/// Names that the timed LIKE filter selects: the digits "12" right after `-model-`.
+fn registry_matches(i: usize) -> bool {
+    i.to_string().starts_with("12")
+}
+
+/// Seeds `models` registered models with `versions` versions each (sources are `runs:/` URIs of one run),
+/// then times `registered-models/search` and `model-versions/search` with a LIKE filter on the name.
+pub async fn registry(common: &Common, opts: &RegistryOptions) -> Result<Value> {
+    let start = Instant::now();
+    let deadline = start + common.max_duration;
+    let mut client = common.client();
+    let exp = create_experiment(&mut client, "registry").await?;
+    let run_id = create_run(&mut client, &exp, "registry-source").await?;
+    let prefix = unique_name("registry");
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..opts.seed_concurrency.max(1) {
+        let mut c = common.client();
+        let (next, prefix, run_id) = (Arc::clone(&next), prefix.clone(), run_id.clone());
+        let (total, versions) = (opts.models, opts.versions);
+        handles.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                if Instant::now() > deadline {
+                    bail!("seeding did not finish within the maximum duration ({i} of {total} models)");
+                }
+                let name = format!("{prefix}-model-{i}");
+                let body = json!({ "name": name, "tags": [{ "key": "team", "value": format!("t{}", i % 10) }] });
+                post_ok(&mut c, &format!("{API}/registered-models/create"), Bytes::from(body.to_string())).await?;
+                for _ in 0..versions {
+                    let body = json!({ "name": name, "source": format!("runs:/{run_id}/model"), "run_id": run_id });
+                    post_ok(&mut c, &format!("{API}/model-versions/create"), Bytes::from(body.to_string())).await?;
+                }
+            }
+        }));
+    }
+    for h in handles {
+        h.await.context("seeding worker panicked")??;
+    }
+    let seed_time = start.elapsed();
+
+    let filter = format!("name LIKE '{prefix}-model-12%'");
+    let matching = (0..opts.models).filter(|&i| registry_matches(i)).count();
+    let models_path = format!("{API}/registered-models/search?filter={}&max_results=100", encode_query_value(&filter));
+    let versions_path = format!("{API}/model-versions/search?filter={}&max_results=1000", encode_query_value(&filter));
+    let expected = [matching.min(100), (matching * opts.versions).min(1000)];
+
+    let mut results = Vec::new();
+    for (path, expected_rows) in [(&models_path, expected[0]), (&versions_path, expected[1])] {
+        let mut latencies = Latencies::default();
+        let mut rows = 0;
+        // One untimed request first.
+        for i in 0..=opts.iterations {
+            if Instant::now() > deadline {
+                break;
+            }
+            let t0 = Instant::now();
+            let resp = client.get(path).await?;
+            let elapsed = t0.elapsed();
+            if !resp.is_success() {
+                bail!("GET {path}: {}", resp.describe());
+            }
+            let page: RegistryPage = serde_json::from_slice(&resp.body).context("registry search: invalid JSON")?;
+            rows = page.registered_models.len() + page.model_versions.len();
+            if i > 0 {
+                latencies.push(elapsed);
+            }
+        }
+        results.push((latencies, rows, expected_rows));
+    }
+    let [(mut models, model_rows, model_expected), (mut versions, version_rows, version_expected)]: [_; 2] =
+        results.try_into().map_err(|_| anyhow!("internal: two searches expected"))?;
+    Ok(json!({
+        "workload": "registry",
+        "ok": models.len() > 0 && versions.len() > 0,
+        "valid": model_rows == model_expected && version_rows == version_expected,
+        "models": opts.models,
+        "versions_per_model": opts.versions,
+        "seed_s": seed_time.as_secs_f64(),
+        "filter": filter,
+        "models_rows": model_rows,
+        "models_rows_expected": model_expected,
+        "models_p50_ms": models.percentile_ms(50.0),
+        "models_p95_ms": models.percentile_ms(95.0),
+        "versions_rows": version_rows,
+        "versions_rows_expected": version_expected,
+        "versions_p50_ms": versions.percentile_ms(50.0),
+        "versions_p95_ms": versions.percentile_ms(95.0),
+    }))
+}
 
 /// A quick liveness probe: GET `path`, report status and latency.
 pub async fn ping(common: &Common, path: &str) -> Result<Value> {
