@@ -5,10 +5,12 @@
 #      server (moto_server from .venv/s3, pinned in tests/requirements-s3.txt) on a free port;
 #      FERROFLOW_TEST_S3_ENDPOINT, MLFLOW_S3_ENDPOINT_URL and AWS_* are exported for the Rust tests
 #      and the suite
-#   2. cargo test --workspace --locked
+#   2. cargo test --workspace --locked (SQLite), then the HTTP integration tests again on PostgreSQL and
+#      MariaDB (each test on a fresh database; all ff_it_* / ff_compat_* databases are dropped at exit)
 #   3. cargo build --release --locked -p ferroflow-cli
 #   4. create/refresh the Python venvs .venv/mlflow3 and .venv/mlflow2 (pinned in tests/)
-#   5. run the compatibility suite tests/compat against target/release/ferroflow with each client
+#   5. run the compatibility suite tests/compat against target/release/ferroflow with each client, on
+#      each database engine (every server on a fresh database)
 #
 # Extra arguments are passed to pytest (e.g. scripts/test.sh -k experiments -x).
 #
@@ -16,6 +18,7 @@
 #   FERROFLOW_SKIP_CARGO=1     skip steps 2 and 3 (use the existing binary)
 #   FERROFLOW_SKIP_SERVICES=1  skip step 1
 #   FERROFLOW_VENVS="mlflow3"  which client venvs to test with (default: "mlflow3 mlflow2")
+#   FERROFLOW_DATABASES="sqlite postgres"  which engines to test on (default: "sqlite postgres mysql")
 #   FERROFLOW_TEST_S3_ENDPOINT=http://host:port  use this S3-compatible endpoint instead of
 #                              starting moto (AWS_* credentials then come from the environment)
 #   PYTHON=python3.11          interpreter used to create the venvs
@@ -27,6 +30,7 @@ cd "$REPO_ROOT"
 
 PYTHON="${PYTHON:-python3}"
 VENVS="${FERROFLOW_VENVS:-mlflow3 mlflow2}"
+DATABASES="${FERROFLOW_DATABASES:-sqlite postgres mysql}"
 if [[ -d "$HOME/.cargo/bin" ]]; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
@@ -101,6 +105,17 @@ run_cargo() {
         note "cargo test: FAILED"
         FAILED=1
     fi
+    local engine
+    for engine in $DATABASES; do
+        [[ "$engine" == "sqlite" ]] && continue
+        step "HTTP integration tests on $engine"
+        if FERROFLOW_TEST_DATABASE="$engine" cargo test --locked -p ferroflow-server --test it; then
+            note "cargo test ($engine): ok"
+        else
+            note "cargo test ($engine): FAILED"
+            FAILED=1
+        fi
+    done
 
     step "cargo build --release --locked -p ferroflow-cli"
     if cargo build --release --locked -p ferroflow-cli; then
@@ -195,15 +210,15 @@ start_s3() {
 }
 
 # ------------------------------------------------------------------ 5. pytest
-run_suite() { # run_suite <venv name> [pytest args...]
-    local name=$1
-    shift
+run_suite() { # run_suite <venv name> <engine> [pytest args...]
+    local name=$1 engine=$2
+    shift 2
     local venv="$REPO_ROOT/.venv/$name"
     local log
     log="$(mktemp)"
-    step "compatibility suite with $name client"
+    step "compatibility suite with $name client on $engine"
     local rc=0
-    PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest "$REPO_ROOT/tests/compat" -q "$@" 2>&1 \
+    FERROFLOW_TEST_DATABASE="$engine" PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest "$REPO_ROOT/tests/compat" -q "$@" 2>&1 \
         | tee "$log" || rc=${PIPESTATUS[0]}
 
     local line passed failed errors skipped
@@ -219,18 +234,40 @@ run_suite() { # run_suite <venv name> [pytest args...]
 
     local counts="$passed passed, $failed failed, $errors errors, $skipped skipped"
     if [[ $rc -eq 0 ]]; then
-        note "compat ($name): ok ($counts)"
+        note "compat ($name, $engine): ok ($counts)"
     elif [[ $rc -eq 5 ]]; then
-        note "compat ($name): FAILED - no tests were collected (pytest exit 5)"
+        note "compat ($name, $engine): FAILED - no tests were collected (pytest exit 5)"
         FAILED=1
     else
-        note "compat ($name): FAILED (pytest exit $rc; $counts)"
+        note "compat ($name, $engine): FAILED (pytest exit $rc; $counts)"
         FAILED=1
     fi
 }
 
+# ------------------------------------------------------------------ cleanup
+drop_test_databases() { # the per-test databases of the Rust tests and the suite
+    local db
+    if pg_isready -h 127.0.0.1 -q 2>/dev/null; then
+        for db in $(psql -h 127.0.0.1 -U postgres -d postgres -Atq \
+            -c "SELECT datname FROM pg_database WHERE datname LIKE 'ff\_it\_%' OR datname LIKE 'ff\_compat\_%'" 2>/dev/null); do
+            psql -h 127.0.0.1 -U postgres -d postgres -q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+        done
+    fi
+    if mysqladmin -h127.0.0.1 -uroot ping >/dev/null 2>&1; then
+        for db in $(mysql -h127.0.0.1 -uroot -N -e \
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'ff\_it\_%' OR schema_name LIKE 'ff\_compat\_%'" 2>/dev/null); do
+            mysql -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS \`$db\`" >/dev/null 2>&1 || true
+        done
+    fi
+}
+
+cleanup() {
+    stop_s3
+    drop_test_databases
+}
+
 # ------------------------------------------------------------------ main
-trap stop_s3 EXIT
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [[ "${FERROFLOW_SKIP_SERVICES:-}" == "1" ]]; then
@@ -252,7 +289,9 @@ for name in $VENVS; do
 done
 
 for name in $VENVS; do
-    run_suite "$name" "$@"
+    for engine in $DATABASES; do
+        run_suite "$name" "$engine" "$@"
+    done
 done
 
 printf '\n==> summary\n'

@@ -13,12 +13,17 @@ S3-compatible endpoint is available (scripts/test.sh runs moto's standalone serv
 
 Environment knobs:
   FERROFLOW_BIN          path to the ferroflow binary (default <repo>/target/release/ferroflow)
-  FERROFLOW_SERVER_CMD   command template with {host} {port} {db} {artifacts} placeholders;
+  FERROFLOW_SERVER_CMD   command template with {host} {port} {db} {backend} {artifacts} placeholders
+                         ({db}: a SQLite file path; {backend}: the backend store URI);
                          {artifacts} is the artifacts destination (a local directory, or
                          s3://bucket/prefix for the S3 server), e.g.
                          `mlflow server --host {host} --port {port}
                           --backend-store-uri sqlite:///{db} --artifacts-destination {artifacts}`
   FERROFLOW_S3_SERVER_CMD  template for the S3 server (default: the one above)
+  FERROFLOW_TEST_DATABASE  sqlite (default), postgres or mysql: each server gets a fresh database
+                         there ({backend} in the template), dropped when it stops;
+                         FERROFLOW_TEST_POSTGRES_URL / FERROFLOW_TEST_MYSQL_URL name the servers
+                         (default: the local ones, postgres@127.0.0.1:5432 and root@127.0.0.1:3306)
   FERROFLOW_TEST_S3_ENDPOINT  S3-compatible endpoint (e.g. http://127.0.0.1:PORT, moto_server).
                          Unset: the S3 tests are skipped, or fail when CI is set.
                          The S3 server gets MLFLOW_S3_ENDPOINT_URL=<endpoint> and
@@ -64,7 +69,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 DEFAULT_CMD = (
     "{bin} server --host {host} --port {port} "
-    "--backend-store-uri sqlite:///{db} --artifacts-destination {artifacts}"
+    "--backend-store-uri {backend} --artifacts-destination {artifacts}"
 )
 S3_PREFIX = "artifacts"
 
@@ -89,10 +94,45 @@ def _server_template():
     return template
 
 
-def _server_command(template, port, db, artifacts):
+def _server_command(template, port, db, backend, artifacts):
     return shlex.split(
-        template.format(host=HOST, port=port, db=db, artifacts=artifacts)
+        template.format(host=HOST, port=port, db=db, backend=backend, artifacts=artifacts)
     )
+
+
+def _new_backend(db_path):
+    """The backend store URI of a new server: a SQLite file at `db_path`, or with
+    FERROFLOW_TEST_DATABASE=postgres|mysql a fresh database on the server named by
+    FERROFLOW_TEST_POSTGRES_URL / FERROFLOW_TEST_MYSQL_URL (defaults: the local servers).
+    Returns (uri, drop) where drop() removes the database again."""
+    engine = os.environ.get("FERROFLOW_TEST_DATABASE", "sqlite") or "sqlite"
+    if engine == "sqlite":
+        return f"sqlite:///{db_path}", lambda: None
+    from urllib.parse import urlsplit
+
+    name = f"ff_compat_{os.getpid()}_{uuid.uuid4().hex[:12]}"
+    if engine == "postgres":
+        base = os.environ.get("FERROFLOW_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+        parts = urlsplit(base)
+        admin = ["psql", "-h", parts.hostname, "-p", str(parts.port or 5432), "-U",
+                 parts.username or "postgres", "-d", "postgres", "-q", "-c"]
+        uri = f"postgresql://{parts.netloc}/{name}"
+    elif engine == "mysql":
+        base = os.environ.get("FERROFLOW_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+        parts = urlsplit(base)
+        admin = ["mysql", f"-h{parts.hostname}", f"-P{parts.port or 3306}", f"-u{parts.username or 'root'}"]
+        if parts.password:
+            admin.append(f"-p{parts.password}")
+        admin.append("-e")
+        uri = f"mysql+pymysql://{parts.netloc}/{name}"
+    else:
+        raise RuntimeError(f"FERROFLOW_TEST_DATABASE must be sqlite, postgres or mysql, not {engine!r}")
+    subprocess.run(admin + [f"CREATE DATABASE {name}"], check=True, capture_output=True)
+
+    def drop():
+        subprocess.run(admin + [f"DROP DATABASE IF EXISTS {name}"], capture_output=True)
+
+    return uri, drop
 
 
 def is_reference_server():
@@ -137,24 +177,33 @@ class _ServerStartError(Exception):
         self.log_tail = log_tail
 
 
-def _start_server(name, template, artifacts=None, env=None):
+def _start_server(name, template, artifacts=None, env=None, backend=None, db=None):
     """Start a tracking server from `template` in a fresh temporary directory.
 
     `artifacts` is the artifacts destination (default: <workdir>/artifacts, created).
+    `backend` is a ready backend store URI the caller owns (several servers can share one;
+    `db` is then its SQLite file path, for the {db} placeholder); by default the server gets
+    a fresh database from _new_backend, dropped by _shutdown_server.
     Returns a dict with url, proc, workdir, artifacts, log; raises _ServerStartError.
     """
     workdir = Path(tempfile.mkdtemp(prefix=f"ferroflow-compat-{name}-"))
-    db = workdir / "mlflow.db"
+    if db is None:
+        db = workdir / "mlflow.db"
     if artifacts is None:
         artifacts = workdir / "artifacts"
         artifacts.mkdir()
     port = _free_port()
-    cmd = _server_command(template, port, db, artifacts)
+    if backend is None:
+        backend, drop_database = _new_backend(db)
+    else:
+        drop_database = lambda: None  # noqa: E731 - the caller owns the database
+    cmd = _server_command(template, port, db, backend, artifacts)
     log_path = workdir / "server.log"
     base_url = f"http://{HOST}:{port}"
     state = _SERVERS.setdefault(name, {})
     state.update(cmd=cmd, log=str(log_path), url=base_url)
-    handle = dict(name=name, url=base_url, workdir=workdir, artifacts=artifacts, log=log_path)
+    handle = dict(name=name, url=base_url, workdir=workdir, artifacts=artifacts, log=log_path,
+                  drop_database=drop_database)
 
     log_file = open(log_path, "wb")
     handle["log_file"] = log_file
@@ -171,6 +220,7 @@ def _start_server(name, template, artifacts=None, env=None):
     except OSError as exc:
         log_file.close()
         shutil.rmtree(workdir, ignore_errors=True)
+        drop_database()
         raise _ServerStartError(f"could not start tracking server {cmd!r}: {exc}", "")
     handle["proc"] = proc
 
@@ -192,6 +242,7 @@ def _start_server(name, template, artifacts=None, env=None):
         tail = state["log_tail"] = _log_tail(log_path)
         if os.environ.get("FERROFLOW_KEEP_TMP") != "1":
             shutil.rmtree(workdir, ignore_errors=True)
+            drop_database()
         raise _ServerStartError(
             f"tracking server did not become ready: {cmd!r} (exit code {proc.poll()})\n"
             f"--- server log ---\n{tail}",
@@ -206,6 +257,7 @@ def _shutdown_server(handle):
     _SERVERS[handle["name"]]["log_tail"] = _log_tail(handle["log"])
     if os.environ.get("FERROFLOW_KEEP_TMP") != "1":
         shutil.rmtree(handle["workdir"], ignore_errors=True)
+        handle["drop_database"]()
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,61 @@ pub struct Cli {
 pub enum Command {
     /// Run the tracking server.
     Server(ServerArgs),
+    /// Database maintenance.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+/// `ferroflow db ...`
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Bring a database's schema up to date (what the server does at start unless --no-migrate).
+    Upgrade {
+        /// The database, as for --backend-store-uri (e.g. postgresql://user:password@host/db).
+        url: String,
+        #[command(flatten)]
+        pool: PoolArgs,
+    },
+}
+
+/// Connection pool settings for PostgreSQL and MySQL.
+#[derive(Debug, Clone, Args)]
+pub struct PoolArgs {
+    /// Most database connections of a PostgreSQL or MySQL pool.
+    #[arg(long, env = env_vars::DB_POOL_SIZE, default_value_t = 10)]
+    pub db_pool_size: u32,
+
+    /// Seconds a request waits for a free database connection before failing.
+    #[arg(long, env = env_vars::DB_ACQUIRE_TIMEOUT, default_value_t = 30)]
+    pub db_acquire_timeout: u64,
+
+    /// Seconds after which idle database connections are closed (0: never).
+    #[arg(long, env = env_vars::DB_IDLE_TIMEOUT, default_value_t = 600)]
+    pub db_idle_timeout: u64,
+
+    /// Seconds after which database connections are replaced (0: never); keep it below the database's
+    /// or a proxy's own connection lifetime.
+    #[arg(long, env = env_vars::DB_MAX_LIFETIME, default_value_t = 1800)]
+    pub db_max_lifetime: u64,
+
+    /// Seconds to keep retrying while the database is unreachable at start.
+    #[arg(long, env = env_vars::DB_CONNECT_TIMEOUT, default_value_t = 60)]
+    pub db_connect_timeout: u64,
+}
+
+impl PoolArgs {
+    /// As the store takes them.
+    pub fn settings(&self) -> ferroflow_store::PoolSettings {
+        let optional = |secs: u64| (secs > 0).then(|| std::time::Duration::from_secs(secs));
+        ferroflow_store::PoolSettings {
+            max_connections: self.db_pool_size.max(1),
+            min_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(self.db_acquire_timeout.max(1)),
+            idle_timeout: optional(self.db_idle_timeout),
+            max_lifetime: optional(self.db_max_lifetime),
+            connect_timeout: std::time::Duration::from_secs(self.db_connect_timeout),
+        }
+    }
 }
 
 /// `ferroflow server`.
@@ -33,8 +88,10 @@ pub struct ServerArgs {
     #[arg(long, env = env_vars::PORT, default_value_t = 5000)]
     pub port: u16,
 
-    /// Database for experiments and runs, e.g. `sqlite:///mlflow.db` (relative) or
-    /// `sqlite:////var/lib/ferroflow/mlflow.db` (absolute). Created and migrated on first start.
+    /// Database for experiments, runs and the registry: `sqlite:///mlflow.db` (relative path),
+    /// `sqlite:////var/lib/ferroflow/mlflow.db` (absolute), `postgresql://user:password@host:5432/db` or
+    /// `mysql://user:password@host:3306/db` (SQLAlchemy forms such as `mysql+pymysql://` work too).
+    /// The schema is created or upgraded at start.
     #[arg(long, env = env_vars::BACKEND_STORE_URI, default_value = "sqlite:///mlflow.db")]
     pub backend_store_uri: String,
 
@@ -79,9 +136,17 @@ pub struct ServerArgs {
     #[arg(long, env = env_vars::MAX_BODY_BYTES, default_value_t = 32 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
-    /// Largest number of database connections used for reads.
+    /// Largest number of SQLite connections used for reads.
     #[arg(long, env = env_vars::DB_READ_CONNECTIONS, default_value_t = 8)]
     pub db_read_connections: u32,
+
+    /// Do not apply database migrations at start; refuse to start if the schema is not up to date
+    /// (run `ferroflow db upgrade` instead).
+    #[arg(long, env = env_vars::NO_MIGRATE)]
+    pub no_migrate: bool,
+
+    #[command(flatten)]
+    pub pool: PoolArgs,
 }
 
 impl ServerArgs {

@@ -24,6 +24,18 @@ pub const CORS_ALLOWED_ORIGINS: &str = "FERROFLOW_CORS_ALLOWED_ORIGINS";
 pub const MAX_BODY_BYTES: &str = "FERROFLOW_MAX_BODY_BYTES";
 /// `--db-read-connections`
 pub const DB_READ_CONNECTIONS: &str = "FERROFLOW_DB_READ_CONNECTIONS";
+/// `--no-migrate`
+pub const NO_MIGRATE: &str = "FERROFLOW_NO_MIGRATE";
+/// `--db-pool-size`
+pub const DB_POOL_SIZE: &str = "FERROFLOW_DB_POOL_SIZE";
+/// `--db-acquire-timeout`
+pub const DB_ACQUIRE_TIMEOUT: &str = "FERROFLOW_DB_ACQUIRE_TIMEOUT";
+/// `--db-idle-timeout`
+pub const DB_IDLE_TIMEOUT: &str = "FERROFLOW_DB_IDLE_TIMEOUT";
+/// `--db-max-lifetime`
+pub const DB_MAX_LIFETIME: &str = "FERROFLOW_DB_MAX_LIFETIME";
+/// `--db-connect-timeout`
+pub const DB_CONNECT_TIMEOUT: &str = "FERROFLOW_DB_CONNECT_TIMEOUT";
 
 /// The variables `mlflow server` reads for the same options, accepted as aliases so a deployment can
 /// swap the binary without touching its environment. Ours win when both are set.

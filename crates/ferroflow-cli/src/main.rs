@@ -7,7 +7,7 @@ mod env_vars;
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
-use args::{Cli, Command};
+use args::{Cli, Command, DbCommand};
 
 fn main() -> anyhow::Result<()> {
     env_vars::apply_mlflow_aliases();
@@ -25,5 +25,9 @@ fn main() -> anyhow::Result<()> {
             }
             runtime.build()?.block_on(commands::server::run(args))
         }
+        Command::Db(DbCommand::Upgrade { url, pool }) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(commands::db::upgrade(&url, &pool)),
     }
 }

@@ -24,6 +24,8 @@ pub enum ErrorCode {
     PermissionDenied,
     /// The server cannot do this (e.g. multipart downloads).
     NotImplemented,
+    /// The database hit a transient failure (deadlock, lost connection) even after retries.
+    TemporarilyUnavailable,
     /// The server failed.
     InternalError,
 }
@@ -40,6 +42,7 @@ impl ErrorCode {
             Self::EndpointNotFound => "ENDPOINT_NOT_FOUND",
             Self::PermissionDenied => "PERMISSION_DENIED",
             Self::NotImplemented => "NOT_IMPLEMENTED",
+            Self::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
             Self::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -55,6 +58,7 @@ impl ErrorCode {
             Self::ResourceDoesNotExist | Self::EndpointNotFound => StatusCode::NOT_FOUND,
             Self::PermissionDenied => StatusCode::FORBIDDEN,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -91,11 +95,21 @@ impl ApiError {
     }
 }
 
+/// Marks a response whose request failed on a transient database error, so [`crate::retry`] may run
+/// the request again.
+#[derive(Debug, Clone, Copy)]
+pub struct TransientFailure;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status.unwrap_or_else(|| self.code.status());
+        let transient = self.code == ErrorCode::TemporarilyUnavailable;
         let body = ferroflow_api::responses::Error { error_code: self.code.as_str(), message: self.message };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if transient {
+            response.extensions_mut().insert(TransientFailure);
+        }
+        response
     }
 }
 
@@ -115,6 +129,17 @@ impl From<ferroflow_store::Error> for ApiError {
             E::NotFound(message) => Self::new(ErrorCode::ResourceDoesNotExist, message),
             E::AlreadyExists(message) => Self::new(ErrorCode::ResourceAlreadyExists, message),
             E::InvalidState(message) => Self::new(ErrorCode::InvalidState, message),
+            transient if transient.is_transient() => {
+                tracing::warn!(error = ?transient, "transient database failure");
+                Self::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "The database is temporarily unavailable (a deadlock or a lost connection); try again.",
+                )
+            }
+            refused if refused.is_data_exception() => {
+                tracing::info!(error = ?refused, "the database refused a value of the request");
+                Self::invalid("Invalid value: the database cannot store a value of this request (for example a NUL character or an over-long string)")
+            }
             internal @ (E::Database(_) | E::Migrate(_)) => {
                 // The chain (SQL errors, paths) goes to the log only.
                 tracing::error!(error = ?internal, "store failure");

@@ -7,6 +7,7 @@
 pub mod error;
 mod extract;
 mod handlers;
+mod retry;
 mod router;
 pub mod security;
 
@@ -61,8 +62,8 @@ pub struct Services {
 /// Layer order, outermost first: panic guard, trace span, Host check, CORS, security headers, body limit.
 /// The body limit applies to JSON requests; artifact uploads are streamed and not limited.
 pub fn router(services: Services, config: &ServerConfig) -> Router {
-    let mut app =
-        router::routes(services.tracking, services.artifacts).layer(DefaultBodyLimit::max(config.max_body_bytes));
+    let mut app = router::routes(services.tracking, services.artifacts, config.max_body_bytes)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes));
     app = app.layer(middleware::from_fn(security::security_headers));
     if let Some(cors) = cors_layer(&config.cors_allowed_origins) {
         app = app.layer(cors);

@@ -5,12 +5,12 @@
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::IntoResponse as _;
 use axum::routing::{any, delete, get, patch, post, put};
-use axum::Router;
+use axum::{middleware, Router};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::artifacts::{self, Artifacts};
 use crate::handlers::{experiments, logged_models, metrics, registry, runs, server};
-use crate::AppState;
+use crate::{retry, AppState};
 
 fn tracking_api() -> Router<AppState> {
     Router::new()
@@ -92,14 +92,19 @@ fn artifacts_api() -> Router<Artifacts> {
 
 /// All routes, without middleware. A service that is off (`None`) answers 503 on its routes, as MLflow
 /// does for `--artifacts-only` and `--no-serve-artifacts`.
-pub fn routes(tracking: Option<AppState>, artifacts: Option<Artifacts>) -> Router {
+pub fn routes(tracking: Option<AppState>, artifacts: Option<Artifacts>, max_body_bytes: usize) -> Router {
     // As MLflow does, multipart uploads are offered for buckets only (on local disk one streamed PUT is
     // faster); the mpu routes work for local destinations all the same.
     let offer_multipart = artifacts.as_ref().is_some_and(|store| store.is_object_store());
     let mut router = Router::new();
     for prefix in ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"] {
         router = match &tracking {
-            Some(state) => router.nest(prefix, tracking_api().with_state(state.clone())),
+            Some(state) => router.nest(
+                prefix,
+                tracking_api()
+                    .with_state(state.clone())
+                    .layer(middleware::from_fn_with_state(max_body_bytes, retry::retry_transient)),
+            ),
             None => router.route(&format!("{prefix}/{{*rest}}"), any(tracking_disabled)),
         };
     }

@@ -18,6 +18,7 @@ use sqlx::Any;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::runs::{run_not_found, validate_run_tags};
+use crate::sql::Dialect;
 use crate::{Error, LogBatch, Result, SqlStore};
 
 /// Jobs waiting at most; senders wait when the queue is full.
@@ -154,6 +155,7 @@ impl SqlStore {
             verdicts.push(verdict);
         }
         self.insert_params(&mut tx, &accepted).await?;
+        self.verify_params(&mut tx, &accepted).await?;
         self.write_tags(&mut tx, &accepted).await?;
         self.insert_metrics(&mut tx, &accepted).await?;
         tx.commit().await?;
@@ -185,9 +187,37 @@ impl SqlStore {
         Ok(rows.into_iter().map(|(run, key, value)| ((run, key), value)).collect())
     }
 
+    /// Another server (a replica on the same database) may have logged one of these params with another
+    /// value between our read and our insert, which then kept its value. Read the params back: the
+    /// transaction fails if any differs, and the job is told so (retried alone, its check sees the value).
+    async fn verify_params(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[&Job]) -> Result<()> {
+        let run_ids: Vec<String> = jobs
+            .iter()
+            .filter(|j| !j.batch.params.is_empty())
+            .map(|j| j.run_id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let stored = self.stored_params(tx, &run_ids).await?;
+        for job in jobs {
+            for param in &job.batch.params {
+                if let Some(value) = stored.get(&(job.run_id.clone(), param.key.clone())).filter(|v| **v != param.value)
+                {
+                    return Err(Error::InvalidParameterValue(format!(
+                        "Changing param values is not allowed. Param with key='{}' was already logged with \
+                         value='{value}' for run ID='{}'. Attempted logging new value '{}'.",
+                        param.key, job.run_id, param.value
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn insert_params(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[&Job]) -> Result<()> {
-        let rows: Vec<(&str, &KeyValue)> =
+        let mut rows: Vec<(&str, &KeyValue)> =
             jobs.iter().flat_map(|j| j.batch.params.iter().map(move |p| (j.run_id.as_str(), p))).collect();
+        rows.sort_by(|a, b| (a.0, a.1.key.as_str()).cmp(&(b.0, b.1.key.as_str())));
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut sql = self.sql("INSERT INTO params (run_id, key, value) VALUES ");
             for (i, (run_id, param)) in chunk.iter().enumerate() {
@@ -195,7 +225,7 @@ impl SqlStore {
                 sql.arg(*run_id).push(", ").arg(param.key.as_str()).push(", ").arg(param.value.as_str()).push(")");
             }
             // Same-value repeats are allowed; different values were refused in `write_group`.
-            sql.push(" ON CONFLICT (run_id, key) DO NOTHING");
+            sql.on_conflict_ignore("(run_id, key)");
             sql.query().execute(&mut **tx).await?;
         }
         Ok(())
@@ -209,7 +239,8 @@ impl SqlStore {
                 latest.insert((job.run_id.as_str(), tag.key.as_str()), tag);
             }
         }
-        let rows: Vec<(&str, &KeyValue)> = latest.iter().map(|((run_id, _), tag)| (*run_id, *tag)).collect();
+        let mut rows: Vec<(&str, &KeyValue)> = latest.iter().map(|((run_id, _), tag)| (*run_id, *tag)).collect();
+        rows.sort_by(|a, b| (a.0, a.1.key.as_str()).cmp(&(b.0, b.1.key.as_str())));
         self.upsert_tag_rows(tx, &rows).await?;
         for ((run_id, key), tag) in &latest {
             if *key == tags::RUN_NAME {
@@ -222,8 +253,12 @@ impl SqlStore {
     }
 
     async fn insert_metrics(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[&Job]) -> Result<()> {
-        let points: Vec<(&str, &Metric)> =
+        let mut points: Vec<(&str, &Metric)> =
             jobs.iter().flat_map(|j| j.batch.metrics.iter().map(move |m| (j.run_id.as_str(), m))).collect();
+        // One order for every writer, so concurrent transactions lock index entries in the same order.
+        points.sort_by(|a, b| {
+            (a.0, a.1.key.as_str(), a.1.step, a.1.timestamp).cmp(&(b.0, b.1.key.as_str(), b.1.step, b.1.timestamp))
+        });
         for chunk in points.chunks(ROWS_PER_STATEMENT) {
             let mut sql = self.sql(
                 "INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan, dataset_name, dataset_digest, model_id) VALUES ",
@@ -233,7 +268,7 @@ impl SqlStore {
                 metric_values(&mut sql, run_id, m, true);
             }
             // An exact repeat of a logged point is accepted and kept once.
-            sql.push(" ON CONFLICT DO NOTHING");
+            sql.on_conflict_ignore("");
             sql.query().execute(&mut **tx).await?;
         }
         let model_points: Vec<&(&str, &Metric)> = points.iter().filter(|(_, m)| m.model_id.is_some()).collect();
@@ -243,14 +278,14 @@ impl SqlStore {
                  dataset_digest) VALUES ",
             );
             for (i, (run_id, m)) in chunk.iter().enumerate() {
-                let (value, is_nan) = stored_value(m.value);
+                let (value, is_nan) = stored_value(self.dialect, m.value);
                 sql.push(if i == 0 { "(" } else { ", (" });
                 sql.arg(m.model_id.clone()).push(", ").arg(m.key.as_str()).push(", ").arg(m.timestamp);
                 sql.push(", ").arg(m.step).push(", ").arg(value).push(", ").arg(is_nan).push(", ").arg(*run_id);
                 sql.push(", ").arg(m.dataset_name.clone().unwrap_or_default());
                 sql.push(", ").arg(m.dataset_digest.clone().unwrap_or_default()).push(")");
             }
-            sql.push(" ON CONFLICT DO NOTHING");
+            sql.on_conflict_ignore("");
             sql.query().execute(&mut **tx).await?;
         }
         let latest = latest_per_key(&points);
@@ -262,14 +297,7 @@ impl SqlStore {
                 sql.push(if i == 0 { "(" } else { ", (" });
                 metric_values(&mut sql, run_id, m, false);
             }
-            sql.push(
-                " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
-                 timestamp = excluded.timestamp, step = excluded.step, dataset_name = excluded.dataset_name, \
-                 dataset_digest = excluded.dataset_digest, model_id = excluded.model_id \
-                 WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND \
-                 (excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = latest_metrics.timestamp \
-                 AND excluded.value > latest_metrics.value)))",
-            );
+            sql.push(&latest_metric_upsert(self.dialect));
             sql.query().execute(&mut **tx).await?;
         }
         Ok(())
@@ -280,10 +308,37 @@ impl SqlStore {
     }
 }
 
+/// The conflict clause of the `latest_metrics` insert: a stored row is replaced only by a later point
+/// (higher step, then timestamp, then value), so concurrent writers converge on the same latest value.
+fn latest_metric_upsert(dialect: Dialect) -> String {
+    let columns = ["model_id", "dataset_digest", "dataset_name", "is_nan", "value", "timestamp", "step"];
+    match dialect {
+        Dialect::Sqlite | Dialect::Postgres => {
+            let sets: Vec<String> = columns.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+            format!(
+                " ON CONFLICT (run_id, key) DO UPDATE SET {} WHERE excluded.step > latest_metrics.step OR \
+                 (excluded.step = latest_metrics.step AND (excluded.timestamp > latest_metrics.timestamp OR \
+                 (excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)))",
+                sets.join(", ")
+            )
+        }
+        // MySQL has no conditional upsert: every column takes the new value only if the point is later.
+        // Assignments run left to right and see earlier ones, so the columns the condition reads
+        // (value, timestamp, step) come last, in that order: where an earlier one changed, the rest are
+        // either still decided by a strictly greater step or timestamp, or already equal.
+        Dialect::MySql => {
+            let newer = "(VALUES(step) > step OR (VALUES(step) = step AND (VALUES(timestamp) > timestamp OR \
+                 (VALUES(timestamp) = timestamp AND VALUES(value) > value))))";
+            let sets: Vec<String> = columns.iter().map(|c| format!("{c} = IF({newer}, VALUES({c}), {c})")).collect();
+            format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", "))
+        }
+    }
+}
+
 /// Appends one metric's values; `history` orders the columns as the `metrics` table insert lists them,
 /// otherwise as `latest_metrics`.
 fn metric_values(sql: &mut crate::sql::Sql, run_id: &str, m: &Metric, history: bool) {
-    let (value, is_nan) = stored_value(m.value);
+    let (value, is_nan) = stored_value(sql.dialect(), m.value);
     sql.arg(run_id).push(", ").arg(m.key.as_str()).push(", ");
     if history {
         sql.arg(m.timestamp).push(", ").arg(m.step).push(", ").arg(value).push(", ").arg(is_nan);
@@ -312,10 +367,13 @@ fn check_params(job: &Job, stored: &mut HashMap<(String, String), String>) -> Re
     Ok(())
 }
 
-/// NaN cannot be stored by every engine (SQLite reads it back as NULL): keep 0 plus a flag.
-fn stored_value(value: f64) -> (f64, i64) {
+/// NaN cannot be stored by every engine (SQLite reads it back as NULL): keep 0 plus a flag. MySQL's
+/// DOUBLE cannot hold infinities either; there they become ±f64::MAX, as MLflow stores them everywhere.
+fn stored_value(dialect: Dialect, value: f64) -> (f64, i64) {
     if value.is_nan() {
         (0.0, 1)
+    } else if dialect == Dialect::MySql && value.is_infinite() {
+        (f64::MAX.copysign(value), 0)
     } else {
         (value, 0)
     }
@@ -323,7 +381,7 @@ fn stored_value(value: f64) -> (f64, i64) {
 
 /// The point of each (run, key) that would become its latest: highest step, then timestamp, then value.
 fn latest_per_key<'a>(points: &[(&'a str, &'a Metric)]) -> Vec<(&'a str, &'a Metric)> {
-    let rank = |m: &Metric| (m.step, m.timestamp, stored_value(m.value).0);
+    let rank = |m: &Metric| (m.step, m.timestamp, stored_value(Dialect::Sqlite, m.value).0);
     let mut best: HashMap<(&str, &str), &Metric> = HashMap::new();
     for (run_id, m) in points {
         let slot = best.entry((run_id, m.key.as_str())).or_insert(m);
@@ -331,7 +389,10 @@ fn latest_per_key<'a>(points: &[(&'a str, &'a Metric)]) -> Vec<(&'a str, &'a Met
             *slot = m;
         }
     }
-    best.into_iter().map(|((run_id, _), m)| (run_id, m)).collect()
+    let mut latest: Vec<(&str, &Metric)> = best.into_iter().map(|((run_id, _), m)| (run_id, m)).collect();
+    // One order for every writer, so concurrent transactions lock rows in the same order.
+    latest.sort_by(|a, b| (a.0, a.1.key.as_str()).cmp(&(b.0, b.1.key.as_str())));
+    latest
 }
 
 fn validate_batch(batch: LogBatch) -> Result<LogBatch> {

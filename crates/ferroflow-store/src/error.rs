@@ -38,3 +38,40 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+impl Error {
+    /// The database refused a value the request carried (SQLSTATE class 22, "data exception": a NUL
+    /// character PostgreSQL cannot store, a string too long for its column, ...). The client's fault.
+    pub fn is_data_exception(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::Database(db)) if db.code().is_some_and(|code| code.starts_with("22")))
+    }
+
+    /// A failure that the same request may not meet again: a deadlock or serialization failure, a lock
+    /// wait that timed out, a connection that broke or could not be had. Worth retrying as a whole.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Database(err) if is_transient(err))
+    }
+}
+
+/// See [`Error::is_transient`].
+pub(crate) fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            // SQLSTATE: serialization failure, deadlock, lock not available, connection exceptions,
+            // server shutting down or not accepting connections, too many connections.
+            let state = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            if matches!(state.as_str(), "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "53300")
+                || state.starts_with("08")
+            {
+                return true;
+            }
+            // MySQL: lock wait timeout (1205), deadlock (1213), too many connections (1040).
+            if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                return matches!(mysql.number(), 1205 | 1213 | 1040);
+            }
+            false
+        }
+        _ => false,
+    }
+}

@@ -6,6 +6,7 @@ use sqlx::Row as _;
 
 use crate::error::is_unique_violation;
 use crate::rows::{self, ExperimentRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT};
+use crate::sql::Dialect;
 use crate::{now_ms, Error, Result, SqlStore};
 
 /// The experiment every installation has, id 0.
@@ -27,7 +28,9 @@ impl SqlStore {
             .arg(now)
             .push(" WHERE NOT EXISTS (SELECT 1 FROM experiments WHERE experiment_id = ")
             .arg(DEFAULT_EXPERIMENT_ID)
-            .push(")");
+            .push(")")
+            // Replicas starting together race to create it; one wins, the others find it there.
+            .on_conflict_ignore("");
         sql.query().execute(&self.write).await?;
         Ok(())
     }
@@ -66,15 +69,21 @@ impl SqlStore {
             .arg(now)
             .push(", ")
             .arg(now)
-            .push(") RETURNING experiment_id");
-        let row = insert.query().fetch_one(&mut *tx).await.map_err(|err| {
+            .push(")");
+        let duplicate = |err: sqlx::Error| {
             if is_unique_violation(&err) {
                 Error::AlreadyExists(format!("Experiment '{name}' already exists."))
             } else {
                 err.into()
             }
-        })?;
-        let id: i64 = row.try_get("experiment_id")?;
+        };
+        let id: i64 = if self.dialect == Dialect::MySql {
+            let done = insert.query().execute(&mut *tx).await.map_err(duplicate)?;
+            done.last_insert_id().ok_or_else(|| Error::Database(sqlx::Error::RowNotFound))?
+        } else {
+            insert.push(" RETURNING experiment_id");
+            insert.query().fetch_one(&mut *tx).await.map_err(duplicate)?.try_get("experiment_id")?
+        };
         if artifact_location.is_none() {
             let mut update = self.sql("UPDATE experiments SET artifact_location = ");
             update.arg(self.artifact_location_for(id)).push(" WHERE experiment_id = ").arg(id);
@@ -147,7 +156,7 @@ impl SqlStore {
         let mut sql = self.sql("SELECT lifecycle_stage FROM experiments WHERE experiment_id = ");
         sql.arg(experiment_id);
         let row = sql.query().fetch_optional(executor).await?.ok_or_else(|| experiment_not_found(experiment_id))?;
-        Ok(LifecycleStage::from_name(&row.try_get::<String, _>("lifecycle_stage")?))
+        Ok(LifecycleStage::from_name(&rows::text(&row, "lifecycle_stage")?))
     }
 
     /// Fails unless the experiment exists and is active.
@@ -277,7 +286,7 @@ impl SqlStore {
     ) -> Result<()> {
         let mut sql = self.sql("INSERT INTO experiment_tags (experiment_id, key, value) VALUES (");
         sql.arg(experiment_id).push(", ").arg(tag.key.as_str()).push(", ").arg(tag.value.as_str());
-        sql.push(") ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value");
+        sql.push(")").on_conflict_update("(experiment_id, key)", &["value"]);
         sql.query().execute(&mut **tx).await?;
         Ok(())
     }

@@ -25,10 +25,11 @@ pub mod sql;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migrate as _, Migrator};
 use sqlx::{AnyPool, Executor as _};
 
 pub use error::{Error, Result};
-pub use location::BackendUri;
+pub use location::{redact, BackendUri};
 pub use logged_models::{CreateLoggedModel, DatasetScope, LoggedModelSearch};
 pub use metrics::{BulkIntervalQuery, HistoryQuery};
 pub use registry::{CreateModelVersion, RegistrySearch};
@@ -36,17 +37,53 @@ pub use runs::{CreateRun, LogBatch, LogInputs, UpdateRun};
 pub use search::{ExperimentSearch, RunSearch};
 use sql::Dialect;
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("migrations/mysql");
 
 /// How to open a store.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct StoreConfig {
     /// Which database.
     pub backend: BackendUri,
     /// Root under which new experiments get their artifact location (`<root>/<experiment_id>`).
     pub default_artifact_root: String,
-    /// Largest number of reading connections.
+    /// Largest number of reading connections (SQLite, beside its single writer).
     pub max_read_connections: u32,
+    /// Connection pool of PostgreSQL and MySQL.
+    pub pool: PoolSettings,
+    /// Apply pending migrations at start; otherwise refuse to start on an outdated schema.
+    pub migrate: bool,
+}
+
+/// Connection pool settings for PostgreSQL and MySQL.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Most open connections.
+    pub max_connections: u32,
+    /// Connections kept open when idle.
+    pub min_connections: u32,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+    /// Idle connections are closed after this long.
+    pub idle_timeout: Option<Duration>,
+    /// Connections are replaced after this long (below the server's or a proxy's own limit).
+    pub max_lifetime: Option<Duration>,
+    /// How long to keep trying to reach the database at start.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            min_connections: 1,
+            acquire_timeout: Duration::from_secs(30),
+            idle_timeout: Some(Duration::from_secs(600)),
+            max_lifetime: Some(Duration::from_secs(1800)),
+            connect_timeout: Duration::from_secs(60),
+        }
+    }
 }
 
 /// The SQL tracking store.
@@ -61,23 +98,39 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
-    /// Opens (creating if needed) the database, applies pending migrations and makes sure the
-    /// Default experiment exists.
+    /// Opens the database (creating a SQLite file if needed), brings its schema up to date (or checks
+    /// it is, without `migrate`) and makes sure the Default experiment exists. PostgreSQL and MySQL are
+    /// retried until `pool.connect_timeout` while they are unreachable.
     ///
     /// # Errors
-    /// `Database` when the database cannot be opened, `Migrate` when the schema cannot be brought up to date.
+    /// `Database` when the database cannot be reached, `Migrate` when the schema cannot be brought up
+    /// to date, `InvalidState` when it is outdated and `migrate` is off.
     pub async fn open(config: &StoreConfig) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let BackendUri::Sqlite { path } = &config.backend;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
-        }
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        let write = sqlite_pool(&url, 1).await?;
-        SQLITE_MIGRATIONS.run(&write).await?;
-        let read = sqlite_pool(&url, config.max_read_connections.max(1)).await?;
+        let (dialect, read, write) = match &config.backend {
+            BackendUri::Sqlite { path } => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
+                }
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                let write = sqlite_pool(&url, 1).await?;
+                prepare_schema(&SQLITE_MIGRATIONS, &write, config.migrate, &config.backend).await?;
+                let read = sqlite_pool(&url, config.max_read_connections.max(1)).await?;
+                (Dialect::Sqlite, read, write)
+            }
+            BackendUri::Postgres { url } | BackendUri::MySql { url } => {
+                let dialect = if matches!(config.backend, BackendUri::Postgres { .. }) {
+                    Dialect::Postgres
+                } else {
+                    Dialect::MySql
+                };
+                let pool = server_pool(url, dialect, &config.pool, &config.backend).await?;
+                prepare_schema(migrator(dialect), &pool, config.migrate, &config.backend).await?;
+                (dialect, pool.clone(), pool)
+            }
+        };
         let store = Self {
-            dialect: Dialect::Sqlite,
+            dialect,
             read,
             write,
             artifact_root: config.default_artifact_root.trim_end_matches('/').to_owned(),
@@ -86,8 +139,35 @@ impl SqlStore {
         // The task's own store has no queue, so the queue closes (and the task ends) with the last handle.
         let store = Self { batch_writer: Some(batch::BatchWriter::spawn(store.clone())), ..store };
         store.ensure_default_experiment().await?;
-        tracing::info!(database = %path.display(), "tracking store ready");
+        tracing::info!(database = %config.backend, "tracking store ready");
         Ok(store)
+    }
+
+    /// Applies pending migrations to the database and returns the versions it applied (`ferroflow db
+    /// upgrade`). Concurrent callers (replicas starting together) wait for each other: the migrator holds
+    /// a database lock while it works.
+    ///
+    /// # Errors
+    /// As [`SqlStore::open`].
+    pub async fn upgrade(backend: &BackendUri, pool: &PoolSettings) -> Result<Vec<i64>> {
+        sqlx::any::install_default_drivers();
+        let (migrator, pool) = match backend {
+            BackendUri::Sqlite { path } => {
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                (&SQLITE_MIGRATIONS, sqlite_pool(&url, 1).await?)
+            }
+            BackendUri::Postgres { url } => {
+                (migrator(Dialect::Postgres), server_pool(url, Dialect::Postgres, pool, backend).await?)
+            }
+            BackendUri::MySql { url } => {
+                (migrator(Dialect::MySql), server_pool(url, Dialect::MySql, pool, backend).await?)
+            }
+        };
+        let before = applied_versions(&pool).await?;
+        migrator.run(&pool).await?;
+        let after = applied_versions(&pool).await?;
+        pool.close().await;
+        Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
     }
 
     /// Closes every connection, waiting for running queries.
@@ -98,6 +178,79 @@ impl SqlStore {
 
     fn sql(&self, text: &str) -> sql::Sql {
         sql::Sql::new(self.dialect, text)
+    }
+}
+
+fn migrator(dialect: Dialect) -> &'static Migrator {
+    match dialect {
+        Dialect::Sqlite => &SQLITE_MIGRATIONS,
+        Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        Dialect::MySql => &MYSQL_MIGRATIONS,
+    }
+}
+
+async fn applied_versions(pool: &AnyPool) -> Result<Vec<i64>> {
+    let mut conn = pool.acquire().await?;
+    conn.ensure_migrations_table().await?;
+    Ok(conn.list_applied_migrations().await?.into_iter().map(|m| m.version).collect())
+}
+
+/// Runs the pending migrations, or with `migrate` off, checks there are none.
+async fn prepare_schema(migrator: &Migrator, pool: &AnyPool, migrate: bool, backend: &BackendUri) -> Result<()> {
+    if migrate {
+        migrator.run(pool).await?;
+        return Ok(());
+    }
+    let applied = applied_versions(pool).await?;
+    let pending: Vec<i64> = migrator.iter().map(|m| m.version).filter(|v| !applied.contains(v)).collect();
+    if !pending.is_empty() {
+        return Err(Error::InvalidState(format!(
+            "The {} schema is not up to date ({} migration(s) pending). Run `ferroflow db upgrade <uri>`, or start \
+             the server without --no-migrate.",
+            backend.engine(),
+            pending.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A pool on PostgreSQL or MySQL, retrying while the database is unreachable at start.
+async fn server_pool(url: &str, dialect: Dialect, settings: &PoolSettings, backend: &BackendUri) -> Result<AnyPool> {
+    let deadline = tokio::time::Instant::now() + settings.connect_timeout;
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let options = AnyPoolOptions::new()
+            .max_connections(settings.max_connections.max(1))
+            .min_connections(settings.min_connections.min(settings.max_connections))
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(settings.idle_timeout)
+            .max_lifetime(settings.max_lifetime)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::MySql {
+                        // Explicit id 0 (the Default experiment) must not mean "next id"; reads see what
+                        // other transactions committed, as on PostgreSQL.
+                        conn.execute(
+                            "SET SESSION sql_mode = CONCAT_WS(',', @@SESSION.sql_mode, 'NO_AUTO_VALUE_ON_ZERO'); \
+                             SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            });
+        match options.connect(url).await {
+            Ok(pool) => return Ok(pool),
+            Err(err) if tokio::time::Instant::now() < deadline && error::is_transient(&err) => {
+                tracing::warn!(database = %backend, error = %err, "database unreachable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(err) => {
+                tracing::error!(database = %backend, error = %err, "could not connect to the database");
+                return Err(Error::Database(err));
+            }
+        }
     }
 }
 

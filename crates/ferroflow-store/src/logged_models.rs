@@ -126,7 +126,7 @@ impl SqlStore {
         let mut location = self.sql("SELECT artifact_location FROM experiments WHERE experiment_id = ");
         location.arg(request.experiment_id);
         let experiment_location: String =
-            sqlx::Row::try_get(&location.query().fetch_one(&mut *tx).await?, "artifact_location")?;
+            rows::text(&location.query().fetch_one(&mut *tx).await?, "artifact_location")?;
         let artifact_location = format!("{}/models/{model_id}/artifacts", experiment_location.trim_end_matches('/'));
         let name = request.name.unwrap_or_else(run_name::generate);
         let mut insert = self.sql(
@@ -312,11 +312,11 @@ impl SqlStore {
     ) -> Result<()> {
         let mut insert = self.sql("INSERT INTO logged_model_params (model_id, key, value) VALUES (");
         insert.arg(model_id).push(", ").arg(param.key.as_str()).push(", ").arg(param.value.as_str());
-        insert.push(") ON CONFLICT (model_id, key) DO NOTHING");
+        insert.push(")").on_conflict_ignore("(model_id, key)");
         if insert.query().execute(&mut **tx).await?.rows_affected() == 0 {
             let mut existing = self.sql("SELECT value FROM logged_model_params WHERE model_id = ");
             existing.arg(model_id).push(" AND key = ").arg(param.key.as_str());
-            let value: String = sqlx::Row::try_get(&existing.query().fetch_one(&mut **tx).await?, "value")?;
+            let value = rows::text(&existing.query().fetch_one(&mut **tx).await?, "value")?;
             if value != param.value {
                 return Err(Error::InvalidParameterValue(format!(
                     "Changing param values is not allowed. Param with key='{}' was already logged with \
@@ -336,7 +336,7 @@ impl SqlStore {
     ) -> Result<()> {
         let mut sql = self.sql("INSERT INTO logged_model_tags (model_id, key, value) VALUES (");
         sql.arg(model_id).push(", ").arg(tag.key.as_str()).push(", ").arg(tag.value.as_str());
-        sql.push(") ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value");
+        sql.push(")").on_conflict_update("(model_id, key)", &["value"]);
         sql.query().execute(&mut **tx).await?;
         Ok(())
     }

@@ -115,7 +115,7 @@ impl SqlStore {
             "INSERT INTO registered_models (name, creation_timestamp, last_updated_timestamp, description) VALUES (",
         );
         insert.arg(name).push(", ").arg(now).push(", ").arg(now).push(", ").arg(description.map(str::to_owned));
-        insert.push(") ON CONFLICT (name) DO NOTHING");
+        insert.push(")").on_conflict_ignore("(name)");
         if insert.query().execute(&mut *tx).await?.rows_affected() == 0 {
             return Err(Error::AlreadyExists(format!("Registered Model (name={name}) already exists.")));
         }
@@ -566,7 +566,7 @@ impl SqlStore {
         }
         let mut sql = self.sql("INSERT INTO registered_model_aliases (name, alias, version) VALUES (");
         sql.arg(name).push(", ").arg(alias).push(", ").arg(number);
-        sql.push(") ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version");
+        sql.push(")").on_conflict_update("(name, alias)", &["version"]);
         sql.query().execute(&mut *tx).await?;
         self.touch_model(&mut tx, name).await?;
         tx.commit().await?;
@@ -626,7 +626,7 @@ async fn upsert_tag(
         sql.arg(number).push(", ");
     }
     sql.arg(tag.key.as_str()).push(", ").arg(tag.value.as_str());
-    sql.push(&format!(") ON CONFLICT ({conflict}, key) DO UPDATE SET value = excluded.value"));
+    sql.push(")").on_conflict_update(&format!("({conflict}, key)"), &["value"]);
     sql.query().execute(&mut **tx).await?;
     Ok(())
 }

@@ -10,34 +10,96 @@
 use ferroflow_core::model::{Dataset, Experiment, KeyValue, LifecycleStage, Metric, RunInfo, RunStatus};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use sqlx::{Any, Executor, Row as _};
+use serde_json::Value;
+use sqlx::any::{AnyRow, AnyTypeInfoKind};
+use sqlx::{Any, Column as _, Executor, Row as _};
 
-use crate::sql::Sql;
+use crate::sql::{Dialect, Sql};
 use crate::{Error, Result, SqlStore};
 
 impl SqlStore {
-    /// Runs `inner` (a SELECT whose output columns `columns` refers to) and decodes its rows as `T`.
+    /// Runs `inner` and decodes its rows as `T`, a tuple of the columns `inner` selects, in order.
+    ///
+    /// On SQLite the rows come back as one aggregated value, `columns` naming the values of each row
+    /// (as expressions over `inner`'s output); elsewhere rows are read one by one and decoded natively.
     pub(crate) async fn fetch_rows<T: DeserializeOwned>(
         &self,
         executor: impl Executor<'_, Database = Any>,
         columns: &str,
         inner: &Sql,
     ) -> Result<Vec<T>> {
-        let rows = inner.wrapped(&format!("SELECT json_array({columns}) AS row FROM ("), ") AS r");
-        self.fetch_json_rows(executor, &rows).await
+        match self.dialect {
+            Dialect::Sqlite => {
+                let rows = inner.wrapped(&format!("SELECT json_array({columns}) AS item FROM ("), ") AS r");
+                self.fetch_json_rows(executor, &rows).await
+            }
+            Dialect::Postgres | Dialect::MySql => {
+                inner.query().fetch_all(executor).await?.iter().map(decode_row).collect()
+            }
+        }
     }
 
-    /// Runs `inner`, whose one column `row` holds a JSON array per row, and decodes the arrays as `T`.
+    /// Runs `inner`, whose one column `item` holds a JSON array per row, and decodes the arrays as `T`.
     pub(crate) async fn fetch_json_rows<T: DeserializeOwned>(
         &self,
         executor: impl Executor<'_, Database = Any>,
         inner: &Sql,
     ) -> Result<Vec<T>> {
-        let wrapped = inner.wrapped(&format!("SELECT {} AS rows FROM (", concat_rows("row")), ") AS q");
-        let row = wrapped.query().fetch_one(executor).await?;
-        let text: String = row.try_get("rows")?;
-        serde_json::from_str(&text).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
+        match self.dialect {
+            Dialect::Sqlite => {
+                let wrapped = inner.wrapped(&format!("SELECT {} AS items FROM (", concat_rows("item")), ") AS q");
+                let row = wrapped.query().fetch_one(executor).await?;
+                decode_json(&text(&row, "items")?)
+            }
+            Dialect::Postgres | Dialect::MySql => {
+                inner.query().fetch_all(executor).await?.iter().map(|row| decode_json(&text(row, "item")?)).collect()
+            }
+        }
     }
+}
+
+/// A text column. MySQL reports text with a binary collation (our schema's) as a blob, so bytes are
+/// accepted too.
+pub(crate) fn text(row: &AnyRow, column: &str) -> Result<String> {
+    match row.try_get::<String, _>(column) {
+        Ok(text) => Ok(text),
+        Err(sqlx::Error::ColumnDecode { .. }) => {
+            let bytes: Vec<u8> = row.try_get(column)?;
+            String::from_utf8(bytes).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn decode_json<T: DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
+}
+
+/// Decodes a row by the types its columns report, through JSON, into `T`. Doubles travel as their exact
+/// text (`Float`), so infinities and every digit survive.
+fn decode_row<T: DeserializeOwned>(row: &AnyRow) -> Result<T> {
+    let mut values = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let value = match column.type_info().kind() {
+            AnyTypeInfoKind::Null => Value::Null,
+            AnyTypeInfoKind::Bool => row.try_get::<Option<bool>, _>(i)?.map_or(Value::Null, Value::Bool),
+            AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt => {
+                row.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, Value::from)
+            }
+            AnyTypeInfoKind::Real => {
+                row.try_get::<Option<f32>, _>(i)?.map_or(Value::Null, |v| Value::String(format!("{:?}", f64::from(v))))
+            }
+            AnyTypeInfoKind::Double => {
+                row.try_get::<Option<f64>, _>(i)?.map_or(Value::Null, |v| Value::String(format!("{v:?}")))
+            }
+            AnyTypeInfoKind::Text => row.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::String),
+            AnyTypeInfoKind::Blob => row
+                .try_get::<Option<Vec<u8>>, _>(i)?
+                .map_or(Value::Null, |bytes| Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+        };
+        values.push(value);
+    }
+    serde_json::from_value(Value::Array(values)).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
 }
 
 /// Joins the JSON text of each row into one JSON array. Plain string concatenation: SQLite's JSON
@@ -46,15 +108,27 @@ fn concat_rows(row: &str) -> String {
     format!("'[' || coalesce(group_concat({row}, ','), '') || ']'")
 }
 
-/// A double sent as text by [`SqlStore::fetch_rows`] (`printf('%!.17g', column)`).
+/// A double read by [`SqlStore::fetch_rows`]: exact text (SQLite's `printf('%!.17g')`, PostgreSQL's
+/// `::text`, the native decoder) or a JSON number (MySQL's `JSON_ARRAY`, which prints the shortest
+/// round-tripping form).
 #[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(try_from = "String")]
+#[serde(try_from = "FloatText")]
 pub(crate) struct Float(pub f64);
 
-impl TryFrom<String> for Float {
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FloatText {
+    Text(String),
+    Number(f64),
+}
+
+impl TryFrom<FloatText> for Float {
     type Error = std::num::ParseFloatError;
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        text.trim().parse::<f64>().map(Float)
+    fn try_from(value: FloatText) -> Result<Self, Self::Error> {
+        match value {
+            FloatText::Text(text) => text.trim().parse::<f64>().map(Float),
+            FloatText::Number(number) => Ok(Float(number)),
+        }
     }
 }
 
@@ -84,9 +158,13 @@ fn metric_value(value: Float, is_nan: i64) -> f64 {
     }
 }
 
-/// Spells a REAL column for [`SqlStore::fetch_rows`].
-pub(crate) fn float_column(column: &str) -> String {
-    format!("printf('%!.17g', {column})")
+/// Spells a double column inside a JSON row (see [`Float`]).
+pub(crate) fn float_column(dialect: Dialect, column: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("printf('%!.17g', {column})"),
+        Dialect::Postgres => format!("CAST({column} AS TEXT)"),
+        Dialect::MySql => column.to_owned(),
+    }
 }
 
 pub(crate) const EXPERIMENT_SELECT: &str =
@@ -139,9 +217,13 @@ pub(crate) fn key_value((key, value): KeyValueRow) -> KeyValue {
 pub(crate) const METRIC_COLUMNS: &str =
     "run_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest, model_id";
 
-/// The JSON fields of a metric row, in [`MetricRow`] order.
+/// The JSON fields of a metric row, in [`MetricRow`] order (the `columns` of [`SqlStore::fetch_rows`],
+/// which only SQLite reads).
 pub(crate) fn metric_fields() -> String {
-    format!("run_id, key, {}, is_nan, timestamp, step, dataset_name, dataset_digest, model_id", float_column("value"))
+    format!(
+        "run_id, key, {}, is_nan, timestamp, step, dataset_name, dataset_digest, model_id",
+        float_column(Dialect::Sqlite, "value")
+    )
 }
 
 pub(crate) type MetricRow = (String, String, Float, i64, i64, i64, Option<String>, Option<String>, Option<String>);

@@ -7,9 +7,10 @@ use ferroflow_core::model::{
 };
 use ferroflow_core::validation::{self, KeyKind};
 use ferroflow_core::{run_name, tags};
-use sqlx::{Any, Executor, Row as _};
+use sqlx::{Any, Executor};
 
 use crate::rows::{self, RunRow, RUN_FIELDS, RUN_SELECT};
+use crate::sql::Dialect;
 use crate::{now_ms, Error, Result, SqlStore};
 
 /// The fields of runs/create.
@@ -86,7 +87,7 @@ impl SqlStore {
         self.require_active_experiment(&mut *tx, request.experiment_id).await?;
         let mut location = self.sql("SELECT artifact_location FROM experiments WHERE experiment_id = ");
         location.arg(request.experiment_id);
-        let experiment_location: String = location.query().fetch_one(&mut *tx).await?.try_get("artifact_location")?;
+        let experiment_location = rows::text(&location.query().fetch_one(&mut *tx).await?, "artifact_location")?;
         let info = RunInfo {
             artifact_uri: format!("{}/{run_id}/artifacts", experiment_location.trim_end_matches('/')),
             run_id,
@@ -157,37 +158,40 @@ impl SqlStore {
     }
 
     /// Loads the runs that `page` (a SELECT of the run columns, with its own order and limit) returns,
-    /// with their tags, params, latest metrics, dataset inputs and model inputs/outputs, in one query:
-    /// the page is materialised once and each table contributes JSON arrays tagged with their kind.
+    /// with their tags, params, latest metrics, dataset inputs and model inputs/outputs. Each child table
+    /// contributes JSON arrays tagged with their kind. On SQLite the page is materialised once and
+    /// everything comes back in one statement; on the server engines the page is read first (which keeps
+    /// its order without relying on how a derived table is scanned), then the children of its runs.
     pub(crate) async fn load_runs(&self, page: &crate::sql::Sql) -> Result<Vec<Run>> {
-        let in_page = "IN (SELECT run_id FROM page)";
-        let mut sql = page.wrapped(
-            "WITH page AS MATERIALIZED (",
-            ") SELECT json_array('r', run_id, name, experiment_id, user_id, status, start_time, end_time, \
-             artifact_uri, lifecycle_stage) AS row FROM page",
-        );
-        sql.push(&format!(
-            " UNION ALL SELECT json_array('t', run_id, key, value) FROM run_tags WHERE run_id {in_page}"
-        ));
-        sql.push(&format!(" UNION ALL SELECT json_array('p', run_id, key, value) FROM params WHERE run_id {in_page}"));
-        sql.push(&format!(
-            " UNION ALL SELECT json_array('m', run_id, key, {}, is_nan, timestamp, step, dataset_name, dataset_digest, \
-             model_id) FROM latest_metrics WHERE run_id {in_page}",
-            rows::float_column("value")
-        ));
-        sql.push(&format!(
-            " UNION ALL SELECT json_array('d', i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile, \
-             (SELECT json_group_array(json_array(t.key, t.value)) FROM run_input_tags t \
-             WHERE t.run_id = i.run_id AND t.dataset_id = i.dataset_id)) \
-             FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id {in_page}"
-        ));
-        sql.push(&format!(
-            " UNION ALL SELECT json_array('i', run_id, model_id) FROM run_model_inputs WHERE run_id {in_page}"
-        ));
-        sql.push(&format!(
-            " UNION ALL SELECT json_array('o', run_id, model_id, step) FROM run_model_outputs WHERE run_id {in_page}"
-        ));
-        let rows: Vec<rows::RunChild> = self.fetch_json_rows(&self.read, &sql).await?;
+        let rows: Vec<rows::RunChild> = match self.dialect {
+            Dialect::Sqlite => {
+                let mut sql = page.wrapped(
+                    "WITH page AS MATERIALIZED (",
+                    ") SELECT json_array('r', run_id, name, experiment_id, user_id, status, start_time, end_time, \
+                     artifact_uri, lifecycle_stage) AS item FROM page",
+                );
+                self.push_run_children(&mut sql, |sql| {
+                    sql.push("IN (SELECT run_id FROM page)");
+                });
+                self.fetch_json_rows(&self.read, &sql).await?
+            }
+            Dialect::Postgres | Dialect::MySql => {
+                let infos: Vec<RunRow> = self.fetch_rows(&self.read, RUN_FIELDS, page).await?;
+                if infos.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let ids: Vec<String> = infos.iter().map(|row| row.0.clone()).collect();
+                let mut sql = self.sql("SELECT NULL AS item FROM runs WHERE 1 = 0");
+                self.push_run_children(&mut sql, |sql| {
+                    sql.push("IN ").list(&ids);
+                });
+                let mut rows: Vec<rows::RunChild> =
+                    infos.into_iter().map(|row| rows::RunChild::Info(rows::run_info(row))).collect();
+                let children: Vec<rows::RunChild> = self.fetch_json_rows(&self.read, &sql).await?;
+                rows.extend(children);
+                rows
+            }
+        };
         let mut runs: Vec<Run> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut children = Vec::with_capacity(rows.len());
@@ -229,6 +233,54 @@ impl SqlStore {
             sort_children(run);
         }
         Ok(runs)
+    }
+
+    /// Appends `UNION ALL` branches yielding the children of the runs whose id satisfies `in_page`.
+    fn push_run_children(&self, sql: &mut crate::sql::Sql, in_page: impl Fn(&mut crate::sql::Sql)) {
+        let d = self.dialect;
+        let json = |items: &str| match d {
+            Dialect::Sqlite => format!("json_array({items})"),
+            Dialect::Postgres => format!("CAST(json_build_array({items}) AS TEXT)"),
+            Dialect::MySql => format!("CAST(JSON_ARRAY({items}) AS CHAR)"),
+        };
+        let input_tags = match d {
+            Dialect::Sqlite => "(SELECT json_group_array(json_array(t.key, t.value))",
+            Dialect::Postgres => "(SELECT COALESCE(json_agg(json_build_array(t.key, t.value)), '[]'::json)",
+            Dialect::MySql => "(SELECT COALESCE(JSON_ARRAYAGG(JSON_ARRAY(t.key, t.value)), JSON_ARRAY())",
+        };
+        let kind = |k: &str| match d {
+            Dialect::Postgres => format!("'{k}'::text"),
+            Dialect::Sqlite | Dialect::MySql => format!("'{k}'"),
+        };
+        let branches = [
+            (json(&format!("{}, run_id, key, value", kind("t"))), "FROM run_tags WHERE run_id ".to_owned()),
+            (json(&format!("{}, run_id, key, value", kind("p"))), "FROM params WHERE run_id ".to_owned()),
+            (
+                json(&format!(
+                    "{}, run_id, key, {}, is_nan, timestamp, step, dataset_name, dataset_digest, model_id",
+                    kind("m"),
+                    rows::float_column(d, "value")
+                )),
+                "FROM latest_metrics WHERE run_id ".to_owned(),
+            ),
+            (
+                json(&format!(
+                    "{}, i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile, \
+                     {input_tags} FROM run_input_tags t WHERE t.run_id = i.run_id AND t.dataset_id = i.dataset_id)",
+                    kind("d")
+                )),
+                "FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id ".to_owned(),
+            ),
+            (json(&format!("{}, run_id, model_id", kind("i"))), "FROM run_model_inputs WHERE run_id ".to_owned()),
+            (
+                json(&format!("{}, run_id, model_id, step", kind("o"))),
+                "FROM run_model_outputs WHERE run_id ".to_owned(),
+            ),
+        ];
+        for (item, from) in branches {
+            sql.push(&format!(" UNION ALL SELECT {item} AS item {from}"));
+            in_page(sql);
+        }
     }
 
     /// Changes a run's status, end time or name.
@@ -333,7 +385,7 @@ impl SqlStore {
                 sql.push(if i == 0 { "(" } else { ", (" });
                 sql.arg(*run_id).push(", ").arg(tag.key.as_str()).push(", ").arg(tag.value.as_str()).push(")");
             }
-            sql.push(" ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value");
+            sql.on_conflict_update("(run_id, key)", &["value"]);
             sql.query().execute(&mut **tx).await?;
         }
         Ok(())
@@ -353,19 +405,19 @@ impl SqlStore {
         for input in &inputs.datasets {
             let dataset_id = self.dataset_id(&mut tx, info.experiment_id, &input.dataset).await?;
             let mut link = self.sql("INSERT INTO run_dataset_inputs (run_id, dataset_id) VALUES (");
-            link.arg(run_id).push(", ").arg(dataset_id.as_str()).push(") ON CONFLICT DO NOTHING");
+            link.arg(run_id).push(", ").arg(dataset_id.as_str()).push(")").on_conflict_ignore("");
             link.query().execute(&mut *tx).await?;
             for tag in &input.tags {
                 let mut sql = self.sql("INSERT INTO run_input_tags (run_id, dataset_id, key, value) VALUES (");
                 sql.arg(run_id).push(", ").arg(dataset_id.as_str()).push(", ").arg(tag.key.as_str());
                 sql.push(", ").arg(tag.value.as_str());
-                sql.push(") ON CONFLICT (run_id, dataset_id, key) DO UPDATE SET value = excluded.value");
+                sql.push(")").on_conflict_update("(run_id, dataset_id, key)", &["value"]);
                 sql.query().execute(&mut *tx).await?;
             }
         }
         for model_id in &inputs.model_ids {
             let mut sql = self.sql("INSERT INTO run_model_inputs (run_id, model_id) VALUES (");
-            sql.arg(run_id).push(", ").arg(model_id.as_str()).push(") ON CONFLICT DO NOTHING");
+            sql.arg(run_id).push(", ").arg(model_id.as_str()).push(")").on_conflict_ignore("");
             sql.query().execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -383,7 +435,7 @@ impl SqlStore {
         find.arg(experiment_id).push(" AND name = ").arg(dataset.name.as_str());
         find.push(" AND digest = ").arg(dataset.digest.as_str());
         if let Some(row) = find.query().fetch_optional(&mut **tx).await? {
-            return Ok(row.try_get("dataset_id")?);
+            return rows::text(&row, "dataset_id");
         }
         let dataset_id = uuid::Uuid::new_v4().simple().to_string();
         let mut insert = self.sql("INSERT INTO datasets (dataset_id, experiment_id, name, digest, source_type, source, schema, profile) VALUES (");
@@ -419,7 +471,7 @@ impl SqlStore {
         for output in outputs {
             let mut sql = self.sql("INSERT INTO run_model_outputs (run_id, model_id, step) VALUES (");
             sql.arg(run_id).push(", ").arg(output.model_id.as_str()).push(", ").arg(output.step);
-            sql.push(") ON CONFLICT (run_id, model_id) DO UPDATE SET step = excluded.step");
+            sql.push(")").on_conflict_update("(run_id, model_id)", &["step"]);
             sql.query().execute(&mut *tx).await?;
         }
         tx.commit().await?;

@@ -223,6 +223,11 @@ pub(crate) fn string_condition(sql: &mut Sql, dialect: Dialect, column: &str, co
             Dialect::Sqlite => {
                 sql.push(&format!("{column} GLOB ")).arg(like_to_glob(pattern));
             }
+            // PostgreSQL's LIKE is case-sensitive; on MySQL the columns use a binary collation, so
+            // LIKE is too. Neither treats the pattern's backslashes specially here.
+            Dialect::Postgres | Dialect::MySql => {
+                sql.push(&format!("{column} LIKE ")).arg(pattern.as_str()).push(" ESCAPE ''");
+            }
         },
         StringMatch::ILike(pattern) => {
             sql.push(&format!("LOWER({column}) LIKE LOWER(")).arg(pattern.as_str()).push(")");

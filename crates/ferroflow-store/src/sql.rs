@@ -1,7 +1,9 @@
 //! Building SQL text and its arguments together, so one query body serves every database.
 //!
 //! Placeholders are written with [`Sql::arg`], which emits `?` or `$n` depending on the dialect, and the
-//! few statements whose syntax differs between engines ask the [`Dialect`] for their spelling.
+//! few statements whose syntax differs between engines ask the [`Dialect`] for their spelling: upserts
+//! ([`Sql::on_conflict_ignore`], [`Sql::on_conflict_update`]) and lists bound as one JSON value. On MySQL
+//! the column names that are reserved words there (`key`, `schema`) are quoted as they are written.
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
@@ -12,6 +14,56 @@ use sqlx::Any;
 pub enum Dialect {
     /// SQLite (the embedded default).
     Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL and MariaDB.
+    MySql,
+}
+
+impl Dialect {
+    /// How SQL text must be spelled for this engine (identifiers MySQL reserves, quoted).
+    fn spell(self, text: &str) -> String {
+        match self {
+            Self::MySql => quote_reserved(text),
+            Self::Sqlite | Self::Postgres => text.to_owned(),
+        }
+    }
+}
+
+/// Lower-case column names that MySQL reserves and our schema uses.
+const MYSQL_RESERVED: &[&str] = &["key", "schema"];
+
+/// Puts backticks around the bare words in [`MYSQL_RESERVED`] outside quoted literals.
+fn quote_reserved(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut in_literal = false;
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if MYSQL_RESERVED.contains(&word.as_str()) {
+            out.push('`');
+            out.push_str(word);
+            out.push('`');
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if in_literal {
+            out.push(c);
+            in_literal = c != '\'';
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        flush(&mut word, &mut out);
+        in_literal = c == '\'';
+        out.push(c);
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 /// One bound argument.
@@ -40,12 +92,17 @@ pub struct Sql {
 impl Sql {
     /// Starts a statement.
     pub fn new(dialect: Dialect, text: &str) -> Self {
-        Self { dialect, text: text.to_owned(), args: Vec::new() }
+        Self { dialect, text: dialect.spell(text), args: Vec::new() }
+    }
+
+    /// The engine this statement is for.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// Appends SQL text.
     pub fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
+        self.text.push_str(&self.dialect.spell(text));
         self
     }
 
@@ -53,9 +110,39 @@ impl Sql {
     pub fn arg(&mut self, arg: impl Into<Arg>) -> &mut Self {
         self.args.push(arg.into());
         match self.dialect {
-            Dialect::Sqlite => self.text.push('?'),
+            Dialect::Sqlite | Dialect::MySql => self.text.push('?'),
+            Dialect::Postgres => {
+                self.text.push('$');
+                self.text.push_str(&self.args.len().to_string());
+            }
         }
         self
+    }
+
+    /// Makes this `INSERT` skip rows that collide with an existing key (`conflict` names the key
+    /// columns, e.g. `(run_id, key)`; SQLite and PostgreSQL need it, MySQL ignores any collision).
+    pub fn on_conflict_ignore(&mut self, conflict: &str) -> &mut Self {
+        match self.dialect {
+            Dialect::Sqlite | Dialect::Postgres => self.push(&format!(" ON CONFLICT {conflict} DO NOTHING")),
+            Dialect::MySql => {
+                self.text = self.text.replacen("INSERT INTO", "INSERT IGNORE INTO", 1);
+                self
+            }
+        }
+    }
+
+    /// Makes this `INSERT` overwrite `columns` of a row that collides on `conflict`.
+    pub fn on_conflict_update(&mut self, conflict: &str, columns: &[&str]) -> &mut Self {
+        let sets: Vec<String> = match self.dialect {
+            Dialect::Sqlite | Dialect::Postgres => columns.iter().map(|c| format!("{c} = excluded.{c}")).collect(),
+            Dialect::MySql => columns.iter().map(|c| format!("{c} = VALUES({c})")).collect(),
+        };
+        match self.dialect {
+            Dialect::Sqlite | Dialect::Postgres => {
+                self.push(&format!(" ON CONFLICT {conflict} DO UPDATE SET {}", sets.join(", ")))
+            }
+            Dialect::MySql => self.push(&format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", "))),
+        }
     }
 
     /// Appends a parenthesised set of strings for `IN`, bound as one JSON array so a list of any length
@@ -67,18 +154,37 @@ impl Sql {
 
     /// Appends a parenthesised set of integers for `IN`, bound as one JSON array.
     pub fn int_list(&mut self, items: &[i64]) -> &mut Self {
-        self.json_set(serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned()))
+        let json = serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned());
+        self.json_values(json, "BIGINT", "::bigint")
     }
 
     fn json_set(&mut self, json: String) -> &mut Self {
+        self.json_values(json, "VARCHAR(1024) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin", "")
+    }
+
+    /// `(SELECT <each element of the JSON array>)`, typed as `mysql_type` on MySQL and cast with
+    /// `postgres_cast` on PostgreSQL.
+    fn json_values(&mut self, json: String, mysql_type: &str, postgres_cast: &str) -> &mut Self {
         match self.dialect {
             Dialect::Sqlite => self.push("(SELECT value FROM json_each(").arg(json).push("))"),
+            Dialect::Postgres => {
+                self.push("(SELECT json_array_elements_text(").arg(json).push(&format!("::json){postgres_cast})"))
+            }
+            Dialect::MySql => self
+                .push("(SELECT v FROM JSON_TABLE(")
+                .arg(json)
+                .push(&format!(", '$[*]' COLUMNS (v {mysql_type} PATH '$')) AS jt)")),
         }
     }
 
     /// The same statement and arguments between `prefix` and `suffix` (for wrapping as a subquery).
+    /// PostgreSQL placeholders keep their numbers, so `prefix` must not bind arguments itself.
     pub fn wrapped(&self, prefix: &str, suffix: &str) -> Self {
-        Self { dialect: self.dialect, text: format!("{prefix}{}{suffix}", self.text), args: self.args.clone() }
+        Self {
+            dialect: self.dialect,
+            text: format!("{}{}{}", self.dialect.spell(prefix), self.text, self.dialect.spell(suffix)),
+            args: self.args.clone(),
+        }
     }
 
     /// The statement, ready to run.
@@ -125,5 +231,36 @@ impl From<Option<String>> for Arg {
 impl From<Option<i64>> for Arg {
     fn from(v: Option<i64>) -> Self {
         Self::OptInt(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_per_engine() {
+        let mut pg = Sql::new(Dialect::Postgres, "SELECT 1 FROM t WHERE a = ");
+        pg.arg(1).push(" AND b = ").arg("x");
+        assert_eq!(pg.text, "SELECT 1 FROM t WHERE a = $1 AND b = $2");
+        let mut my = Sql::new(Dialect::MySql, "SELECT k.key, d.schema FROM t k WHERE k.key = ");
+        my.arg("x").push(" AND s = 'a key'");
+        assert_eq!(my.text, "SELECT k.`key`, d.`schema` FROM t k WHERE k.`key` = ? AND s = 'a key'");
+    }
+
+    #[test]
+    fn upserts_per_engine() {
+        let mut lite = Sql::new(Dialect::Sqlite, "INSERT INTO t (a, key) VALUES (1, 2)");
+        lite.on_conflict_update("(a, key)", &["value"]);
+        assert_eq!(
+            lite.text,
+            "INSERT INTO t (a, key) VALUES (1, 2) ON CONFLICT (a, key) DO UPDATE SET value = excluded.value"
+        );
+        let mut my = Sql::new(Dialect::MySql, "INSERT INTO t (a) VALUES (1)");
+        my.on_conflict_ignore("(a)");
+        assert_eq!(my.text, "INSERT IGNORE INTO t (a) VALUES (1)");
+        let mut my = Sql::new(Dialect::MySql, "INSERT INTO t (a, v) VALUES (1, 2)");
+        my.on_conflict_update("(a)", &["v"]);
+        assert_eq!(my.text, "INSERT INTO t (a, v) VALUES (1, 2) ON DUPLICATE KEY UPDATE v = VALUES(v)");
     }
 }

@@ -27,8 +27,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             backend,
             default_artifact_root: default_artifact_root.clone(),
             max_read_connections: args.db_read_connections,
+            pool: args.pool.settings(),
+            migrate: !args.no_migrate,
         };
-        let store = SqlStore::open(&store_config).await.context("could not open the tracking store")?;
+        let store = SqlStore::open(&store_config).await.with_context(|| {
+            format!("could not open the {} tracking store {}", store_config.backend.engine(), store_config.backend)
+        })?;
         let locations = LocationPolicy::new(
             &default_artifact_root,
             artifacts.is_some().then_some(args.artifacts_destination.as_str()),

@@ -15,10 +15,45 @@ use std::sync::Arc;
 
 use ferroflow_artifacts::{ArtifactStore, LocationPolicy};
 use ferroflow_server::{AllowedHosts, AppState, ServerConfig, Services};
-use ferroflow_store::{BackendUri, SqlStore, StoreConfig};
+use ferroflow_store::{BackendUri, PoolSettings, SqlStore, StoreConfig};
 use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
+
+/// The database a test runs on: a SQLite file in `dir`, or with `FERROFLOW_TEST_DATABASE=postgres` or
+/// `mysql`, a fresh database on the server named by `FERROFLOW_TEST_POSTGRES_URL` (default
+/// `postgres://postgres@127.0.0.1:5432`) or `FERROFLOW_TEST_MYSQL_URL` (default
+/// `mysql://root@127.0.0.1:3306`). Databases are named `ff_it_*`; scripts/test.sh drops them afterwards.
+pub async fn test_database(dir: &std::path::Path) -> BackendUri {
+    use sqlx::Connection as _;
+    static SERIAL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let engine = std::env::var("FERROFLOW_TEST_DATABASE").unwrap_or_default();
+    let (base, admin_db) = match engine.as_str() {
+        "" | "sqlite" => return BackendUri::Sqlite { path: dir.join("mlflow.db") },
+        "postgres" => (
+            std::env::var("FERROFLOW_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()),
+            "/postgres",
+        ),
+        "mysql" => {
+            (std::env::var("FERROFLOW_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into()), "")
+        }
+        other => panic!("FERROFLOW_TEST_DATABASE must be sqlite, postgres or mysql, not {other:?}"),
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("ff_it_{}_{serial}_{nanos}", std::process::id());
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(&format!("{base}{admin_db}")).await.expect("test database server");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+    BackendUri::parse(&format!("{base}/{name}")).unwrap()
+}
+
+/// Whether the tests run on MySQL/MariaDB (`FERROFLOW_TEST_DATABASE=mysql`).
+pub fn on_mysql() -> bool {
+    std::env::var("FERROFLOW_TEST_DATABASE").is_ok_and(|engine| engine == "mysql")
+}
 
 pub struct TestApp {
     pub router: Router,
@@ -67,9 +102,11 @@ impl TestApp {
         } else {
             let default_root = if options.serve_artifacts { "mlflow-artifacts:/" } else { artifacts.as_str() };
             let sql = SqlStore::open(&StoreConfig {
-                backend: BackendUri::Sqlite { path: dir.path().join("mlflow.db") },
+                backend: test_database(dir.path()).await,
                 default_artifact_root: default_root.to_owned(),
                 max_read_connections: 4,
+                pool: PoolSettings { max_connections: 4, ..PoolSettings::default() },
+                migrate: true,
             })
             .await
             .unwrap();
