@@ -127,7 +127,7 @@ impl SqlStore {
     /// Applies the jobs that can succeed in one transaction and returns each job's verdict, in order.
     /// The verdicts hold only once the transaction has committed, which is when this returns `Ok`.
     async fn write_group(&self, jobs: &[Job]) -> Result<Vec<Result<()>>> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let run_ids: Vec<String> = jobs.iter().map(|j| j.run_id.clone()).collect::<HashSet<_>>().into_iter().collect();
         let states = self.run_states(&mut tx, &run_ids).await?;
         let with_params: Vec<String> = jobs

@@ -66,6 +66,10 @@ pub(crate) fn is_transient(err: &sqlx::Error) -> bool {
             {
                 return true;
             }
+            // SQLite: busy or locked (another process writes), with its extended codes.
+            if matches!(state.as_str(), "5" | "6" | "261" | "517" | "262") {
+                return true;
+            }
             // MySQL: lock wait timeout (1205), deadlock (1213), too many connections (1040).
             if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
                 return matches!(mysql.number(), 1205 | 1213 | 1040);

@@ -59,7 +59,7 @@ impl SqlStore {
             validation::validate_experiment_tag(&tag.key, &tag.value)?;
         }
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut insert = self.sql("INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (");
         insert
             .arg(name)
@@ -192,7 +192,7 @@ impl SqlStore {
     }
 
     async fn set_experiment_stage(&self, experiment_id: i64, target: LifecycleStage) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let current = self.experiment_stage(&mut *tx, experiment_id).await?;
         if current == target {
             // MLflow looks the experiment up among those in the other stage, so this is "not found".
@@ -228,7 +228,7 @@ impl SqlStore {
     #[tracing::instrument(skip_all, fields(experiment_id))]
     pub async fn rename_experiment(&self, experiment_id: i64, new_name: &str) -> Result<()> {
         validation::validate_experiment_name(new_name)?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.experiment_stage(&mut *tx, experiment_id).await? == LifecycleStage::Deleted {
             return Err(Error::InvalidState(format!(
                 "Cannot rename a non-active experiment: experiment {experiment_id} is deleted."
@@ -258,7 +258,7 @@ impl SqlStore {
     #[tracing::instrument(skip_all, fields(experiment_id))]
     pub async fn set_experiment_tag(&self, experiment_id: i64, tag: &KeyValue) -> Result<()> {
         validation::validate_experiment_tag(&tag.key, &tag.value)?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.require_active_experiment(&mut *tx, experiment_id).await?;
         if tag.key.starts_with(validation::CUSTOM_VIEW_TAG_PREFIX) {
             let mut count = self.sql("SELECT COUNT(*) AS n FROM experiment_tags WHERE experiment_id = ");
@@ -297,7 +297,7 @@ impl SqlStore {
     /// `NotFound` when the experiment or the tag does not exist.
     #[tracing::instrument(skip_all, fields(experiment_id))]
     pub async fn delete_experiment_tag(&self, experiment_id: i64, key: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.require_active_experiment(&mut *tx, experiment_id).await?;
         let mut sql = self.sql("DELETE FROM experiment_tags WHERE experiment_id = ");
         sql.arg(experiment_id).push(" AND key = ").arg(key);

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migrate as _, Migrator};
-use sqlx::{AnyPool, Executor as _};
+use sqlx::{AnyPool, Connection as _, Executor as _};
 
 pub use error::{Error, Result};
 pub use location::{redact, BackendUri};
@@ -164,7 +164,7 @@ impl SqlStore {
             }
         };
         let before = applied_versions(&pool).await?;
-        migrator.run(&pool).await?;
+        migrate(migrator, &pool, backend).await?;
         let after = applied_versions(&pool).await?;
         pool.close().await;
         Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
@@ -178,6 +178,16 @@ impl SqlStore {
 
     fn sql(&self, text: &str) -> sql::Sql {
         sql::Sql::new(self.dialect, text)
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
+    /// transaction that reads first and writes later cannot wait for another process's writer (SQLite
+    /// answers "database is locked" instead), while one that starts as a writer waits its turn.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres | Dialect::MySql => self.write.begin().await?,
+        })
     }
 }
 
@@ -195,11 +205,38 @@ async fn applied_versions(pool: &AnyPool) -> Result<Vec<i64>> {
     Ok(conn.list_applied_migrations().await?.into_iter().map(|m| m.version).collect())
 }
 
-/// Runs the pending migrations, or with `migrate` off, checks there are none.
-async fn prepare_schema(migrator: &Migrator, pool: &AnyPool, migrate: bool, backend: &BackendUri) -> Result<()> {
-    if migrate {
+/// Applies `migrator`'s pending migrations under a database lock, so concurrent starters migrate once.
+/// sqlx takes a blocking advisory lock on PostgreSQL; on MySQL its `GET_LOCK(name, -1)` does not wait
+/// on MariaDB (it returns NULL at once), so there the lock is taken here, with a real timeout, on the
+/// connection that migrates.
+async fn migrate(migrator: &Migrator, pool: &AnyPool, backend: &BackendUri) -> Result<()> {
+    if !matches!(backend, BackendUri::MySql { .. }) {
         migrator.run(pool).await?;
         return Ok(());
+    }
+    let mut conn = pool.acquire().await?;
+    let got: Option<i64> =
+        sqlx::query_scalar("SELECT GET_LOCK('ferroflow_migrations', 600)").fetch_one(&mut *conn).await?;
+    if got != Some(1) {
+        return Err(Error::InvalidState(
+            "Could not take the migration lock on the MySQL database within 10 minutes".to_owned(),
+        ));
+    }
+    let unlocked = Migrator {
+        migrations: migrator.migrations.clone(),
+        ignore_missing: migrator.ignore_missing,
+        locking: false,
+        no_tx: migrator.no_tx,
+    };
+    let outcome = unlocked.run(&mut *conn).await;
+    let _ = sqlx::query("SELECT RELEASE_LOCK('ferroflow_migrations')").execute(&mut *conn).await;
+    Ok(outcome?)
+}
+
+/// Runs the pending migrations, or with `migrate` off, checks there are none.
+async fn prepare_schema(migrator: &Migrator, pool: &AnyPool, migrate_now: bool, backend: &BackendUri) -> Result<()> {
+    if migrate_now {
+        return migrate(migrator, pool, backend).await;
     }
     let applied = applied_versions(pool).await?;
     let pending: Vec<i64> = migrator.iter().map(|m| m.version).filter(|v| !applied.contains(v)).collect();
@@ -216,42 +253,44 @@ async fn prepare_schema(migrator: &Migrator, pool: &AnyPool, migrate: bool, back
 
 /// A pool on PostgreSQL or MySQL, retrying while the database is unreachable at start.
 async fn server_pool(url: &str, dialect: Dialect, settings: &PoolSettings, backend: &BackendUri) -> Result<AnyPool> {
+    // First wait until one connection can be made (a pool would hide the cause behind its own timeout).
     let deadline = tokio::time::Instant::now() + settings.connect_timeout;
     let mut delay = Duration::from_millis(250);
     loop {
-        let options = AnyPoolOptions::new()
-            .max_connections(settings.max_connections.max(1))
-            .min_connections(settings.min_connections.min(settings.max_connections))
-            .acquire_timeout(settings.acquire_timeout)
-            .idle_timeout(settings.idle_timeout)
-            .max_lifetime(settings.max_lifetime)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if dialect == Dialect::MySql {
-                        // Explicit id 0 (the Default experiment) must not mean "next id"; reads see what
-                        // other transactions committed, as on PostgreSQL.
-                        conn.execute(
-                            "SET SESSION sql_mode = CONCAT_WS(',', @@SESSION.sql_mode, 'NO_AUTO_VALUE_ON_ZERO'); \
-                             SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            });
-        match options.connect(url).await {
-            Ok(pool) => return Ok(pool),
-            Err(err) if tokio::time::Instant::now() < deadline && error::is_transient(&err) => {
+        match sqlx::AnyConnection::connect(url).await {
+            Ok(conn) => {
+                let _ = conn.close().await;
+                break;
+            }
+            Err(err) if tokio::time::Instant::now() + delay < deadline && error::is_transient(&err) => {
                 tracing::warn!(database = %backend, error = %err, "database unreachable; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
-            Err(err) => {
-                tracing::error!(database = %backend, error = %err, "could not connect to the database");
-                return Err(Error::Database(err));
-            }
+            Err(err) => return Err(Error::Database(err)),
         }
     }
+    let options = AnyPoolOptions::new()
+        .max_connections(settings.max_connections.max(1))
+        .min_connections(settings.min_connections.min(settings.max_connections))
+        .acquire_timeout(settings.acquire_timeout)
+        .idle_timeout(settings.idle_timeout)
+        .max_lifetime(settings.max_lifetime)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if dialect == Dialect::MySql {
+                    // Explicit id 0 (the Default experiment) must not mean "next id"; reads see what other
+                    // transactions committed, as on PostgreSQL.
+                    conn.execute(
+                        "SET SESSION sql_mode = CONCAT_WS(',', @@SESSION.sql_mode, 'NO_AUTO_VALUE_ON_ZERO'); \
+                         SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        });
+    Ok(options.connect(url).await?)
 }
 
 async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool> {

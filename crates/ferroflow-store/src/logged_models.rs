@@ -121,7 +121,7 @@ impl SqlStore {
         let tags = last_value_wins(request.tags);
         let model_id = format!("m-{}", uuid::Uuid::new_v4().simple());
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.require_active_experiment(&mut *tx, request.experiment_id).await?;
         let mut location = self.sql("SELECT artifact_location FROM experiments WHERE experiment_id = ");
         location.arg(request.experiment_id);
@@ -261,7 +261,7 @@ impl SqlStore {
     /// # Errors
     /// `NotFound`.
     pub async fn set_logged_model_tags(&self, model_id: &str, tags: Vec<KeyValue>) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.require_logged_model(&mut *tx, model_id).await?;
         for tag in last_value_wins(tags) {
             self.upsert_logged_model_tag(&mut tx, model_id, &tag).await?;
@@ -276,7 +276,7 @@ impl SqlStore {
     /// # Errors
     /// `NotFound` for an unknown model or tag.
     pub async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.require_logged_model(&mut *tx, model_id).await?;
         let mut sql = self.sql("DELETE FROM logged_model_tags WHERE model_id = ");
         sql.arg(model_id).push(" AND key = ").arg(key);
@@ -294,7 +294,7 @@ impl SqlStore {
     /// `NotFound`; `InvalidParameterValue` for a changed value or a key given twice.
     pub async fn log_logged_model_params(&self, model_id: &str, params: Vec<KeyValue>) -> Result<()> {
         let params = dedupe(params, "params")?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.require_logged_model(&mut *tx, model_id).await?;
         for param in &params {
             self.insert_logged_model_param(&mut tx, model_id, param).await?;

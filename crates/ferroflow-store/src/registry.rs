@@ -110,7 +110,7 @@ impl SqlStore {
         tags: &[KeyValue],
     ) -> Result<RegisteredModel> {
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut insert = self.sql(
             "INSERT INTO registered_models (name, creation_timestamp, last_updated_timestamp, description) VALUES (",
         );
@@ -226,7 +226,7 @@ impl SqlStore {
         if name == new_name {
             return self.get_registered_model(name).await;
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut taken = self.sql("SELECT 1 AS taken FROM registered_models WHERE name = ");
         taken.arg(new_name);
         if taken.query().fetch_optional(&mut *tx).await?.is_some() {
@@ -273,7 +273,7 @@ impl SqlStore {
     /// # Errors
     /// `NotFound`.
     pub async fn set_registered_model_tag(&self, name: &str, tag: &KeyValue) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.touch_model(&mut tx, name).await?;
         upsert_tag(self, &mut tx, "registered_model_tags", name, None, tag).await?;
         tx.commit().await?;
@@ -285,7 +285,7 @@ impl SqlStore {
     /// # Errors
     /// `NotFound` for an unknown model.
     pub async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.touch_model(&mut tx, name).await?;
         let mut sql = self.sql("DELETE FROM registered_model_tags WHERE name = ");
         sql.arg(name).push(" AND key = ").arg(key);
@@ -386,7 +386,7 @@ impl SqlStore {
     /// `NotFound` for an unknown model.
     pub async fn create_model_version(&self, request: CreateModelVersion) -> Result<ModelVersion> {
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.touch_model(&mut tx, &request.name).await?;
         let mut next = self.sql("SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE name = ");
         next.arg(request.name.as_str());
@@ -467,7 +467,7 @@ impl SqlStore {
     /// # Errors
     /// `NotFound`.
     pub async fn delete_model_version(&self, name: &str, number: i64) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut sql = self.sql("UPDATE model_versions SET current_stage = ");
         sql.arg(DELETED_STAGE).push(", description = NULL, user_id = NULL, run_link = NULL, last_updated_timestamp = ");
         sql.arg(now_ms());
@@ -498,7 +498,7 @@ impl SqlStore {
         archive_existing: bool,
     ) -> Result<ModelVersion> {
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut sql = self.sql("UPDATE model_versions SET current_stage = ");
         sql.arg(stage.as_str()).push(", last_updated_timestamp = ").arg(now);
         self.where_version(&mut sql, name, number);
@@ -522,7 +522,7 @@ impl SqlStore {
     /// # Errors
     /// `NotFound`.
     pub async fn set_model_version_tag(&self, name: &str, number: i64, tag: &KeyValue) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.touch_version(&mut tx, name, number).await?;
         upsert_tag(self, &mut tx, "model_version_tags", name, Some(number), tag).await?;
         tx.commit().await?;
@@ -534,7 +534,7 @@ impl SqlStore {
     /// # Errors
     /// `NotFound` for an unknown version.
     pub async fn delete_model_version_tag(&self, name: &str, number: i64, key: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.touch_version(&mut tx, name, number).await?;
         let mut sql = self.sql("DELETE FROM model_version_tags WHERE name = ");
         sql.arg(name).push(" AND version = ").arg(number).push(" AND key = ").arg(key);
@@ -558,7 +558,7 @@ impl SqlStore {
     /// # Errors
     /// `NotFound` for an unknown model or version.
     pub async fn set_registered_model_alias(&self, name: &str, alias: &str, number: i64) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut exists = self.sql("SELECT 1 AS found FROM model_versions");
         self.where_version(&mut exists, name, number);
         if exists.query().fetch_optional(&mut *tx).await?.is_none() {
@@ -578,7 +578,7 @@ impl SqlStore {
     /// # Errors
     /// `NotFound` for an unknown model (an absent alias is not an error, as in MLflow).
     pub async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.touch_model(&mut tx, name).await?;
         let mut sql = self.sql("DELETE FROM registered_model_aliases WHERE name = ");
         sql.arg(name).push(" AND alias = ").arg(alias);

@@ -83,7 +83,7 @@ impl SqlStore {
             tags.push(KeyValue { key: tags::RUN_NAME.to_owned(), value: name.clone() });
         }
         let run_id = uuid::Uuid::new_v4().simple().to_string();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.require_active_experiment(&mut *tx, request.experiment_id).await?;
         let mut location = self.sql("SELECT artifact_location FROM experiments WHERE experiment_id = ");
         location.arg(request.experiment_id);
@@ -289,7 +289,7 @@ impl SqlStore {
     /// `NotFound` for an unknown run, `InvalidParameterValue` for a deleted one.
     #[tracing::instrument(skip_all, fields(run_id = %run_id))]
     pub async fn update_run(&self, run_id: &str, update: UpdateRun) -> Result<RunInfo> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut info = self.require_active_run(&mut *tx, run_id).await?;
         if let Some(status) = update.status {
             info.status = status;
@@ -352,7 +352,7 @@ impl SqlStore {
     /// `NotFound` when the run or the tag does not exist.
     #[tracing::instrument(skip_all, fields(run_id = %run_id))]
     pub async fn delete_run_tag(&self, run_id: &str, key: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.require_active_run(&mut *tx, run_id).await?;
         let mut sql = self.sql("DELETE FROM run_tags WHERE run_id = ");
         sql.arg(run_id).push(" AND key = ").arg(key);
@@ -400,7 +400,7 @@ impl SqlStore {
         for input in &inputs.datasets {
             validate_dataset_input(input)?;
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let info = self.require_active_run(&mut *tx, run_id).await?;
         for input in &inputs.datasets {
             let dataset_id = self.dataset_id(&mut tx, info.experiment_id, &input.dataset).await?;
@@ -466,7 +466,7 @@ impl SqlStore {
     /// `NotFound`, `InvalidParameterValue` for a deleted run.
     #[tracing::instrument(skip_all, fields(run_id = %run_id))]
     pub async fn log_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.require_active_run(&mut *tx, run_id).await?;
         for output in outputs {
             let mut sql = self.sql("INSERT INTO run_model_outputs (run_id, model_id, step) VALUES (");
