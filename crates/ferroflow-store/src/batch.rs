@@ -130,14 +130,7 @@ impl SqlStore {
         let mut tx = self.begin_write().await?;
         let run_ids: Vec<String> = jobs.iter().map(|j| j.run_id.clone()).collect::<HashSet<_>>().into_iter().collect();
         let states = self.run_states(&mut tx, &run_ids).await?;
-        let with_params: Vec<String> = jobs
-            .iter()
-            .filter(|j| !j.batch.params.is_empty())
-            .map(|j| j.run_id.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let mut params = self.stored_params(&mut tx, &with_params).await?;
+        let mut params = self.stored_params(&mut tx, &runs_with_params(jobs.iter())).await?;
         let mut verdicts = Vec::with_capacity(jobs.len());
         let mut accepted: Vec<&Job> = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -191,14 +184,7 @@ impl SqlStore {
     /// value between our read and our insert, which then kept its value. Read the params back: the
     /// transaction fails if any differs, and the job is told so (retried alone, its check sees the value).
     async fn verify_params(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[&Job]) -> Result<()> {
-        let run_ids: Vec<String> = jobs
-            .iter()
-            .filter(|j| !j.batch.params.is_empty())
-            .map(|j| j.run_id.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let stored = self.stored_params(tx, &run_ids).await?;
+        let stored = self.stored_params(tx, &runs_with_params(jobs.iter().copied())).await?;
         for job in jobs {
             for param in &job.batch.params {
                 if let Some(value) = stored.get(&(job.run_id.clone(), param.key.clone())).filter(|v| **v != param.value)
@@ -347,6 +333,12 @@ fn metric_values(sql: &mut crate::sql::Sql, run_id: &str, m: &Metric, history: b
     }
     sql.push(", ").arg(m.dataset_name.clone()).push(", ").arg(m.dataset_digest.clone());
     sql.push(", ").arg(m.model_id.clone()).push(")");
+}
+
+/// The distinct runs that `jobs` log params to.
+fn runs_with_params<'a>(jobs: impl Iterator<Item = &'a Job>) -> Vec<String> {
+    let runs: HashSet<&str> = jobs.filter(|j| !j.batch.params.is_empty()).map(|j| j.run_id.as_str()).collect();
+    runs.into_iter().map(str::to_owned).collect()
 }
 
 /// Refuses a job whose params differ from stored ones (or from earlier jobs in the group), and records

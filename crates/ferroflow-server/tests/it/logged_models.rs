@@ -1,21 +1,9 @@
 //! Logged models: the lifecycle `log_model` drives, and their search.
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::{assert_error, TestApp};
-
-async fn call(app: &TestApp, method: Method, endpoint: &str, body: Value) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(format!("/api/2.0/mlflow/{endpoint}"))
-        .header(header::HOST, "localhost:5000")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    app.raw(request).await
-}
 
 async fn create(app: &TestApp, body: Value) -> Value {
     let (status, body) = app.post("logged-models", body).await;
@@ -50,13 +38,9 @@ async fn lifecycle_of_a_logged_model() {
         ]}),
     )
     .await;
-    let (status, body) = call(
-        &app,
-        Method::PATCH,
-        &format!("logged-models/{id}"),
-        json!({"model_id": id, "status": "LOGGED_MODEL_READY"}),
-    )
-    .await;
+    let (status, body) = app
+        .call(Method::PATCH, &format!("logged-models/{id}"), json!({"model_id": id, "status": "LOGGED_MODEL_READY"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["model"]["info"]["status"], "LOGGED_MODEL_READY");
     let metrics = body["model"]["data"]["metrics"].as_array().unwrap();
@@ -64,19 +48,19 @@ async fn lifecycle_of_a_logged_model() {
     assert_eq!(metrics[1]["value"], 0.9);
     assert_eq!(metrics[1]["run_id"], run);
 
-    let (status, _) = call(
-        &app,
-        Method::PATCH,
-        &format!("logged-models/{id}/tags"),
-        json!({"tags": [{"key": "stage", "value": "x"}, {"key": "stage", "value": "y"}]}),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &format!("logged-models/{id}/tags"),
+            json!({"tags": [{"key": "stage", "value": "x"}, {"key": "stage", "value": "y"}]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (_, body) = app.get(&format!("logged-models/{id}")).await;
     assert_eq!(body["model"]["info"]["tags"], json!([{"key": "stage", "value": "y"}, {"key": "team", "value": "a"}]));
-    let (status, _) = call(&app, Method::DELETE, &format!("logged-models/{id}/tags/team"), json!({})).await;
+    let (status, _) = app.call(Method::DELETE, &format!("logged-models/{id}/tags/team"), json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    let missing = call(&app, Method::DELETE, &format!("logged-models/{id}/tags/team"), json!({})).await;
+    let missing = app.call(Method::DELETE, &format!("logged-models/{id}/tags/team"), json!({})).await;
     assert_error(&missing, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", "team");
 
     // Params are write-once.
@@ -92,7 +76,7 @@ async fn lifecycle_of_a_logged_model() {
     assert_error(&changed, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "Changing param values");
 
     // Deleted models are hidden unless asked for.
-    let (status, _) = call(&app, Method::DELETE, &format!("logged-models/{id}"), json!({"model_id": id})).await;
+    let (status, _) = app.call(Method::DELETE, &format!("logged-models/{id}"), json!({"model_id": id})).await;
     assert_eq!(status, StatusCode::OK);
     assert_error(&app.get(&format!("logged-models/{id}")).await, StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", &id);
     let (status, body) = app.get(&format!("logged-models/{id}?allow_deleted=true")).await;
@@ -129,7 +113,7 @@ async fn bad_requests() {
     assert!(!model["info"]["name"].as_str().unwrap().is_empty(), "a name is generated");
     let id = model["info"]["model_id"].as_str().unwrap();
     let pending =
-        call(&app, Method::PATCH, &format!("logged-models/{id}"), json!({"status": "LOGGED_MODEL_PENDING"})).await;
+        app.call(Method::PATCH, &format!("logged-models/{id}"), json!({"status": "LOGGED_MODEL_PENDING"})).await;
     assert_eq!(pending.0, StatusCode::BAD_REQUEST);
     let search = app.post("logged-models/search", json!({"filter": "name = 'x'"})).await;
     assert_error(&search, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "experiment_ids");

@@ -146,6 +146,18 @@ impl TestApp {
         self.raw(request).await
     }
 
+    /// A JSON request with any method (PATCH and DELETE endpoints).
+    pub async fn call(&self, method: Method, endpoint: &str, body: Value) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("/api/2.0/mlflow/{endpoint}"))
+            .header(header::HOST, "localhost:5000")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.raw(request).await
+    }
+
     pub async fn get(&self, endpoint_and_query: &str) -> (StatusCode, Value) {
         let request = Request::builder()
             .uri(format!("/api/2.0/mlflow/{endpoint_and_query}"))

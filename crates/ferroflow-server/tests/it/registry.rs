@@ -6,17 +6,6 @@ use serde_json::{json, Value};
 
 use crate::{assert_error, TestApp};
 
-async fn call(app: &TestApp, method: Method, endpoint: &str, body: Value) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(format!("/api/2.0/mlflow/{endpoint}"))
-        .header(header::HOST, "localhost:5000")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    app.raw(request).await
-}
-
 /// A run with a model directory, and the source of that directory.
 async fn run_with_model(app: &TestApp) -> (String, String) {
     let experiment = app.create_experiment(&format!("e{}", rand_suffix())).await;
@@ -116,28 +105,24 @@ async fn versions_stages_aliases_and_tags() {
     let (status, _) =
         app.post("model-versions/set-tag", json!({"name": "boston", "version": "3", "key": "k", "value": "v"})).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, body) = call(
-        &app,
-        Method::PATCH,
-        "model-versions/update",
-        json!({"name": "boston", "version": "3", "description": "best"}),
-    )
-    .await;
+    let (_, body) = app
+        .call(Method::PATCH, "model-versions/update", json!({"name": "boston", "version": "3", "description": "best"}))
+        .await;
     assert_eq!(body["model_version"]["description"], "best");
     assert_eq!(body["model_version"]["tags"], json!([{"key": "k", "value": "v"}]));
     let (status, _) =
-        call(&app, Method::DELETE, "registered-models/delete-tag", json!({"name": "boston", "key": "team"})).await;
+        app.call(Method::DELETE, "registered-models/delete-tag", json!({"name": "boston", "key": "team"})).await;
     assert_eq!(status, StatusCode::OK);
     // Deleting a tag that is not there is a no-op, as in MLflow.
     let (status, _) =
-        call(&app, Method::DELETE, "registered-models/delete-tag", json!({"name": "boston", "key": "team"})).await;
+        app.call(Method::DELETE, "registered-models/delete-tag", json!({"name": "boston", "key": "team"})).await;
     assert_eq!(status, StatusCode::OK);
     let (_, body) = app.get("registered-models/get?name=boston").await;
     assert!(body["registered_model"].get("tags").is_none(), "{body}");
 
     // Deleting a version hides it, drops its aliases, and its number is not reused.
     let (status, _) =
-        call(&app, Method::DELETE, "model-versions/delete", json!({"name": "boston", "version": "3"})).await;
+        app.call(Method::DELETE, "model-versions/delete", json!({"name": "boston", "version": "3"})).await;
     assert_eq!(status, StatusCode::OK);
     assert_error(
         &app.get("model-versions/get?name=boston&version=3").await,
@@ -166,7 +151,7 @@ async fn versions_stages_aliases_and_tags() {
         "RESOURCE_DOES_NOT_EXIST",
         "boston",
     );
-    let (status, _) = call(&app, Method::DELETE, "registered-models/delete", json!({"name": "boston2"})).await;
+    let (status, _) = app.call(Method::DELETE, "registered-models/delete", json!({"name": "boston2"})).await;
     assert_eq!(status, StatusCode::OK);
     let (_, body) = app.get("model-versions/search?filter=name%3D%27boston2%27").await;
     assert_eq!(body, json!({}));
