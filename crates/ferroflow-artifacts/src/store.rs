@@ -31,6 +31,9 @@ use crate::path::{ArtifactPath, STAGING_DIR};
 const UPLOAD_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 /// Parts of one streamed upload in flight at once.
 const UPLOAD_CONCURRENCY: usize = 2;
+/// Range size and ranges in flight when a large object is read from a bucket (memory: their product).
+const DOWNLOAD_RANGE_BYTES: u64 = 8 * 1024 * 1024;
+const DOWNLOAD_RANGES_IN_FLIGHT: usize = 4;
 /// Read size when streaming a local file out.
 const DOWNLOAD_CHUNK_BYTES: usize = 1024 * 1024;
 /// Cloud stores take a multipart part as one buffer; this many bytes of such parts may be held at once
@@ -257,6 +260,11 @@ impl ArtifactStore {
             }
         }
         let location = self.object_path(path)?;
+        if range.is_none() && self.is_object_store() {
+            if let Some(download) = self.parallel_download(&location).await? {
+                return Ok(download);
+            }
+        }
         let mut options = GetOptions::default();
         if let Some(range) = range {
             let size = self.objects.head(&location).await.map_err(|err| not_found(err, path))?.size;
@@ -287,6 +295,33 @@ impl ArtifactStore {
             GetResultPayload::Stream(stream) => stream.map_err(std::io::Error::other).boxed(),
         };
         Ok(Download { size, range, body })
+    }
+
+    /// A large object on a bucket, fetched as [`DOWNLOAD_RANGE_BYTES`] ranges, [`DOWNLOAD_RANGES_IN_FLIGHT`]
+    /// at a time, and sent in order: object stores serve one stream far slower than several. `None` for
+    /// objects small enough to send as one stream (or that are not there: the plain path answers that).
+    async fn parallel_download(&self, location: &ObjectPath) -> Result<Option<Download>> {
+        let size = match self.objects.head(location).await {
+            Ok(meta) => meta.size,
+            Err(_) => return Ok(None),
+        };
+        if size < 2 * DOWNLOAD_RANGE_BYTES {
+            return Ok(None);
+        }
+        let objects = self.objects.clone();
+        let location = location.clone();
+        let ranges: Vec<Range<u64>> = (0..size)
+            .step_by(DOWNLOAD_RANGE_BYTES as usize)
+            .map(|start| start..(start + DOWNLOAD_RANGE_BYTES).min(size))
+            .collect();
+        let body = futures_util::stream::iter(ranges)
+            .map(move |range| {
+                let (objects, location) = (objects.clone(), location.clone());
+                async move { objects.get_range(&location, range).await.map_err(std::io::Error::other) }
+            })
+            .buffered(DOWNLOAD_RANGES_IN_FLIGHT)
+            .boxed();
+        Ok(Some(Download { size, range: 0..size, body }))
     }
 
     /// Lists the directory `dir`. A file, or nothing, at `dir` lists as empty, as MLflow does.
