@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Benchmark ferroflow against the stock MLflow server and FastTrackML.
 
-Starts each server on a fresh SQLite database in a temporary directory,
+Starts each server on a fresh database (SQLite in a temporary directory, or
+a new database on a PostgreSQL or MySQL/MariaDB server: --backend),
 drives the same workloads against it with the Rust load generator
 (bench/loadgen), samples the resident memory of the server's process tree,
 and prints a Markdown table with absolute numbers and ratios.
 
 The artifact workloads (artifacts-local, artifacts-s3) start each server
-again with --artifacts-destination (a local directory, or a bucket on a moto
-S3 server) and move one large file through the proxy with curl.
+again with --artifacts-destination (a local directory, or a bucket on an
+S3-compatible server: s3s-fs or moto) and move one large file through the
+proxy with curl.
 
 Standard library only. See bench/README.md.
 """
@@ -30,6 +32,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,11 +40,19 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 SERVERS = ("ferroflow", "mlflow", "fasttrackml")
-LOADGEN_WORKLOADS = ("ingest", "small", "search", "history")
+LOADGEN_WORKLOADS = ("ingest", "small", "search", "history", "registry")
 ARTIFACT_WORKLOADS = ("artifacts-local", "artifacts-s3")
 WORKLOADS = LOADGEN_WORKLOADS + ARTIFACT_WORKLOADS
 # The artifact proxy is compared against the stock server only.
 ARTIFACT_SERVERS = ("ferroflow", "mlflow")
+# FastTrackML has no model registry.
+REGISTRY_SERVERS = ("ferroflow", "mlflow")
+# Backend stores (--backend): SQLite files, or a database created per server run
+# on a PostgreSQL or MySQL/MariaDB server (dropped afterwards).
+BACKENDS = ("sqlite", "postgres", "mysql")
+BACKEND_TITLES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL/MariaDB"}
+# Servers that cannot use a backend show n/a.
+UNSUPPORTED_BACKENDS = {("fasttrackml", "mysql"): "FastTrackML supports SQLite and PostgreSQL only"}
 
 # Loadgen arguments per workload: the full run and the --quick smoke run.
 FULL = {
@@ -51,6 +62,7 @@ FULL = {
                "page-size": 1000, "page-iterations": 10},
     "history": {"points": 100_000, "batch-size": 1000, "seed-concurrency": 4, "page-size": 25_000,
                 "iterations": 5},
+    "registry": {"models": 2000, "versions": 5, "seed-concurrency": 8, "iterations": 50},
     # Sizes in MiB; big-size-mb is one extra PUT + GET for the memory claim (local
     # destination only, 0 = off); client-mpu-min-mb None keeps the client's default
     # multipart threshold (500 MiB).
@@ -64,6 +76,7 @@ QUICK = {
                "page-size": 1000, "page-iterations": 3},
     "history": {"points": 10_000, "batch-size": 1000, "seed-concurrency": 4, "page-size": 2_500,
                 "iterations": 2},
+    "registry": {"models": 200, "versions": 5, "seed-concurrency": 8, "iterations": 10},
     # The client's multipart threshold is lowered so that the quick run takes that path too.
     "artifacts": {"size-mb": 64, "s3-size-mb": 64, "big-size-mb": 0, "repeats": 3,
                   "client": True, "client-mpu-min-mb": 16},
@@ -254,12 +267,12 @@ class ServerSpec:
     env: dict = field(default_factory=dict)
 
 
-def server_spec(name: str, port: int, workdir: Path, args: argparse.Namespace,
+def server_spec(name: str, port: int, workdir: Path, args: argparse.Namespace, store_uri: str,
                 artifacts_destination: str | None = None) -> ServerSpec:
-    """How to start a server. With artifacts_destination, it proxies artifacts to
-    that place (`--artifacts-destination`, and the default artifact root
+    """How to start a server on the backend store `store_uri` (see
+    Database.uri). With artifacts_destination, it proxies artifacts to that
+    place (`--artifacts-destination`, and the default artifact root
     `mlflow-artifacts:/` that both servers then pick by themselves)."""
-    db = workdir / f"{name}.db"
     artifacts = workdir / "artifacts"
     artifacts.mkdir(exist_ok=True)
     venv_bin = Path(args.venv) / "bin"
@@ -269,17 +282,17 @@ def server_spec(name: str, port: int, workdir: Path, args: argparse.Namespace,
         artifact_flags = ["--default-artifact-root", str(artifacts)]
     if name == "ferroflow":
         argv = [str(args.ferroflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
-                "--backend-store-uri", f"sqlite:///{db}"] + artifact_flags
+                "--backend-store-uri", store_uri] + artifact_flags
     elif name == "mlflow":
         # Default settings, as a user would start it (the default worker count included).
         argv = [str(venv_bin / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-                "--backend-store-uri", f"sqlite:///{db}"] + artifact_flags
+                "--backend-store-uri", store_uri] + artifact_flags
     elif name == "fasttrackml":
         if artifacts_destination is not None:
             raise ValueError("fasttrackml is not part of the artifact workloads")
-        # FastTrackML's own flags: host:port in one, and sqlite://<absolute path>.
+        # FastTrackML's own flags: host:port in one, and sqlite://<absolute path> or postgres://.
         argv = [str(venv_bin / "fml"), "server", "--listen-address", f"127.0.0.1:{port}",
-                "--database-uri", f"sqlite://{db}", "--default-artifact-root", str(artifacts)]
+                "--database-uri", store_uri, "--default-artifact-root", str(artifacts)]
     else:
         raise ValueError(name)
     # No telemetry or other outside traffic from the servers under test.
@@ -287,8 +300,119 @@ def server_spec(name: str, port: int, workdir: Path, args: argparse.Namespace,
     return ServerSpec(name, argv, env)
 
 
+class Database:
+    """The backend store of one server run: a SQLite file in the run's
+    directory, or a new database on the PostgreSQL or MySQL/MariaDB server of
+    --postgres-url / --mysql-url, created with the psql / mysql command-line
+    client before the server starts and dropped after it stopped."""
+
+    counter = 0
+
+    def __init__(self, backend: str, server: str, workdir: Path, args: argparse.Namespace):
+        self.backend = backend
+        self.server = server
+        self.workdir = workdir
+        self.created = False
+        Database.counter += 1
+        self.name = f"ffbench_{server}_{os.getpid()}_{Database.counter}"
+        if backend != "sqlite":
+            self.url = urllib.parse.urlsplit(args.postgres_url if backend == "postgres" else args.mysql_url)
+
+    def _userinfo(self) -> str:
+        u = self.url
+        info = urllib.parse.quote(u.username or "", safe="")
+        if u.password:
+            info += ":" + urllib.parse.quote(u.password, safe="")
+        return info + "@" if info else ""
+
+    def _hostport(self) -> str:
+        default = 5432 if self.backend == "postgres" else 3306
+        return f"{self.url.hostname or '127.0.0.1'}:{self.url.port or default}"
+
+    def uri(self) -> str:
+        """The backend store URI as this server takes it."""
+        if self.backend == "sqlite":
+            db = self.workdir / f"{self.server}.db"
+            # FastTrackML: sqlite:// followed by an absolute path; the others take SQLAlchemy's sqlite:///.
+            return f"sqlite://{db}" if self.server == "fasttrackml" else f"sqlite:///{db}"
+        if self.backend == "postgres":
+            scheme = "postgres" if self.server == "fasttrackml" else "postgresql"
+            return f"{scheme}://{self._userinfo()}{self._hostport()}/{self.name}"
+        return f"mysql+pymysql://{self._userinfo()}{self._hostport()}/{self.name}"
+
+    def describe(self) -> str:
+        return "SQLite file" if self.backend == "sqlite" else f"{self.name} on {self._hostport()}"
+
+    def create(self) -> None:
+        if self.backend == "postgres":
+            admin_sql(self.backend, self.url, f'CREATE DATABASE "{self.name}"')
+        elif self.backend == "mysql":
+            admin_sql(self.backend, self.url, f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4")
+        self.created = True
+
+    def drop(self) -> None:
+        if not self.created or self.backend == "sqlite":
+            return
+        try:
+            if self.backend == "postgres":
+                # FORCE (PostgreSQL 13+) ends connections a killed server may have left behind.
+                admin_sql(self.backend, self.url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            else:
+                admin_sql(self.backend, self.url, f"DROP DATABASE IF EXISTS `{self.name}`")
+        except RuntimeError as e:
+            log(f"dropping database {self.name}: {e}")
+
+
+def admin_sql(backend: str, url: urllib.parse.SplitResult, sql: str, timeout: float = 120) -> str:
+    """Runs one statement with the psql or mysql command-line client on the
+    server of `url` (user and password from it); returns its plain output."""
+    env = dict(os.environ)
+    if backend == "postgres":
+        argv = ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", url.hostname or "127.0.0.1",
+                "-p", str(url.port or 5432), "-U", url.username or "postgres", "-d", "postgres", "-c", sql]
+        if url.password:
+            env["PGPASSWORD"] = url.password
+    else:
+        argv = ["mysql", "--protocol=TCP", "-N", "-B", "-h", url.hostname or "127.0.0.1",
+                "-P", str(url.port or 3306), "-u", url.username or "root", "-e", sql]
+        if url.password:
+            env["MYSQL_PWD"] = url.password
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RuntimeError(f"{argv[0]}: {e}") from e
+    if out.returncode != 0:
+        raise RuntimeError(f"{argv[0]} exit {out.returncode}: {out.stderr.strip()[:300]}")
+    return out.stdout.strip()
+
+
+# Process names of the database servers, for their CPU time during a workload.
+DB_PROCESS_NAMES = {"postgres": ("postgres",), "mysql": ("mariadbd", "mysqld")}
+
+
+def db_cpu_seconds(backend: str) -> float | None:
+    """CPU time of the database server's processes (user + system, plus that of
+    their exited children, e.g. PostgreSQL backends of closed connections)."""
+    names = DB_PROCESS_NAMES.get(backend)
+    if not names:
+        return None
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            comm = Path(f"/proc/{entry}/comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in names:
+            fields = _stat_fields(entry)
+            if fields and len(fields) > 14:
+                total += sum(int(f) for f in fields[11:15])
+    return total / CLK_TCK
+
+
 class Server:
-    def __init__(self, spec: ServerSpec, port: int, workdir: Path, health_path: str = "/health"):
+    def __init__(self, spec: ServerSpec, port: int, workdir: Path, health_path: str | None = "/health"):
         self.spec = spec
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -296,6 +420,7 @@ class Server:
         self.health_path = health_path
         self.log_path = workdir / f"{spec.name}.log"
         self.proc: subprocess.Popen | None = None
+        self.root: Path | None = None  # s3s-fs: the directory holding its buckets
         # pid -> start time of every process seen in the server's tree.
         self.known: dict[int, str | None] = {}
 
@@ -320,6 +445,10 @@ class Server:
                 raise RuntimeError(f"exited with code {self.proc.returncode if self.proc else '?'}"
                                    f" before becoming ready; last log lines:\n{self.log_tail()}")
             try:
+                if self.health_path is None:
+                    # Ready when the port accepts connections.
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=5):
+                        return
                 with urllib.request.urlopen(self.url + self.health_path, timeout=5) as resp:
                     if resp.status == 200:
                         return
@@ -410,32 +539,41 @@ def wait_idle(name: str, args: argparse.Namespace) -> float | None:
     return busy
 
 
-def bench_server(name: str, args: argparse.Namespace, profile: dict, loadgen: Path, shared: dict) -> dict:
-    """All selected workloads against one server: the load-generator workloads
-    on one instance, then each artifact workload on an instance of its own."""
-    result: dict = {"server": name, "workloads": {}, "memory": {}}
+def bench_server(name: str, backend: str, args: argparse.Namespace, profile: dict, loadgen: Path,
+                 shared: dict) -> dict:
+    """All selected workloads against one server on one backend store: the
+    load-generator workloads on one instance, then each artifact workload on an
+    instance of its own (each instance with a fresh database)."""
+    result: dict = {"server": name, "backend": backend, "workloads": {}, "memory": {}}
+    if (name, backend) in UNSUPPORTED_BACKENDS:
+        result["skipped"] = UNSUPPORTED_BACKENDS[(name, backend)]
+        log(f"{name}: skipped on {backend}: {result['skipped']}")
+        return result
     loadgen_workloads = [w for w in args.workloads if w in LOADGEN_WORKLOADS]
     if loadgen_workloads:
-        bench_loadgen_workloads(name, args, profile, loadgen, loadgen_workloads, result)
+        bench_loadgen_workloads(name, backend, args, profile, loadgen, loadgen_workloads, result)
     for workload in args.workloads:
         if workload not in ARTIFACT_WORKLOADS:
             continue
         if name not in ARTIFACT_SERVERS:
             result["workloads"][workload] = {"ok": False, "skipped": "not part of the artifact workloads"}
             continue
-        result["workloads"][workload] = bench_artifacts(name, workload, args, profile, shared)
+        result["workloads"][workload] = bench_artifacts(name, backend, workload, args, profile, shared)
     return result
 
 
-def bench_loadgen_workloads(name: str, args: argparse.Namespace, profile: dict, loadgen: Path,
+def bench_loadgen_workloads(name: str, backend: str, args: argparse.Namespace, profile: dict, loadgen: Path,
                             workloads: list[str], result: dict) -> None:
     workdir = Path(tempfile.mkdtemp(prefix=f"ferroflow-bench-{name}-"))
     result["workdir"] = str(workdir)
     result["cpu_busy_before"] = wait_idle(name, args)
     port = free_port()
-    server = Server(server_spec(name, port, workdir, args), port, workdir)
-    log(f"{name}: starting on {server.url} ({' '.join(server.spec.argv)})")
+    db = Database(backend, name, workdir, args)
+    server = Server(server_spec(name, port, workdir, args, db.uri()), port, workdir)
     try:
+        db.create()
+        result["database"] = db.describe()
+        log(f"{name}: starting on {server.url} ({' '.join(server.spec.argv)})")
         t0 = time.monotonic()
         server.start()
         server.wait_ready(READY_TIMEOUT_S)
@@ -448,20 +586,32 @@ def bench_loadgen_workloads(name: str, args: argparse.Namespace, profile: dict, 
         result["memory"]["idle"] = server.memory()
         log(f"{name}: idle memory {fmt_mem(result['memory']['idle'])}")
         for workload in workloads:
+            if workload == "registry" and name not in REGISTRY_SERVERS:
+                result["workloads"][workload] = {"ok": False, "skipped": "no model registry"}
+                continue
             if not server.alive():
                 result["workloads"][workload] = {"ok": False, "error": "server exited",
                                                  "log_tail": server.log_tail()}
                 continue
             log(f"{name}: {workload} ...")
             assert server.proc is not None
+            db0 = db_cpu_seconds(backend)
             sys0, srv0, t0 = _cpu_times(), tree_cpu_seconds(server.proc.pid), time.monotonic()
             r = run_loadgen(loadgen, workload, server.url, profile[workload])
             sys1, srv1, wall = _cpu_times(), tree_cpu_seconds(server.proc.pid), time.monotonic() - t0
+            db1 = db_cpu_seconds(backend)
+            if db0 is not None and db1 is not None:
+                # The database server's work for this workload (not part of the server's tree).
+                r["db_cpu_s"] = db1 - db0
+            if workload == "registry" and r.get("ok") and r.get("seed_s"):
+                # Seeding rate: registered-models/create + model-versions/create requests per second.
+                requests = r["models"] * (1 + r["versions_per_model"])
+                r["seed_requests_per_s"] = requests / r["seed_s"]
             # Where the machine's CPU went meanwhile: server, load generator, everything else.
             r["server_cpu_s"] = srv1 - srv0
             if sys0 and sys1 and wall > 0:
                 busy_s = (sys1[0] - sys0[0]) / CLK_TCK
-                other = max(0.0, busy_s - r["server_cpu_s"] - (r.get("client_cpu_s") or 0))
+                other = max(0.0, busy_s - r["server_cpu_s"] - (r.get("client_cpu_s") or 0) - (r.get("db_cpu_s") or 0))
                 r["other_cpu_share"] = other / wall / (os.cpu_count() or 1)
             result["workloads"][workload] = r
             log(f"{name}: {workload}: {summarize(workload, r)}")
@@ -475,8 +625,9 @@ def bench_loadgen_workloads(name: str, args: argparse.Namespace, profile: dict, 
     finally:
         server.stop()
         if args.keep:
-            log(f"{name}: kept {workdir}")
+            log(f"{name}: kept {workdir}" + (f" and database {db.name}" if db.created and backend != "sqlite" else ""))
         else:
+            db.drop()
             shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -507,6 +658,7 @@ def summarize(workload: str, r: dict) -> str:
         "small": ["requests_per_s", "latency_p50_ms", "latency_p99_ms", "errors"],
         "search": ["seed_s", "filtered_p50_ms", "filtered_p95_ms", "page_p50_ms", "valid"],
         "history": ["seed_s", "total_p50_ms", "pages", "valid"],
+        "registry": ["seed_s", "models_p50_ms", "models_p95_ms", "versions_p50_ms", "versions_p95_ms", "valid"],
     }[workload]
     parts = []
     for k in keys:
@@ -531,9 +683,14 @@ WARMUP_TRANSFERS = 8
 QUIET_CPU_SHARE = 0.05
 QUIET_WINDOW_S = 2.0
 QUIET_TIMEOUT_S = 120
-# Credentials and region for the S3 destination (moto accepts anything).
-S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-          "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+# Credentials and region for the S3 destination (moto accepts anything; s3s-fs
+# is started with exactly these keys and checks every signature).
+S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION = "testing", "testing", "us-east-1"
+S3_ENV = {"AWS_ACCESS_KEY_ID": S3_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+          "AWS_DEFAULT_REGION": S3_REGION, "AWS_EC2_METADATA_DISABLED": "true"}
+S3_SERVERS = ("s3s-fs", "moto")
+# s3s-fs as bench/run.sh installs it (cargo install s3s-fs ... --root .tools).
+S3S_FS_TOOLS_BIN = REPO / ".tools" / "bin" / "s3s-fs"
 # The ratio targets of the artifact proxy (issue): throughput vs MLflow, and
 # ferroflow's memory during a 2 GB transfer (100 MB = 10^8 bytes).
 TARGET_SPEEDUP = 3.0
@@ -629,13 +786,21 @@ class TestFiles:
 
 
 def curl_transfer(url: str, size: int, upload: Path | None = None, output: Path | None = None,
-                  headers: tuple[str, ...] = (), status: int = 200) -> dict:
+                  headers: tuple[str, ...] = (), status: int = 200, sigv4: bool = False) -> dict:
     """One PUT (`curl -T file`) or GET (`curl -o /dev/null`, or into `output`).
-    Throughput is the file size over curl's own total time."""
+    Throughput is the file size over curl's own total time. With sigv4, the
+    request is signed for S3 (AWS Signature V4, payload not hashed)."""
     body = Path(tempfile.gettempdir()) / f"ferroflow-bench-curl-{os.getpid()}.out"
     argv = ["curl", "--silent", "--show-error", "--max-time", str(TRANSFER_TIMEOUT_S),
-            # No `Expect: 100-continue` round trip before the body.
-            "-H", "Expect:", "-w", "%{http_code} %{size_upload} %{size_download} %{time_total}"]
+            "-w", "%{http_code} %{size_upload} %{size_download} %{time_total}"]
+    if sigv4:
+        # curl signs every header it is given, an emptied `Expect:` too (which it then
+        # does not send, so the signature would not match): a signed PUT keeps the
+        # `Expect: 100-continue` round trip.
+        argv += ["--aws-sigv4", f"aws:amz:{S3_REGION}:s3", "--user", f"{S3_ACCESS_KEY}:{S3_SECRET_KEY}",
+                 "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
+    else:
+        argv += ["-H", "Expect:"]  # no `Expect: 100-continue` round trip before the body
     for h in headers:
         argv += ["-H", h]
     if upload is not None:
@@ -671,19 +836,135 @@ def curl_transfer(url: str, size: int, upload: Path | None = None, output: Path 
     return r
 
 
-def start_moto(args: argparse.Namespace, workdir: Path) -> Server:
-    """A fresh moto S3 server on a free port (state in memory; TMPDIR in workdir)."""
+def parallel_range_get(url: str, size: int, parts: int, sigv4: bool) -> dict:
+    """GET of a whole object as `parts` ranged GETs in parallel curl processes
+    (as boto3's download_file fetches: 8 MiB ranges, 10 at a time); MiB/s is
+    the size over the wall time of all of them."""
+    chunk = -(-size // parts)
+    procs = []
+    t0 = time.monotonic()
+    for i in range(parts):
+        first, last = i * chunk, min(size, (i + 1) * chunk) - 1
+        argv = ["curl", "--silent", "--show-error", "--max-time", str(TRANSFER_TIMEOUT_S), "-o", os.devnull,
+                "-w", "%{http_code} %{size_download}", "-H", f"Range: bytes={first}-{last}"]
+        if sigv4:
+            argv += ["--aws-sigv4", f"aws:amz:{S3_REGION}:s3", "--user", f"{S3_ACCESS_KEY}:{S3_SECRET_KEY}",
+                     "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
+        procs.append((subprocess.Popen(argv + [url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+                      last - first + 1))
+    moved, errors = 0, []
+    for proc, expected in procs:
+        out, err = proc.communicate(timeout=TRANSFER_TIMEOUT_S + 60)
+        fields = out.split()
+        if proc.returncode != 0 or len(fields) != 2 or fields[0] != "206" or int(fields[1]) != expected:
+            errors.append(f"curl exit {proc.returncode}: {out} {err.strip()[:200]}")
+        else:
+            moved += expected
+    secs = time.monotonic() - t0
+    if errors:
+        return {"ok": False, "error": errors[0]}
+    return {"ok": True, "bytes": moved, "seconds": secs, "parts": parts, "mib_per_s": moved / MIB / secs}
+
+
+# Run in the bench venv: boto3's upload_file and download_file (the S3 client
+# stock MLflow uses, default TransferConfig: 8 MiB parts and ranges, 10 threads)
+# straight to the S3 server, each timed, with the S3 server's CPU time.
+BOTO3_CEILING_SCRIPT = r"""
+import json, os, sys, time
+import boto3
+endpoint, bucket, path, pid, repeats, scratch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+s3 = boto3.client("s3", endpoint_url=endpoint)
+tck = os.sysconf("SC_CLK_TCK")
+def cpu():
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tck
+size = os.path.getsize(path)
+out = {"upload_runs": [], "download_runs": []}
+for _ in range(repeats):
+    os.sync(); c0, t0 = cpu(), time.perf_counter()
+    s3.upload_file(path, bucket, "boto3.bin")
+    out["upload_runs"].append({"seconds": time.perf_counter() - t0, "s3_cpu_s": cpu() - c0})
+for _ in range(repeats):
+    os.sync(); c0, t0 = cpu(), time.perf_counter()
+    s3.download_file(bucket, "boto3.bin", scratch)
+    out["download_runs"].append({"seconds": time.perf_counter() - t0, "s3_cpu_s": cpu() - c0})
+    if os.path.getsize(scratch) != size:
+        raise SystemExit(f"downloaded {os.path.getsize(scratch)} of {size} bytes")
+    os.unlink(scratch)
+for runs in (out["upload_runs"], out["download_runs"]):
+    for r in runs:
+        r["mib_per_s"] = size / 2**20 / r["seconds"]
+print(json.dumps(out))
+"""
+
+
+def boto3_ceiling(args: argparse.Namespace, s3: Server, bucket: str, path: Path, repeats: int,
+                  scratch: Path) -> dict:
+    env = dict(os.environ)
+    env.update(S3_ENV)
+    assert s3.proc is not None
+    argv = [str(Path(args.venv) / "bin" / "python"), "-c", BOTO3_CEILING_SCRIPT, s3.url, bucket, str(path),
+            str(s3.proc.pid), str(repeats), str(scratch)]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=TRANSFER_TIMEOUT_S, env=env)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"boto3 killed after {TRANSFER_TIMEOUT_S}s"}
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        err = (out.stderr or "").strip().splitlines()[-2:]
+        return {"ok": False, "error": f"boto3 exit {out.returncode}: {' '.join(err)[:300]}"}
+    r = json.loads(lines[-1])
+    size_gib = path.stat().st_size / 1024 ** 3
+    r["ok"] = True
+    r["upload_mib_s"], r["upload_best_mib_s"] = median_and_best(r["upload_runs"])
+    r["download_mib_s"], r["download_best_mib_s"] = median_and_best(r["download_runs"])
+    r["upload_s3_cpu_s_per_gib"] = statistics.median(t["s3_cpu_s"] for t in r["upload_runs"]) / size_gib
+    r["download_s3_cpu_s_per_gib"] = statistics.median(t["s3_cpu_s"] for t in r["download_runs"]) / size_gib
+    return r
+
+
+def s3s_fs_binary(args: argparse.Namespace) -> Path | None:
+    """s3s-fs from --s3s-fs-bin, $S3S_FS_BIN, the project's .tools/bin (bench/run.sh) or PATH."""
+    if args.s3s_fs_bin is not None:
+        return args.s3s_fs_bin
+    if os.environ.get("S3S_FS_BIN"):
+        return Path(os.environ["S3S_FS_BIN"])
+    if S3S_FS_TOOLS_BIN.exists():
+        return S3S_FS_TOOLS_BIN
+    found = shutil.which("s3s-fs")
+    return Path(found) if found else None
+
+
+def start_s3(args: argparse.Namespace, workdir: Path) -> Server:
+    """A fresh S3-compatible server on a free port, its state in workdir:
+    s3s-fs (objects as files below workdir/root, every request signature
+    checked against the bench keys) or moto (objects in memory; TMPDIR in
+    workdir). The server's name is args.s3_server."""
     port = free_port()
-    exe = Path(args.moto_venv) / "bin" / "moto_server"
-    spec = ServerSpec("moto", [str(exe), "-H", "127.0.0.1", "-p", str(port)], {"TMPDIR": str(workdir)})
-    moto = Server(spec, port, workdir, health_path="/")
-    moto.start()
-    moto.wait_ready(60)
-    return moto
+    if args.s3_server == "s3s-fs":
+        root = workdir / "root"
+        root.mkdir(parents=True, exist_ok=True)
+        argv = [str(args.s3s_fs_bin), "--host", "127.0.0.1", "--port", str(port),
+                "--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY, str(root)]
+        # It answers an unsigned `GET /` with 403 (anonymous access denied): ready
+        # is when the port accepts connections.
+        s3 = Server(ServerSpec("s3s-fs", argv, {"RUST_LOG": "error"}), port, workdir, health_path=None)
+        s3.root = root
+    else:
+        exe = Path(args.moto_venv) / "bin" / "moto_server"
+        spec = ServerSpec("moto", [str(exe), "-H", "127.0.0.1", "-p", str(port)], {"TMPDIR": str(workdir)})
+        s3 = Server(spec, port, workdir, health_path="/")
+    s3.start()
+    s3.wait_ready(60)
+    return s3
 
 
-def create_bucket(moto: Server, bucket: str) -> None:
-    req = urllib.request.Request(f"{moto.url}/{bucket}", data=b"", method="PUT")
+def create_bucket(s3: Server, bucket: str) -> None:
+    if s3.spec.name == "s3s-fs":
+        # s3s-fs keeps a bucket as a directory below its root.
+        (s3.root / bucket).mkdir()
+        return
+    req = urllib.request.Request(f"{s3.url}/{bucket}", data=b"", method="PUT")
     with urllib.request.urlopen(req, timeout=30) as resp:
         if resp.status != 200:
             raise RuntimeError(f"creating bucket {bucket}: HTTP {resp.status}")
@@ -694,43 +975,69 @@ def median_and_best(runs: list[dict]) -> tuple[float, float]:
     return statistics.median(values), max(values)
 
 
-def moto_ceiling(args: argparse.Namespace, files: TestFiles, size_mib: int, repeats: int) -> dict:
-    """moto's own throughput: the same curl PUT and GET straight to moto, which
-    bounds what either tracking server can reach with the S3 destination."""
-    result: dict = {"size_mib": size_mib, "ok": False}
-    workdir = Path(tempfile.mkdtemp(prefix="ferroflow-bench-moto-"))
-    moto = None
+def s3_ceiling(args: argparse.Namespace, files: TestFiles, size_mib: int, repeats: int) -> dict:
+    """The S3 server's own throughput: the same curl PUT and GET straight to it,
+    which bounds what either tracking server can reach with the S3 destination."""
+    kind = args.s3_server
+    result: dict = {"server": kind, "size_mib": size_mib, "ok": False}
+    workdir = Path(tempfile.mkdtemp(prefix=f"ferroflow-bench-{kind}-"))
+    s3 = None
     try:
-        moto = start_moto(args, workdir)
-        assert moto.proc is not None
-        create_bucket(moto, "ceiling")
+        s3 = start_s3(args, workdir)
+        assert s3.proc is not None
+        create_bucket(s3, "ceiling")
         path, _ = files.get(size_mib)
         size = path.stat().st_size
-        url = f"{moto.url}/ceiling/{size_mib}MiB.bin"
-        sampler = RssSampler(moto.proc.pid).start()
+        url = f"{s3.url}/ceiling/{size_mib}MiB.bin"
+        # s3s-fs checks signatures: curl signs (SigV4). moto takes unsigned
+        # requests; there the object is made public-read so the unsigned GET may read it.
+        signed = kind == "s3s-fs"
+        put_headers = () if signed else ("x-amz-acl: public-read",)
+        sampler = RssSampler(s3.proc.pid).start()
+        cpu0 = tree_cpu_seconds(s3.proc.pid)
         ups, downs = [], []
         for _ in range(repeats):
             os.sync()
-            # Unsigned requests: the object is made public-read so the unsigned GET may read it.
-            t = curl_transfer(url, size, upload=path, headers=("x-amz-acl: public-read",))
+            t = curl_transfer(url, size, upload=path, headers=put_headers, sigv4=signed)
             if not t.get("ok"):
-                raise RuntimeError(f"PUT to moto: {t.get('error')}")
+                raise RuntimeError(f"PUT to {kind}: {t.get('error')}")
             ups.append(t)
+        cpu1 = tree_cpu_seconds(s3.proc.pid)
         for _ in range(repeats):
-            t = curl_transfer(url, size)
+            os.sync()
+            t = curl_transfer(url, size, sigv4=signed)
             if not t.get("ok"):
-                raise RuntimeError(f"GET from moto: {t.get('error')}")
+                raise RuntimeError(f"GET from {kind}: {t.get('error')}")
             downs.append(t)
+        cpu2 = tree_cpu_seconds(s3.proc.pid)
         # A ranged GET of one boto3 download chunk (8 MiB) from the middle of the
         # object: boto3's download_file (stock MLflow's S3 download) fetches
         # files above 8 MiB in such ranges, 10 at a time.
         ranges = []
         middle = (size // 2) // MIB * MIB
         for _ in range(repeats):
-            t = curl_transfer(url, 8 * MIB, headers=(f"Range: bytes={middle}-{middle + 8 * MIB - 1}",), status=206)
+            t = curl_transfer(url, 8 * MIB, headers=(f"Range: bytes={middle}-{middle + 8 * MIB - 1}",), status=206,
+                              sigv4=signed)
             if not t.get("ok"):
-                raise RuntimeError(f"ranged GET from moto: {t.get('error')}")
+                raise RuntimeError(f"ranged GET from {kind}: {t.get('error')}")
             ranges.append(t)
+        # The whole object as 10 ranged GETs in parallel.
+        pars = []
+        for _ in range(repeats):
+            os.sync()
+            t = parallel_range_get(url, size, 10, signed)
+            if not t.get("ok"):
+                raise RuntimeError(f"parallel ranged GET from {kind}: {t.get('error')}")
+            pars.append(t)
+        result["parallel_download_mib_s"], result["parallel_download_best_mib_s"] = median_and_best(pars)
+        result["parallel_download_runs"] = pars
+        # And the S3 client of stock MLflow, boto3, with its multipart upload and ranged download.
+        # (Once on moto, where every 8 MiB range of the download reads the whole object.)
+        b = boto3_ceiling(args, s3, "ceiling", path, 1 if kind == "moto" else repeats,
+                          workdir / "boto3-download.bin")
+        if not b.get("ok"):
+            raise RuntimeError(f"boto3 to {kind}: {b.get('error')}")
+        result["boto3"] = b
         result["peak_rss_mib"] = sampler.peak()
         sampler.stop()
         result["range_8mib_s"] = statistics.median(t["seconds"] for t in ranges)
@@ -738,18 +1045,26 @@ def moto_ceiling(args: argparse.Namespace, files: TestFiles, size_mib: int, repe
         result["upload_mib_s"], result["upload_best_mib_s"] = median_and_best(ups)
         result["download_mib_s"], result["download_best_mib_s"] = median_and_best(downs)
         result["upload_runs"], result["download_runs"] = ups, downs
+        result["upload_cpu_s_per_gib"] = (cpu1 - cpu0) / repeats * 1024 / size_mib
+        result["download_cpu_s_per_gib"] = (cpu2 - cpu1) / repeats * 1024 / size_mib
+        result["client_cpu_share"] = max(t["client_cpu_s"] / t["seconds"] for t in ups + downs)
         result["ok"] = True
-        log(f"moto ceiling ({size_mib} MiB, median of {repeats}): PUT {result['upload_mib_s']:.0f} MiB/s, "
-            f"GET {result['download_mib_s']:.0f} MiB/s, ranged GET of 8 MiB {result['range_8mib_s']:.2f}s, "
-            f"moto peak RSS {result['peak_rss_mib']:.0f} MiB")
+        log(f"{kind} ceiling ({size_mib} MiB, median of {repeats}): PUT {result['upload_mib_s']:.0f} MiB/s, "
+            f"GET {result['download_mib_s']:.0f} MiB/s, GET as 10 parallel ranges "
+            f"{result['parallel_download_mib_s']:.0f} MiB/s, ranged GET of 8 MiB {result['range_8mib_s']:.3f}s, "
+            f"{kind} CPU per GiB PUT {result['upload_cpu_s_per_gib']:.2f}s / GET "
+            f"{result['download_cpu_s_per_gib']:.2f}s, peak RSS {result['peak_rss_mib']:.0f} MiB, "
+            f"curl CPU {100 * result['client_cpu_share']:.0f}%; boto3 upload_file {b['upload_mib_s']:.0f} MiB/s "
+            f"({kind} CPU {b['upload_s3_cpu_s_per_gib']:.2f}s/GiB), download_file {b['download_mib_s']:.0f} MiB/s "
+            f"({kind} CPU {b['download_s3_cpu_s_per_gib']:.2f}s/GiB)")
     except Exception as e:  # noqa: BLE001
         result["error"] = str(e)
-        log(f"moto ceiling FAILED: {e}")
+        log(f"{kind} ceiling FAILED: {e}")
     finally:
-        if moto is not None:
-            moto.stop()
+        if s3 is not None:
+            s3.stop()
         if args.keep:
-            log(f"moto: kept {workdir}")
+            log(f"{kind}: kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return result
@@ -815,10 +1130,11 @@ def client_upload(args: argparse.Namespace, url: str, path: Path, mpu_min_mib: i
     return r
 
 
-def bench_artifacts(name: str, workload: str, args: argparse.Namespace, profile: dict, shared: dict) -> dict:
+def bench_artifacts(name: str, backend: str, workload: str, args: argparse.Namespace, profile: dict,
+                    shared: dict) -> dict:
     """One artifact workload on a server instance of its own, started with
-    --artifacts-destination (a local directory, or a fresh bucket on a moto
-    server of its own): PUT the file `repeats` times, GET it `repeats` times,
+    --artifacts-destination (a local directory, or a fresh bucket on an S3
+    server of its own, s3s-fs or moto): PUT the file `repeats` times, GET it `repeats` times,
     check it once by SHA-256, then the optional 2 GiB transfer (local only)
     and the optional MlflowClient.log_artifact upload."""
     p = profile["artifacts"]
@@ -834,31 +1150,33 @@ def bench_artifacts(name: str, workload: str, args: argparse.Namespace, profile:
     big_mib = 0 if s3 else p["big-size-mb"]
     if big_mib:
         files.get(big_mib)
-    if s3 and "moto_ceiling" not in shared:
-        shared["moto_ceiling"] = moto_ceiling(args, files, size_mib, repeats)
+    if s3 and "s3_ceiling" not in shared:
+        shared["s3_ceiling"] = s3_ceiling(args, files, size_mib, repeats)
     workdir = Path(tempfile.mkdtemp(prefix=f"ferroflow-bench-{name}-{workload}-"))
     r["workdir"] = str(workdir)
     r["cpu_busy_before"] = wait_idle(f"{name} {workload}", args)
-    moto: Server | None = None
+    s3server: Server | None = None
     server: Server | None = None
+    db = Database(backend, name, workdir, args)
     samplers: list[RssSampler] = []
     try:
         env = {"TMPDIR": str(workdir / "tmp")}  # staging files of the server go away with the workdir
         (workdir / "tmp").mkdir()
         if s3:
-            (workdir / "moto").mkdir()
-            moto = start_moto(args, workdir / "moto")
+            (workdir / "s3").mkdir()
+            s3server = start_s3(args, workdir / "s3")
             bucket = f"bench-{name}"
-            create_bucket(moto, bucket)
+            create_bucket(s3server, bucket)
             destination = f"s3://{bucket}/artifacts"
             env.update(S3_ENV)
-            env["MLFLOW_S3_ENDPOINT_URL"] = moto.url
+            env["MLFLOW_S3_ENDPOINT_URL"] = s3server.url
         else:
             (workdir / "destination").mkdir()
             destination = str(workdir / "destination")
         r["destination"] = destination
         port = free_port()
-        spec = server_spec(name, port, workdir, args, artifacts_destination=destination)
+        db.create()
+        spec = server_spec(name, port, workdir, args, db.uri(), artifacts_destination=destination)
         spec.env.update(env)
         server = Server(spec, port, workdir)
         log(f"{name} {workload}: starting on {server.url} ({' '.join(spec.argv)})")
@@ -874,22 +1192,28 @@ def bench_artifacts(name: str, workload: str, args: argparse.Namespace, profile:
         log(f"{name} {workload}: quiet after {r['quiet_wait_s']:.0f}s; idle memory {fmt_mem(r['memory_idle'])}")
         sampler = RssSampler(pid).start()
         samplers.append(sampler)
-        moto_sampler = None
-        if moto is not None and moto.proc is not None:
-            moto_sampler = RssSampler(moto.proc.pid).start()
-            samplers.append(moto_sampler)
+        s3_sampler = None
+        if s3server is not None and s3server.proc is not None:
+            s3_sampler = RssSampler(s3server.proc.pid).start()
+            samplers.append(s3_sampler)
+
+        s3_pid = s3server.proc.pid if s3server is not None and s3server.proc is not None else None
 
         def transfer(label: str, fn) -> dict:
             os.sync()  # the previous transfer's dirty pages are not written back during this one
             sampler.peak()
             cpu0 = tree_cpu_seconds(pid)
+            s3cpu0 = tree_cpu_seconds(s3_pid) if s3_pid else 0.0
             t = fn()
             t["server_cpu_s"] = tree_cpu_seconds(pid) - cpu0
+            if s3_pid:
+                t["s3_cpu_s"] = tree_cpu_seconds(s3_pid) - s3cpu0
             t["peak_rss_mib"] = sampler.peak()
             if not t.get("ok"):
                 raise RuntimeError(f"{label}: {t.get('error')}; server log:\n{server.log_tail(5)}")
             log(f"{name} {workload}: {label}: {t['mib_per_s']:.0f} MiB/s, peak RSS {t['peak_rss_mib']:.0f} MiB, "
-                f"server CPU {t['server_cpu_s']:.1f}s, client CPU {t.get('client_cpu_s', 0):.1f}s")
+                f"server CPU {t['server_cpu_s']:.1f}s, client CPU {t.get('client_cpu_s', 0):.1f}s"
+                + (f", {s3server.spec.name} CPU {t['s3_cpu_s']:.1f}s" if s3_pid else ""))
             return t
 
         # Warm-up, untimed: a few small PUTs and GETs, so that lazy initialisation
@@ -902,10 +1226,10 @@ def bench_artifacts(name: str, workload: str, args: argparse.Namespace, profile:
                 if not t.get("ok"):
                     raise RuntimeError(f"warm-up: {t.get('error')}; server log:\n{server.log_tail(5)}")
         wait_tree_quiet(pid)
-        # Where the machine's CPU goes meanwhile: server, moto, clients (curl, the
-        # mlflow client), this orchestrator, and everything else.
+        # Where the machine's CPU goes meanwhile: server, S3 server, clients (curl,
+        # the mlflow client), this orchestrator, and everything else.
         sys0, own0, srv0 = _cpu_times(), os.times(), tree_cpu_seconds(pid)
-        moto0 = tree_cpu_seconds(moto.proc.pid) if moto is not None and moto.proc is not None else 0.0
+        s30 = tree_cpu_seconds(s3_pid) if s3_pid else 0.0
         t_start = time.monotonic()
         name_in_store = f"bench/{size_mib}MiB.bin"
         url = f"{server.url}{ARTIFACT_PREFIX}/{name_in_store}"
@@ -915,6 +1239,8 @@ def bench_artifacts(name: str, workload: str, args: argparse.Namespace, profile:
         r["upload_mib_s"], r["upload_best_mib_s"] = median_and_best(ups)
         r["upload_peak_rss_mib"] = max(t["peak_rss_mib"] for t in ups)
         r["upload_server_cpu_s_per_gib"] = statistics.median(t["server_cpu_s"] for t in ups) * 1024 / size_mib
+        if s3_pid:
+            r["upload_s3_cpu_s_per_gib"] = statistics.median(t["s3_cpu_s"] for t in ups) * 1024 / size_mib
         # The server lists what it stored, with the full size.
         with urllib.request.urlopen(f"{server.url}{ARTIFACT_PREFIX}?path=bench", timeout=60) as resp:
             listed = {f["path"]: int(f.get("file_size", -1)) for f in json.load(resp).get("files", [])}
@@ -926,6 +1252,8 @@ def bench_artifacts(name: str, workload: str, args: argparse.Namespace, profile:
         r["download_mib_s"], r["download_best_mib_s"] = median_and_best(downs)
         r["download_peak_rss_mib"] = max(t["peak_rss_mib"] for t in downs)
         r["download_server_cpu_s_per_gib"] = statistics.median(t["server_cpu_s"] for t in downs) * 1024 / size_mib
+        if s3_pid:
+            r["download_s3_cpu_s_per_gib"] = statistics.median(t["s3_cpu_s"] for t in downs) * 1024 / size_mib
         r["peak_rss_mib"] = max(r["upload_peak_rss_mib"], r["download_peak_rss_mib"])
         r["client_cpu_share"] = max(t["client_cpu_s"] / t["seconds"] for t in ups + downs)
         # Once, untimed: the bytes that come back are the bytes that went in.
@@ -966,16 +1294,17 @@ def bench_artifacts(name: str, workload: str, args: argparse.Namespace, profile:
                 log(f"{name} {workload}: client extra FAILED: {e}")
         wall = time.monotonic() - t_start
         sys1, own1, srv1 = _cpu_times(), os.times(), tree_cpu_seconds(pid)
-        moto1 = tree_cpu_seconds(moto.proc.pid) if moto is not None and moto.proc is not None else 0.0
-        r["server_cpu_s"], r["moto_cpu_s"] = srv1 - srv0, moto1 - moto0
+        s31 = tree_cpu_seconds(s3_pid) if s3_pid else 0.0
+        r["server_cpu_s"], r["s3_cpu_s"] = srv1 - srv0, s31 - s30
         if sys0 and sys1 and wall > 0:
             own = sum(own1[:4]) - sum(own0[:4])  # this process and its finished children (curl, client)
-            other = (sys1[0] - sys0[0]) / CLK_TCK - r["server_cpu_s"] - r["moto_cpu_s"] - own
+            other = (sys1[0] - sys0[0]) / CLK_TCK - r["server_cpu_s"] - r["s3_cpu_s"] - own
             r["other_cpu_share"] = max(0.0, other) / wall / (os.cpu_count() or 1)
         r["hwm"] = tree_hwm(pid)
         r["memory_after"] = server.memory()
-        if moto_sampler is not None:
-            r["moto_peak_rss_mib"] = moto_sampler.peak()
+        if s3_sampler is not None:
+            r["s3_server"] = s3server.spec.name
+            r["s3_peak_rss_mib"] = s3_sampler.peak()
         r["ok"] = True
         log(f"{name} {workload}: {summarize(workload, r)}")
     except Exception as e:  # noqa: BLE001 - a failing server must not stop the benchmark
@@ -986,11 +1315,13 @@ def bench_artifacts(name: str, workload: str, args: argparse.Namespace, profile:
             s.stop()
         if server is not None:
             server.stop()
-        if moto is not None:
-            moto.stop()
+        if s3server is not None:
+            s3server.stop()
         if args.keep:
-            log(f"{name} {workload}: kept {workdir}")
+            log(f"{name} {workload}: kept {workdir}"
+                + (f" and database {db.name}" if db.created and backend != "sqlite" else ""))
         else:
+            db.drop()
             shutil.rmtree(workdir, ignore_errors=True)
     return r
 
@@ -1044,6 +1375,18 @@ def rows_for(profile: dict, workloads: list[str]) -> list[Row]:
     if "history" in workloads:
         rows.append(Row(f"history: get-history of {h['points']:,} points, all pages of {h['page-size']:,} (s)",
                         "history", "total_p50_ms", False, 1 / 1000))
+    if "registry" in workloads:
+        g = profile["registry"]
+        # The loadgen's filter `name LIKE '<prefix>-model-12%'` matches the model numbers starting with 12.
+        matching = sum(1 for i in range(g["models"]) if str(i).startswith("12"))
+        rows += [
+            Row(f"registry: registered-models/search, name LIKE, {min(matching, 100)} of {g['models']:,} models, "
+                f"p50 (ms)", "registry", "models_p50_ms", False),
+            Row("registry: registered-models/search, p95 (ms)", "registry", "models_p95_ms", False),
+            Row(f"registry: model-versions/search, name LIKE, {min(matching * g['versions'], 1000):,} of "
+                f"{g['models'] * g['versions']:,} versions, p50 (ms)", "registry", "versions_p50_ms", False),
+            Row("registry: model-versions/search, p95 (ms)", "registry", "versions_p95_ms", False),
+        ]
     if any(w in LOADGEN_WORKLOADS for w in workloads):
         rows += [
             Row("memory: RSS of the process tree, idle after start (MiB)", "memory", "idle", False),
@@ -1055,6 +1398,10 @@ def rows_for(profile: dict, workloads: list[str]) -> list[Row]:
     if "history" in workloads:
         rows.append(Row("setup: logging the history via log-batch (points/s)",
                         "history", "seed_points_per_s", True))
+    if "registry" in workloads:
+        g = profile["registry"]
+        rows.append(Row(f"setup: seeding {g['models']:,} models × {g['versions']} versions via registered-models/create "
+                        f"+ model-versions/create (requests/s)", "registry", "seed_requests_per_s", True))
     a = profile["artifacts"]
     for w in ARTIFACT_WORKLOADS:
         if w not in workloads:
@@ -1085,6 +1432,8 @@ def rows_for(profile: dict, workloads: list[str]) -> list[Row]:
 
 def cell_value(result: dict, row: Row) -> tuple[float | None, str]:
     """The number for a cell (None if unavailable) and its text."""
+    if result.get("skipped"):
+        return None, "n/a"
     if result.get("error") and not result.get("workloads"):
         return None, "error"
     if row.source == "memory":
@@ -1132,36 +1481,59 @@ def artifact_notes(results: dict[str, dict], servers: list[str], args: argparse.
     a = profile["artifacts"]
     runs = {(s, w): results[s]["workloads"][w] for s in servers for w in workloads
             if w in results[s].get("workloads", {}) and not results[s]["workloads"][w].get("skipped")}
-    notes = [f"Artifact workloads: each server is started again per destination with `--artifacts-destination` "
-             f"(a new local directory, or a new bucket on a moto S3 server of its own) and moves one file of "
+    s3name = args.s3_server
+    notes = ["Artifact workloads: each server is started again per destination with `--artifacts-destination` "
+             + ("(a new local directory, or a new bucket on an S3 server of its own, "
+                f"{s3name} {versions.get(s3name, '?')}) " if "artifacts-s3" in workloads else "(a new local directory) ")
+             + "and moves one file of "
              f"random bytes through the proxy at `{ARTIFACT_PREFIX}/bench/...`: PUT with `curl -T`, GET with "
              f"`curl -o /dev/null`. MiB/s is the file size over curl's total time, median of {a['repeats']} runs "
              f"(every run and the best in --json); `sync` before each transfer; each GET is checked by size and "
              f"one more by SHA-256. Peak RSS: VmRSS summed over the server's process tree, sampled every 50 ms "
-             f"(moto and curl are not part of it)."]
+             f"(the S3 server and curl are not part of it)."]
     cpu = [f"{s} {w} {100 * r['client_cpu_share']:.0f}%" for (s, w), r in runs.items()
            if r.get("client_cpu_share") is not None]
     if cpu:
         notes.append("curl's CPU during the transfers, highest run (% of one core): " + ", ".join(cpu) + ".")
-    c = shared.get("moto_ceiling")
+    c = shared.get("s3_ceiling")
     if c is not None:
+        kind = c.get("server", s3name)
         if c.get("ok"):
-            notes.append(f"moto {versions.get('moto', '?')} ceiling (the same curl PUT and GET of {c['size_mib']:,} MiB "
-                         f"straight to moto, median of {a['repeats']}): PUT {fmt_num(c['upload_mib_s'])} MiB/s, "
-                         f"GET {fmt_num(c['download_mib_s'])} MiB/s. It bounds both servers' artifacts-s3 numbers. "
-                         f"A ranged GET of 8 MiB from that object takes {c['range_8mib_s']:.2f} s "
-                         f"({fmt_num(8 / c['range_8mib_s'])} MiB/s; moto reads the whole object for each range), "
-                         f"and boto3's download_file, which stock MLflow uses to fetch from S3 before it answers, "
-                         f"reads files above 8 MiB in such ranges: that, not MLflow itself, sets MLflow's "
-                         f"artifacts-s3 GET, a cost real S3 does not have. "
-                         f"moto keeps objects in memory: its RSS reached {fmt_num(c['peak_rss_mib'])} MiB there.")
+            text = (f"{kind} {versions.get(kind, '?')} ceiling (the same curl PUT and GET of {c['size_mib']:,} MiB "
+                    f"straight to {kind}, {'signed with SigV4, ' if kind == 's3s-fs' else ''}median of "
+                    f"{a['repeats']}): PUT {fmt_num(c['upload_mib_s'])} MiB/s, "
+                    f"GET {fmt_num(c['download_mib_s'])} MiB/s; {kind}'s CPU per GiB PUT "
+                    f"{fmt_num(c.get('upload_cpu_s_per_gib'))} s, GET {fmt_num(c.get('download_cpu_s_per_gib'))} s. "
+                    f"It bounds what a server moving each transfer as one stream reaches (parallel ranged GETs, "
+                    f"as below, can go beyond the single-stream GET). A ranged GET of 8 MiB from that object takes "
+                    f"{c['range_8mib_s']:.3f} s ({fmt_num(8 / c['range_8mib_s'])} MiB/s); boto3's download_file, "
+                    f"which stock MLflow uses to fetch from S3 before it answers, reads files above 8 MiB in such "
+                    f"ranges, 10 at a time; the whole object as 10 ranged GETs in parallel curl processes: "
+                    f"{fmt_num(c.get('parallel_download_mib_s'))} MiB/s. ")
+            b = c.get("boto3") or {}
+            if b.get("ok"):
+                text += (f"boto3 straight to {kind} (bench venv, default TransferConfig: multipart upload and "
+                         f"ranged download in 8 MiB pieces, 10 threads, signed): upload_file "
+                         f"{fmt_num(b['upload_mib_s'])} MiB/s with {fmt_num(b['upload_s3_cpu_s_per_gib'])} s of "
+                         f"{kind} CPU per GiB, download_file {fmt_num(b['download_mib_s'])} MiB/s with "
+                         f"{fmt_num(b['download_s3_cpu_s_per_gib'])} s per GiB. ")
+            if kind == "moto":
+                text += ("moto reads the whole object for each range, so that, not MLflow itself, sets MLflow's "
+                         "artifacts-s3 GET, a cost real S3 does not have. moto keeps objects in memory: its RSS "
+                         f"reached {fmt_num(c['peak_rss_mib'])} MiB there.")
+            else:
+                text += (f"s3s-fs keeps objects as files (page cache), its RSS reached "
+                         f"{fmt_num(c['peak_rss_mib'])} MiB there.")
+            notes.append(text)
         else:
-            notes.append(f"moto ceiling: failed: {str(c.get('error')).splitlines()[0][:200]}")
-    moto_rss = [f"{s} {fmt_num(r['moto_peak_rss_mib'])} MiB" for (s, w), r in runs.items()
-                if r.get("moto_peak_rss_mib") is not None]
-    if moto_rss:
-        notes.append("moto's own peak RSS during each server's artifacts-s3 run (not in the servers' RSS): "
-                     + ", ".join(moto_rss) + ".")
+            notes.append(f"{kind} ceiling: failed: {str(c.get('error')).splitlines()[0][:200]}")
+    s3_rss = [f"{s} {fmt_num(r['s3_peak_rss_mib'])} MiB, {fmt_num(r.get('s3_cpu_s'))} s of CPU in all "
+              f"(per GiB: PUT {fmt_num(r.get('upload_s3_cpu_s_per_gib'))} s, "
+              f"GET {fmt_num(r.get('download_s3_cpu_s_per_gib'))} s)"
+              for (s, w), r in runs.items() if r.get("s3_peak_rss_mib") is not None]
+    if s3_rss:
+        notes.append(f"{s3name}'s own peak RSS and CPU time during each server's artifacts-s3 run (not in the "
+                     "servers' numbers; it shares the cores with them): " + "; ".join(s3_rss) + ".")
     hwm = [f"{s} {w} {fmt_num(r['hwm']['sum_mib'])} MiB ({r['hwm']['processes']} process(es))"
            for (s, w), r in runs.items() if r.get("hwm")]
     if hwm:
@@ -1177,7 +1549,7 @@ def artifact_notes(results: dict[str, dict], servers: list[str], args: argparse.
                      "multipart_uploads_enabled and the file is at least "
                      + (f"{threshold} MiB (lowered for --quick)" if threshold else "500 MiB (its default)")
                      + "; path taken: " + "; ".join(paths) + ". With an S3 destination the stock server hands out "
-                     "presigned S3 URLs, so those parts go straight to moto and not through the server.")
+                     f"presigned S3 URLs, so those parts go straight to {s3name} and not through the server.")
     for (s, w), r in runs.items():
         if r.get("client_error"):
             notes.append(f"{s} {w}: the MlflowClient.log_artifact extra failed: "
@@ -1203,8 +1575,41 @@ def artifact_notes(results: dict[str, dict], servers: list[str], args: argparse.
     return notes
 
 
-def render(results: dict[str, dict], args: argparse.Namespace, profile: dict, machine: dict,
-           versions: dict, shared: dict) -> str:
+def render(all_results: dict[str, dict[str, dict]], args: argparse.Namespace, profile: dict, machine: dict,
+           versions: dict, shared: dict, db_versions: dict) -> str:
+    """The report: machine and versions, then a table with its notes for each backend store."""
+    out = []
+    mode = "quick smoke run" if args.quick else "full run"
+    out.append(f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB RAM, "
+               f"{machine['os']} (kernel {machine['kernel']}). Servers and load generator share the machine; "
+               f"{mode}.")
+    servers_run = {s for results in all_results.values() for s in results}
+    out.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()
+                                        if k in servers_run or k in ("loadgen",) + S3_SERVERS))
+    for backend, results in all_results.items():
+        title = f"Backend store: {BACKEND_TITLES[backend]}"
+        if backend == "sqlite":
+            title += " (a new database file per server run)"
+        else:
+            title += (f" {db_versions.get(backend, '?')} at {backend_address(args, backend)}, a new database per "
+                      f"server run, dropped afterwards")
+        out.append("")
+        if len(all_results) > 1:
+            out.append(f"### {title}")
+        else:
+            out.append(title + ".")
+        out.append("")
+        out.append(render_backend(results, backend, args, profile, versions, shared))
+    return "\n".join(out)
+
+
+def backend_address(args: argparse.Namespace, backend: str) -> str:
+    url = urllib.parse.urlsplit(args.postgres_url if backend == "postgres" else args.mysql_url)
+    return f"{url.hostname}:{url.port or (5432 if backend == 'postgres' else 3306)}"
+
+
+def render_backend(results: dict[str, dict], backend: str, args: argparse.Namespace, profile: dict,
+                   versions: dict, shared: dict) -> str:
     servers = [s for s in SERVERS if s in results]
     rows = rows_for(profile, args.workloads)
     ratio_cols = [o for o in ("mlflow", "fasttrackml") if "ferroflow" in results and o in results]
@@ -1218,18 +1623,24 @@ def render(results: dict[str, dict], args: argparse.Namespace, profile: dict, ma
         lines.append("| " + " | ".join(cells) + " |")
 
     out = []
-    mode = "quick smoke run" if args.quick else "full run"
-    out.append(f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB RAM, "
-               f"{machine['os']} (kernel {machine['kernel']}). Servers and load generator share the machine; "
-               f"{mode}.")
-    out.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k in results or k in ("loadgen", "moto")))
-    out.append("")
     out.extend(lines)
     out.append("")
     notes = ["Ratios: how many times better ferroflow is (throughput: ferroflow / other; "
              "latency, time and memory: other / ferroflow); > 1 means ferroflow is better."]
     notes.append("Memory is the sum of VmRSS over the server process and all its descendants "
                  "(shared pages of forked workers count once per process).")
+    for s in servers:
+        if results[s].get("skipped"):
+            notes.append(f"{s}: n/a on this backend ({results[s]['skipped']}).")
+    if "registry" in args.workloads and "fasttrackml" in servers and not results["fasttrackml"].get("skipped"):
+        notes.append("fasttrackml: registry n/a (FastTrackML has no model registry).")
+    if backend != "sqlite":
+        db = [f"{s} {w} {fmt_num(r['db_cpu_s'])}" for s in servers for w, r in results[s].get("workloads", {}).items()
+              if r.get("db_cpu_s") is not None]
+        if db:
+            notes.append(f"The {BACKEND_TITLES[backend]} server is not part of a server's process tree: its memory "
+                         "is in none of the rows, and its CPU time during each workload (s) was: "
+                         + ", ".join(db) + ".")
     pss = []
     for s in servers:
         m = results[s].get("memory", {}).get("after") or {}
@@ -1256,6 +1667,8 @@ def render(results: dict[str, dict], args: argparse.Namespace, profile: dict, ma
                      "so their numbers are pessimistic: " + "; ".join(other) + ".")
     flagged = []
     for s in servers:
+        if results[s].get("skipped"):
+            continue
         if results[s].get("error"):
             flagged.append(f"{s} failed: {results[s]['error'].splitlines()[0]}")
         for w, r in results[s].get("workloads", {}).items():
@@ -1266,7 +1679,9 @@ def render(results: dict[str, dict], args: argparse.Namespace, profile: dict, ma
             elif r.get("valid") is False:
                 flagged.append(f"{s} {w}: wrong result size (!): " + json.dumps(
                     {k: r.get(k) for k in ("filtered_rows", "filtered_rows_expected", "page_rows",
-                                           "page_rows_expected", "points_fetched", "points") if k in r}))
+                                           "page_rows_expected", "points_fetched", "points", "models_rows",
+                                           "models_rows_expected", "versions_rows", "versions_rows_expected")
+                     if k in r}))
             elif r.get("errors"):
                 flagged.append(f"{s} {w}: {r['errors']} failed requests, first: {str(r.get('first_error'))[:200]}")
             if w == "history" and r.get("ok") and r.get("pages") is not None:
@@ -1331,12 +1746,28 @@ def main() -> int:
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    type=lambda v: parse_list(v, WORKLOADS, "workload"),
                    help=f"comma-separated subset of {','.join(WORKLOADS)} (default: all)")
+    p.add_argument("--backend", dest="backends", default="sqlite",
+                   type=lambda v: parse_list(v, BACKENDS, "backend"),
+                   help=f"backend store(s), comma-separated subset of {','.join(BACKENDS)} (default: sqlite); "
+                        "one table per backend")
+    p.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432"),
+                   help="PostgreSQL server (user, optional password, host, port) for --backend postgres "
+                        "(default: postgresql://postgres@127.0.0.1:5432)")
+    p.add_argument("--mysql-url", default=os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306"),
+                   help="MySQL/MariaDB server (user, optional password, host, port) for --backend mysql "
+                        "(default: mysql://root@127.0.0.1:3306)")
     p.add_argument("--quick", action="store_true", help="short smoke run with small data sets")
     p.add_argument("--duration", type=float, help="measured seconds of ingest and small (overrides the profile)")
     p.add_argument("--venv", default=os.environ.get("BENCH_VENV", str(REPO / ".venv" / "bench")),
                    help="virtualenv with mlflow and fasttrackml (default: .venv/bench)")
     p.add_argument("--moto-venv", default=os.environ.get("BENCH_MOTO_VENV", str(REPO / ".venv" / "bench-moto")),
-                   help="virtualenv with moto[server], for artifacts-s3 (default: .venv/bench-moto)")
+                   help="virtualenv with moto[server], for artifacts-s3 on moto (default: .venv/bench-moto)")
+    p.add_argument("--s3-server", choices=("auto",) + S3_SERVERS, default="auto",
+                   help="S3-compatible server of artifacts-s3 (default auto: s3s-fs when its binary is found, "
+                        "else moto)")
+    p.add_argument("--s3s-fs-bin", type=Path,
+                   help="s3s-fs binary (default: $S3S_FS_BIN, .tools/bin/s3s-fs as bench/run.sh installs it, "
+                        "or s3s-fs on PATH)")
     p.add_argument("--artifact-mb", type=int, metavar="MIB",
                    help="file size of artifacts-local (default 1024, --quick 64)")
     p.add_argument("--artifact-s3-mb", type=int, metavar="MIB",
@@ -1384,9 +1815,37 @@ def main() -> int:
         if shutil.which("curl") is None:
             log("curl not found; the artifact workloads transfer with curl (apt-get install curl)")
             return 2
-        if "artifacts-s3" in args.workloads and not (Path(args.moto_venv) / "bin" / "moto_server").exists():
+    if artifact_run and "artifacts-s3" in args.workloads:
+        s3s_fs = s3s_fs_binary(args)
+        if args.s3_server == "auto":
+            args.s3_server = "s3s-fs" if s3s_fs is not None and s3s_fs.exists() else "moto"
+            log(f"S3 server of artifacts-s3: {args.s3_server}"
+                + ("" if s3s_fs else " (no s3s-fs binary found: bench/run.sh installs it into .tools)"))
+        if args.s3_server == "s3s-fs":
+            if s3s_fs is None or not s3s_fs.exists():
+                log(f"s3s-fs not found ({s3s_fs or 'not on PATH'}); run bench/run.sh (it installs it into .tools), "
+                    "or pass --s3s-fs-bin, or --s3-server moto")
+                return 2
+            args.s3s_fs_bin = s3s_fs
+        elif not (Path(args.moto_venv) / "bin" / "moto_server").exists():
             log(f"moto_server not found in {args.moto_venv}/bin; run bench/run.sh (it creates that venv) "
                 "or pass --moto-venv")
+            return 2
+
+    db_versions = {}
+    for backend in args.backends:
+        if backend == "sqlite":
+            continue
+        client = "psql" if backend == "postgres" else "mysql"
+        if shutil.which(client) is None:
+            log(f"{client} not found; --backend {backend} creates and drops databases with it")
+            return 2
+        url = urllib.parse.urlsplit(args.postgres_url if backend == "postgres" else args.mysql_url)
+        try:
+            db_versions[backend] = admin_sql(backend, url, "SHOW server_version" if backend == "postgres"
+                                             else "SELECT VERSION()").split()[0]
+        except RuntimeError as e:
+            log(f"--backend {backend}: cannot reach the database server at {backend_address(args, backend)}: {e}")
             return 2
 
     machine = machine_description()
@@ -1396,30 +1855,40 @@ def main() -> int:
         "fasttrackml": last_word(command_output([str(venv_bin / "fml"), "--version"])),
     }
     if artifact_run and "artifacts-s3" in args.workloads:
-        versions["moto"] = last_word(command_output(
-            [str(Path(args.moto_venv) / "bin" / "python"), "-c", "import moto; print(moto.__version__)"]))
+        if args.s3_server == "moto":
+            versions["moto"] = last_word(command_output(
+                [str(Path(args.moto_venv) / "bin" / "python"), "-c", "import moto; print(moto.__version__)"]))
+        else:
+            versions["s3s-fs"] = last_word(command_output([str(args.s3s_fs_bin), "--version"]))
     rev = command_output(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
     if rev:
-        versions["ferroflow"] += f" (git {rev})"
+        dirty = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", "HEAD"], capture_output=True).returncode
+        versions["ferroflow"] += f" (git {rev}{', work tree modified' if dirty == 1 else ''})"
     log(f"machine: {machine}")
 
-    # Shared by the servers' runs: the test files (made once) and moto's ceiling (measured once).
+    # Shared by the servers' runs: the test files (made once) and the S3 server's ceiling (measured once).
     files_dir = Path(tempfile.mkdtemp(prefix="ferroflow-bench-files-"))
     shared: dict = {"files": TestFiles(files_dir)}
-    results: dict[str, dict] = {}
+    results: dict[str, dict[str, dict]] = {}
     try:
-        for name in args.servers:
-            results[name] = bench_server(name, args, profile, args.loadgen_bin, shared)
+        for backend in args.backends:
+            results[backend] = {}
+            for name in args.servers:
+                results[backend][name] = bench_server(name, backend, args, profile, args.loadgen_bin, shared)
     finally:
         shutil.rmtree(files_dir, ignore_errors=True)
 
-    report = render(results, args, profile, machine, versions, shared)
+    report = render(results, args, profile, machine, versions, shared, db_versions)
     print(report)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"machine": machine, "versions": versions, "profile": profile,
-                                         "quick": args.quick, "results": results,
-                                         "moto_ceiling": shared.get("moto_ceiling")}, indent=2))
+                                         "quick": args.quick, "backends": args.backends,
+                                         "database_versions": db_versions,
+                                         # backend -> server -> result
+                                         "results": results,
+                                         "s3_server": args.s3_server if artifact_run else None,
+                                         "s3_ceiling": shared.get("s3_ceiling")}, indent=2))
         log(f"raw results written to {args.json}")
     return 0
 

@@ -36,4 +36,30 @@ if [[ ! -x "$MOTO_VENV/bin/moto_server" || "$(cat "$MOTO_VENV/.bench-requirement
     echo "$moto_stamp" > "$MOTO_VENV/.bench-requirements"
 fi
 
+# s3s-fs (the default S3-compatible server of artifacts-s3, a Rust S3 server on
+# the local filesystem) is installed from crates.io into the project-local,
+# gitignored .tools/ when missing or of another version, unless S3S_FS_BIN
+# names a binary or `--s3-server moto` is asked for. Without it bench.py falls
+# back to moto.
+S3S_FS_VERSION="0.14.1"
+TOOLS="${BENCH_TOOLS:-$REPO/.tools}"
+want_s3s=1
+prev=""
+for arg in "$@"; do
+    if [[ "$arg" == "--s3-server=moto" || ( "$prev" == "--s3-server" && "$arg" == "moto" ) ]]; then
+        want_s3s=0
+    fi
+    prev="$arg"
+done
+if [[ $want_s3s == 1 && -z "${S3S_FS_BIN:-}" ]]; then
+    if [[ "$("$TOOLS/bin/s3s-fs" --version 2>/dev/null || true)" != "s3s-fs $S3S_FS_VERSION" ]]; then
+        echo "[bench] installing s3s-fs $S3S_FS_VERSION into $TOOLS (cargo install, a few minutes)" >&2
+        cargo install s3s-fs --version "$S3S_FS_VERSION" --features binary --locked --force --root "$TOOLS" >&2 \
+            || echo "[bench] installing s3s-fs failed; artifacts-s3 falls back to moto" >&2
+    fi
+    if [[ -x "$TOOLS/bin/s3s-fs" ]]; then
+        export S3S_FS_BIN="$TOOLS/bin/s3s-fs"
+    fi
+fi
+
 exec "$VENV/bin/python" "$BENCH_DIR/bench.py" --venv "$VENV" --moto-venv "$MOTO_VENV" "$@"
