@@ -210,6 +210,22 @@ async fn applied_versions(pool: &AnyPool) -> Result<Vec<i64>> {
 /// on MariaDB (it returns NULL at once), so there the lock is taken here, with a real timeout, on the
 /// connection that migrates.
 async fn migrate(migrator: &Migrator, pool: &AnyPool, backend: &BackendUri) -> Result<()> {
+    if let BackendUri::Sqlite { .. } = backend {
+        // SQLite has no lock to take here: when two servers start together on a new file, one of them
+        // fails to create tables the other just created. Trying again finds them recorded as applied.
+        let mut attempt = 0;
+        loop {
+            match migrator.run(pool).await {
+                Ok(()) => return Ok(()),
+                Err(err) if attempt < 10 => {
+                    tracing::info!(error = %err, "migration raced another server; checking again");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
     if !matches!(backend, BackendUri::MySql { .. }) {
         migrator.run(pool).await?;
         return Ok(());
