@@ -139,6 +139,15 @@ impl LocationPolicy {
         policy
     }
 
+    /// The policy of a server with `default_artifact_root` that serves `served` (if it serves artifacts).
+    pub fn for_server(default_artifact_root: &str, served: Option<&crate::ArtifactStore>) -> Self {
+        Self::new(
+            default_artifact_root,
+            served.map(crate::ArtifactStore::uri),
+            served.and_then(|store| store.local_root()),
+        )
+    }
+
     fn add(&mut self, root: &str) {
         if let Some(location) = Location::parse(root.trim_end_matches('/')).or_else(|| Location::parse(root)) {
             if !self.roots.contains(&location) {

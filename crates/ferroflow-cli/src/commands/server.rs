@@ -33,11 +33,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let store = SqlStore::open(&store_config).await.with_context(|| {
             format!("could not open the {} tracking store {}", store_config.backend.engine(), store_config.backend)
         })?;
-        let locations = LocationPolicy::new(
-            &default_artifact_root,
-            artifacts.is_some().then_some(args.artifacts_destination.as_str()),
-            artifacts.as_deref().and_then(ArtifactStore::local_root),
-        );
+        let locations = LocationPolicy::for_server(&default_artifact_root, artifacts.as_deref());
         Some(AppState { store, locations: Arc::new(locations) })
     };
     let allowed_hosts = if args.allowed_hosts.is_empty() {

@@ -110,11 +110,7 @@ impl TestApp {
             })
             .await
             .unwrap();
-            let locations = LocationPolicy::new(
-                default_root,
-                store.is_some().then_some(artifacts.as_str()),
-                store.as_deref().and_then(ArtifactStore::local_root),
-            );
+            let locations = LocationPolicy::for_server(default_root, store.as_deref());
             Some(AppState { store: sql, locations: Arc::new(locations) })
         };
         let config = ServerConfig {
