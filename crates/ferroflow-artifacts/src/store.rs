@@ -260,11 +260,6 @@ impl ArtifactStore {
             }
         }
         let location = self.object_path(path)?;
-        if range.is_none() && self.is_object_store() {
-            if let Some(download) = self.parallel_download(&location).await? {
-                return Ok(download);
-            }
-        }
         let mut options = GetOptions::default();
         if let Some(range) = range {
             let size = self.objects.head(&location).await.map_err(|err| not_found(err, path))?.size;
@@ -284,6 +279,11 @@ impl ArtifactStore {
             Err(err) => return Err(err.into()),
         };
         let size = result.meta.size;
+        if range.is_none() && self.is_object_store() && size >= 2 * DOWNLOAD_RANGE_BYTES {
+            // The answer so far is only the object's size: the body comes faster as parallel ranges.
+            drop(result);
+            return Ok(self.parallel_download(&location, size));
+        }
         let range = result.range.clone();
         let body = match result.payload {
             GetResultPayload::File(file, _) => {
@@ -298,16 +298,8 @@ impl ArtifactStore {
     }
 
     /// A large object on a bucket, fetched as [`DOWNLOAD_RANGE_BYTES`] ranges, [`DOWNLOAD_RANGES_IN_FLIGHT`]
-    /// at a time, and sent in order: object stores serve one stream far slower than several. `None` for
-    /// objects small enough to send as one stream (or that are not there: the plain path answers that).
-    async fn parallel_download(&self, location: &ObjectPath) -> Result<Option<Download>> {
-        let size = match self.objects.head(location).await {
-            Ok(meta) => meta.size,
-            Err(_) => return Ok(None),
-        };
-        if size < 2 * DOWNLOAD_RANGE_BYTES {
-            return Ok(None);
-        }
+    /// at a time, and sent in order: object stores serve one stream far slower than several.
+    fn parallel_download(&self, location: &ObjectPath, size: u64) -> Download {
         let objects = self.objects.clone();
         let location = location.clone();
         let ranges: Vec<Range<u64>> = (0..size)
@@ -321,7 +313,7 @@ impl ArtifactStore {
             })
             .buffered(DOWNLOAD_RANGES_IN_FLIGHT)
             .boxed();
-        Ok(Some(Download { size, range: 0..size, body }))
+        Download { size, range: 0..size, body }
     }
 
     /// Lists the directory `dir`. A file, or nothing, at `dir` lists as empty, as MLflow does.
