@@ -72,6 +72,47 @@ async fn post_ok(client: &mut Client, path: &str, body: Bytes) -> Result<()> {
     Ok(())
 }
 
+/// Runs `seed(client, i)` for every `i` in `0..total` on `concurrency` workers, each with its own
+/// keep-alive connection; fails if `deadline` passes first. `what` and `unit` name the work in that error.
+async fn seed_in_parallel<F>(
+    common: &Common,
+    total: usize,
+    concurrency: usize,
+    deadline: Instant,
+    (what, unit): (&'static str, &'static str),
+    seed: F,
+) -> Result<()>
+where
+    F: Fn(Client, usize) -> SeedFuture + Send + Sync + 'static,
+{
+    let seed = Arc::new(seed);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let mut client = common.client();
+        let (next, seed) = (Arc::clone(&next), Arc::clone(&seed));
+        handles.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                if Instant::now() > deadline {
+                    bail!("{what} did not finish within the maximum duration ({i} of {total} {unit})");
+                }
+                client = seed(client, i).await?;
+            }
+        }));
+    }
+    for h in handles {
+        h.await.context("seeding worker panicked")??;
+    }
+    Ok(())
+}
+
+/// One unit of seeding work; hands its connection back.
+type SeedFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Client>> + Send>>;
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -317,31 +358,17 @@ pub async fn search(common: &Common, opts: &SearchOptions) -> Result<Value> {
     let exp = create_experiment(&mut client, "search").await?;
 
     // Seed: runs/create + one log-batch (5 metrics, 5 params, 3 tags) per run.
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut handles = Vec::new();
-    for _ in 0..opts.seed_concurrency.max(1) {
-        let mut c = common.client();
-        let next = Arc::clone(&next);
-        let exp = exp.clone();
-        let total = opts.runs;
-        handles.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total {
-                    return Ok::<(), anyhow::Error>(());
-                }
-                if Instant::now() > deadline {
-                    bail!("seeding did not finish within the maximum duration ({i} of {total} runs)");
-                }
-                let run_id = create_run(&mut c, &exp, &format!("seed-{i}")).await?;
-                let body = seed_body(&run_id, i, now_millis());
-                post_ok(&mut c, &format!("{API}/runs/log-batch"), Bytes::from(body.to_string())).await?;
-            }
-        }));
-    }
-    for h in handles {
-        h.await.context("seeding worker panicked")??;
-    }
+    let seed_exp = exp.clone();
+    seed_in_parallel(common, opts.runs, opts.seed_concurrency, deadline, ("seeding", "runs"), move |mut c, i| {
+        let exp = seed_exp.clone();
+        Box::pin(async move {
+            let run_id = create_run(&mut c, &exp, &format!("seed-{i}")).await?;
+            let body = seed_body(&run_id, i, now_millis());
+            post_ok(&mut c, &format!("{API}/runs/log-batch"), Bytes::from(body.to_string())).await?;
+            Ok(c)
+        })
+    })
+    .await?;
     let seed_time = start.elapsed();
 
     let matching = (0..opts.runs).filter(|&i| seed_matches(i)).count();
@@ -495,32 +522,18 @@ pub async fn history(common: &Common, opts: &HistoryOptions) -> Result<Value> {
     let batch = opts.batch_size.max(1);
     let batches = opts.points.div_ceil(batch);
     let base_ts = now_millis() - opts.points as i64;
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut handles = Vec::new();
-    for _ in 0..opts.seed_concurrency.max(1) {
-        let mut c = common.client();
-        let next = Arc::clone(&next);
-        let run_id = run_id.clone();
-        let points = opts.points;
-        handles.push(tokio::spawn(async move {
-            loop {
-                let b = next.fetch_add(1, Ordering::Relaxed);
-                if b >= batches {
-                    return Ok::<(), anyhow::Error>(());
-                }
-                if Instant::now() > deadline {
-                    bail!("logging the history did not finish within the maximum duration");
-                }
-                let from = b * batch;
-                let to = (from + batch).min(points);
-                let body = history_batch_body(&run_id, from, to, base_ts);
-                post_ok(&mut c, &format!("{API}/runs/log-batch"), body).await?;
-            }
-        }));
-    }
-    for h in handles {
-        h.await.context("seeding worker panicked")??;
-    }
+    let (points, history_run) = (opts.points, run_id.clone());
+    let stage = ("logging the history", "batches");
+    seed_in_parallel(common, batches, opts.seed_concurrency, deadline, stage, move |mut c, b| {
+        let run_id = history_run.clone();
+        Box::pin(async move {
+            let from = b * batch;
+            let to = (from + batch).min(points);
+            post_ok(&mut c, &format!("{API}/runs/log-batch"), history_batch_body(&run_id, from, to, base_ts)).await?;
+            Ok(c)
+        })
+    })
+    .await?;
     let seed_time = start.elapsed();
 
     let max_pages = opts.points / opts.page_size.max(1) + 10;
@@ -587,34 +600,21 @@ pub async fn registry(common: &Common, opts: &RegistryOptions) -> Result<Value> 
     let run_id = create_run(&mut client, &exp, "registry-source").await?;
     let prefix = unique_name("registry");
 
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut handles = Vec::new();
-    for _ in 0..opts.seed_concurrency.max(1) {
-        let mut c = common.client();
-        let (next, prefix, run_id) = (Arc::clone(&next), prefix.clone(), run_id.clone());
-        let (total, versions) = (opts.models, opts.versions);
-        handles.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total {
-                    return Ok::<(), anyhow::Error>(());
-                }
-                if Instant::now() > deadline {
-                    bail!("seeding did not finish within the maximum duration ({i} of {total} models)");
-                }
-                let name = format!("{prefix}-model-{i}");
-                let body = json!({ "name": name, "tags": [{ "key": "team", "value": format!("t{}", i % 10) }] });
-                post_ok(&mut c, &format!("{API}/registered-models/create"), Bytes::from(body.to_string())).await?;
-                for _ in 0..versions {
-                    let body = json!({ "name": name, "source": format!("runs:/{run_id}/model"), "run_id": run_id });
-                    post_ok(&mut c, &format!("{API}/model-versions/create"), Bytes::from(body.to_string())).await?;
-                }
+    let (seed_prefix, source_run, versions) = (prefix.clone(), run_id.clone(), opts.versions);
+    seed_in_parallel(common, opts.models, opts.seed_concurrency, deadline, ("seeding", "models"), move |mut c, i| {
+        let (prefix, run_id) = (seed_prefix.clone(), source_run.clone());
+        Box::pin(async move {
+            let name = format!("{prefix}-model-{i}");
+            let body = json!({ "name": name, "tags": [{ "key": "team", "value": format!("t{}", i % 10) }] });
+            post_ok(&mut c, &format!("{API}/registered-models/create"), Bytes::from(body.to_string())).await?;
+            for _ in 0..versions {
+                let body = json!({ "name": name, "source": format!("runs:/{run_id}/model"), "run_id": run_id });
+                post_ok(&mut c, &format!("{API}/model-versions/create"), Bytes::from(body.to_string())).await?;
             }
-        }));
-    }
-    for h in handles {
-        h.await.context("seeding worker panicked")??;
-    }
+            Ok(c)
+        })
+    })
+    .await?;
     let seed_time = start.elapsed();
 
     let filter = format!("name LIKE '{prefix}-model-12%'");
