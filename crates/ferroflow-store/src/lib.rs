@@ -107,27 +107,12 @@ impl SqlStore {
     /// to date, `InvalidState` when it is outdated and `migrate` is off.
     pub async fn open(config: &StoreConfig) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let (dialect, read, write) = match &config.backend {
-            BackendUri::Sqlite { path } => {
-                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
-                }
-                let url = format!("sqlite://{}?mode=rwc", path.display());
-                let write = sqlite_pool(&url, 1).await?;
-                prepare_schema(&SQLITE_MIGRATIONS, &write, config.migrate, &config.backend).await?;
-                let read = sqlite_pool(&url, config.max_read_connections.max(1)).await?;
-                (Dialect::Sqlite, read, write)
-            }
-            BackendUri::Postgres { url } | BackendUri::MySql { url } => {
-                let dialect = if matches!(config.backend, BackendUri::Postgres { .. }) {
-                    Dialect::Postgres
-                } else {
-                    Dialect::MySql
-                };
-                let pool = server_pool(url, dialect, &config.pool, &config.backend).await?;
-                prepare_schema(migrator(dialect), &pool, config.migrate, &config.backend).await?;
-                (dialect, pool.clone(), pool)
-            }
+        let (dialect, write) = writer_pool(&config.backend, &config.pool).await?;
+        prepare_schema(migrator(dialect), &write, config.migrate, &config.backend).await?;
+        let read = match &config.backend {
+            // SQLite's single writer gets readers of its own beside it.
+            BackendUri::Sqlite { path } => sqlite_pool(&sqlite_url(path), config.max_read_connections.max(1)).await?,
+            BackendUri::Postgres { .. } | BackendUri::MySql { .. } => write.clone(),
         };
         let store = Self {
             dialect,
@@ -151,18 +136,8 @@ impl SqlStore {
     /// As [`SqlStore::open`].
     pub async fn upgrade(backend: &BackendUri, pool: &PoolSettings) -> Result<Vec<i64>> {
         sqlx::any::install_default_drivers();
-        let (migrator, pool) = match backend {
-            BackendUri::Sqlite { path } => {
-                let url = format!("sqlite://{}?mode=rwc", path.display());
-                (&SQLITE_MIGRATIONS, sqlite_pool(&url, 1).await?)
-            }
-            BackendUri::Postgres { url } => {
-                (migrator(Dialect::Postgres), server_pool(url, Dialect::Postgres, pool, backend).await?)
-            }
-            BackendUri::MySql { url } => {
-                (migrator(Dialect::MySql), server_pool(url, Dialect::MySql, pool, backend).await?)
-            }
-        };
+        let (dialect, pool) = writer_pool(backend, pool).await?;
+        let migrator = migrator(dialect);
         let before = applied_versions(&pool).await?;
         migrate(migrator, &pool, backend).await?;
         let after = applied_versions(&pool).await?;
@@ -189,6 +164,27 @@ impl SqlStore {
             Dialect::Postgres | Dialect::MySql => self.write.begin().await?,
         })
     }
+}
+
+/// The pool that writes (and migrates): SQLite's single connection (creating the file's directory), or
+/// the PostgreSQL/MySQL pool.
+async fn writer_pool(backend: &BackendUri, settings: &PoolSettings) -> Result<(Dialect, AnyPool)> {
+    Ok(match backend {
+        BackendUri::Sqlite { path } => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
+            }
+            (Dialect::Sqlite, sqlite_pool(&sqlite_url(path), 1).await?)
+        }
+        BackendUri::Postgres { url } => {
+            (Dialect::Postgres, server_pool(url, Dialect::Postgres, settings, backend).await?)
+        }
+        BackendUri::MySql { url } => (Dialect::MySql, server_pool(url, Dialect::MySql, settings, backend).await?),
+    })
+}
+
+fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
 }
 
 fn migrator(dialect: Dialect) -> &'static Migrator {
