@@ -160,8 +160,8 @@ impl SqlStore {
         tx: &mut sqlx::Transaction<'_, Any>,
         run_ids: &[String],
     ) -> Result<HashMap<String, LifecycleStage>> {
-        let mut sql = self.sql("SELECT run_id, lifecycle_stage FROM runs WHERE run_id IN ");
-        sql.list(run_ids);
+        let mut sql = self.sql("SELECT run_id, lifecycle_stage FROM runs WHERE ");
+        sql.in_list("run_id", run_ids);
         let rows: Vec<(String, String)> = self.fetch_rows(&mut **tx, "run_id, lifecycle_stage", &sql).await?;
         Ok(rows.into_iter().map(|(id, stage)| (id, LifecycleStage::from_name(&stage))).collect())
     }
@@ -174,8 +174,8 @@ impl SqlStore {
         if run_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut sql = self.sql("SELECT run_id, key, value FROM params WHERE run_id IN ");
-        sql.list(run_ids);
+        let mut sql = self.sql("SELECT run_id, key, value FROM params WHERE ");
+        sql.in_list("run_id", run_ids);
         let rows: Vec<(String, String, String)> = self.fetch_rows(&mut **tx, "run_id, key, value", &sql).await?;
         Ok(rows.into_iter().map(|(run, key, value)| ((run, key), value)).collect())
     }

@@ -131,8 +131,8 @@ impl SqlStore {
             return Ok(());
         }
         let ids: Vec<i64> = experiments.iter().map(|e| e.experiment_id).collect();
-        let mut sql = self.sql("SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN ");
-        sql.int_list(&ids);
+        let mut sql = self.sql("SELECT experiment_id, key, value FROM experiment_tags WHERE ");
+        sql.in_ints("experiment_id", &ids);
         let rows: Vec<(i64, String, String)> = self.fetch_rows(&self.read, "experiment_id, key, value", &sql).await?;
         let index: std::collections::HashMap<i64, usize> =
             experiments.iter().enumerate().map(|(i, e)| (e.experiment_id, i)).collect();

@@ -185,8 +185,8 @@ impl SqlStore {
         let ids: Vec<String> = models.iter().map(|m| m.model_id.clone()).collect();
         let index: HashMap<String, usize> = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
         for (table, is_tag) in [("logged_model_tags", true), ("logged_model_params", false)] {
-            let mut children = self.sql(&format!("SELECT model_id, key, value FROM {table} WHERE model_id IN "));
-            children.list(&ids).push(" ORDER BY model_id, key");
+            let mut children = self.sql(&format!("SELECT model_id, key, value FROM {table} WHERE "));
+            children.in_list("model_id", &ids).push(" ORDER BY model_id, key");
             let rows: Vec<(String, String, String)> =
                 self.fetch_rows(&self.read, "model_id, key, value", &children).await?;
             for (id, key, value) in rows {
@@ -198,9 +198,9 @@ impl SqlStore {
         }
         let mut metrics = self.sql(
             "SELECT run_id, key, value, is_nan, timestamp, step, NULLIF(dataset_name, '') AS dataset_name, \
-             NULLIF(dataset_digest, '') AS dataset_digest, model_id FROM logged_model_metrics WHERE model_id IN ",
+             NULLIF(dataset_digest, '') AS dataset_digest, model_id FROM logged_model_metrics WHERE ",
         );
-        metrics.list(&ids).push(" ORDER BY model_id, key, step, timestamp");
+        metrics.in_list("model_id", &ids).push(" ORDER BY model_id, key, step, timestamp");
         let rows: Vec<MetricRow> = self.fetch_rows(&self.read, &rows::metric_fields(), &metrics).await?;
         for row in rows {
             let metric = rows::metric(row, true);
@@ -351,7 +351,7 @@ impl SqlStore {
             return Ok(Page { items: Vec::new(), next_page_token: None });
         }
         let mut sql = self.sql(MODEL_SELECT);
-        sql.push(" WHERE lm.lifecycle_stage = 'active' AND lm.experiment_id IN ").int_list(&search.experiment_ids);
+        sql.push(" WHERE lm.lifecycle_stage = 'active' AND ").in_ints("lm.experiment_id", &search.experiment_ids);
         let has_metric_clause = search.filter.iter().any(|c| matches!(c, LoggedModelClause::Metric { .. }));
         if !search.datasets.is_empty() && !has_metric_clause {
             sql.push(" AND EXISTS (SELECT 1 FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND ");

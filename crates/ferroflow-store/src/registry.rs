@@ -155,8 +155,8 @@ impl SqlStore {
         }
         let names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
         let index: HashMap<String, usize> = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
-        let mut tags = self.sql("SELECT name, key, value FROM registered_model_tags WHERE name IN ");
-        tags.list(&names).push(" ORDER BY name, key");
+        let mut tags = self.sql("SELECT name, key, value FROM registered_model_tags WHERE ");
+        tags.in_list("name", &names).push(" ORDER BY name, key");
         for (name, key, value) in
             self.fetch_rows::<(String, String, String)>(&self.read, "name, key, value", &tags).await?
         {
@@ -164,8 +164,8 @@ impl SqlStore {
                 models[i].tags.push(KeyValue { key, value });
             }
         }
-        let mut aliases = self.sql("SELECT name, alias, version FROM registered_model_aliases WHERE name IN ");
-        aliases.list(&names).push(" ORDER BY name, alias");
+        let mut aliases = self.sql("SELECT name, alias, version FROM registered_model_aliases WHERE ");
+        aliases.in_list("name", &names).push(" ORDER BY name, alias");
         for (name, alias, version) in
             self.fetch_rows::<(String, String, i64)>(&self.read, "name, alias, version", &aliases).await?
         {
@@ -175,9 +175,9 @@ impl SqlStore {
         }
         let mut latest = self.sql(&format!(
             "{VERSION_SELECT} WHERE mv.current_stage <> '{DELETED_STAGE}' AND mv.version = (SELECT MAX(m2.version) \
-             FROM model_versions m2 WHERE m2.name = mv.name AND m2.current_stage = mv.current_stage) AND mv.name IN "
+             FROM model_versions m2 WHERE m2.name = mv.name AND m2.current_stage = mv.current_stage) AND "
         ));
-        latest.list(&names).push(" ORDER BY mv.name, mv.version");
+        latest.in_list("mv.name", &names).push(" ORDER BY mv.name, mv.version");
         for version in self.load_versions(&latest).await? {
             if let Some(&i) = index.get(&version.name) {
                 models[i].latest_versions.push(version);
@@ -197,8 +197,8 @@ impl SqlStore {
         names.dedup();
         let index: HashMap<(String, i64), usize> =
             versions.iter().enumerate().map(|(i, v)| ((v.name.clone(), v.version), i)).collect();
-        let mut tags = self.sql("SELECT name, version, key, value FROM model_version_tags WHERE name IN ");
-        tags.list(&names).push(" ORDER BY name, version, key");
+        let mut tags = self.sql("SELECT name, version, key, value FROM model_version_tags WHERE ");
+        tags.in_list("name", &names).push(" ORDER BY name, version, key");
         let tag_rows: Vec<(String, i64, String, String)> =
             self.fetch_rows(&self.read, "name, version, key, value", &tags).await?;
         for (name, number, key, value) in tag_rows {
@@ -206,8 +206,8 @@ impl SqlStore {
                 versions[i].tags.push(KeyValue { key, value });
             }
         }
-        let mut aliases = self.sql("SELECT name, alias, version FROM registered_model_aliases WHERE name IN ");
-        aliases.list(&names).push(" ORDER BY name, alias");
+        let mut aliases = self.sql("SELECT name, alias, version FROM registered_model_aliases WHERE ");
+        aliases.in_list("name", &names).push(" ORDER BY name, alias");
         for (name, alias, number) in
             self.fetch_rows::<(String, String, i64)>(&self.read, "name, alias, version", &aliases).await?
         {

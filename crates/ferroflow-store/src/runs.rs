@@ -170,8 +170,8 @@ impl SqlStore {
                     ") SELECT json_array('r', run_id, name, experiment_id, user_id, status, start_time, end_time, \
                      artifact_uri, lifecycle_stage) AS item FROM page",
                 );
-                self.push_run_children(&mut sql, |sql| {
-                    sql.push("IN (SELECT run_id FROM page)");
+                self.push_run_children(&mut sql, |sql, from, run_id| {
+                    sql.push(&format!(" FROM {from} WHERE {run_id} IN (SELECT run_id FROM page)"));
                 });
                 self.fetch_json_rows(&self.read, &sql).await?
             }
@@ -182,8 +182,14 @@ impl SqlStore {
                 }
                 let ids: Vec<String> = infos.iter().map(|row| row.0.clone()).collect();
                 let mut sql = self.sql("SELECT NULL AS item FROM runs WHERE 1 = 0");
-                self.push_run_children(&mut sql, |sql| {
-                    sql.push("IN ").list(&ids);
+                let dialect = self.dialect;
+                self.push_run_children(&mut sql, |sql, from, run_id| {
+                    if dialect == Dialect::MySql {
+                        sql.push(" FROM ").mysql_items_table(&ids, "page");
+                        sql.push(&format!(" JOIN ({from}) ON {run_id} = page.v"));
+                    } else {
+                        sql.push(&format!(" FROM {from} WHERE ")).in_list(run_id, &ids);
+                    }
                 });
                 let mut rows: Vec<rows::RunChild> =
                     infos.into_iter().map(|row| rows::RunChild::Info(rows::run_info(row))).collect();
@@ -235,8 +241,10 @@ impl SqlStore {
         Ok(runs)
     }
 
-    /// Appends `UNION ALL` branches yielding the children of the runs whose id satisfies `in_page`.
-    fn push_run_children(&self, sql: &mut crate::sql::Sql, in_page: impl Fn(&mut crate::sql::Sql)) {
+    /// Appends `UNION ALL` branches yielding the children of the runs of the page. For each child table
+    /// (`from`, whose run id column is `run_id`) `from_page` writes the FROM clause that keeps the rows
+    /// of the page's runs.
+    fn push_run_children(&self, sql: &mut crate::sql::Sql, from_page: impl Fn(&mut crate::sql::Sql, &str, &str)) {
         let d = self.dialect;
         let json = |items: &str| match d {
             Dialect::Sqlite => format!("json_array({items})"),
@@ -253,15 +261,15 @@ impl SqlStore {
             Dialect::Sqlite | Dialect::MySql => format!("'{k}'"),
         };
         let branches = [
-            (json(&format!("{}, run_id, key, value", kind("t"))), "FROM run_tags WHERE run_id ".to_owned()),
-            (json(&format!("{}, run_id, key, value", kind("p"))), "FROM params WHERE run_id ".to_owned()),
+            (json(&format!("{}, run_id, key, value", kind("t"))), "run_tags", "run_id"),
+            (json(&format!("{}, run_id, key, value", kind("p"))), "params", "run_id"),
             (
                 json(&format!(
                     "{}, run_id, key, {}, is_nan, timestamp, step, dataset_name, dataset_digest, model_id",
                     kind("m"),
                     rows::float_column(d, "value")
                 )),
-                "FROM latest_metrics WHERE run_id ".to_owned(),
+                "latest_metrics", "run_id",
             ),
             (
                 json(&format!(
@@ -269,17 +277,18 @@ impl SqlStore {
                      {input_tags} FROM run_input_tags t WHERE t.run_id = i.run_id AND t.dataset_id = i.dataset_id)",
                     kind("d")
                 )),
-                "FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id ".to_owned(),
+                "run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id",
+                "i.run_id",
             ),
-            (json(&format!("{}, run_id, model_id", kind("i"))), "FROM run_model_inputs WHERE run_id ".to_owned()),
+            (json(&format!("{}, run_id, model_id", kind("i"))), "run_model_inputs", "run_id"),
             (
                 json(&format!("{}, run_id, model_id, step", kind("o"))),
-                "FROM run_model_outputs WHERE run_id ".to_owned(),
+                "run_model_outputs", "run_id",
             ),
         ];
-        for (item, from) in branches {
-            sql.push(&format!(" UNION ALL SELECT {item} AS item {from}"));
-            in_page(sql);
+        for (item, from, run_id) in branches {
+            sql.push(&format!(" UNION ALL SELECT {item} AS item"));
+            from_page(sql, from, run_id);
         }
     }
 

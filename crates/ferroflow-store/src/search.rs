@@ -55,9 +55,8 @@ impl SqlStore {
         }
         let mut sql = self.sql(RUN_SELECT);
         let order_by = run_order_joins(&mut sql, &search.order_by);
-        sql.push(" WHERE r.experiment_id IN ").int_list(&search.experiment_ids);
-        sql.push(" AND r.lifecycle_stage IN ");
-        sql.list(&search.view.stages().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        sql.push(" WHERE ").in_ints("r.experiment_id", &search.experiment_ids).push(" AND ");
+        sql.in_list("r.lifecycle_stage", &search.view.stages().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
         for clause in &search.filter {
             sql.push(" AND ");
             run_clause_sql(&mut sql, self.dialect, clause);
@@ -75,8 +74,8 @@ impl SqlStore {
     /// `Database` only: the request was validated when it was built.
     #[tracing::instrument(skip_all)]
     pub async fn search_experiments(&self, search: &ExperimentSearch) -> Result<Page<Experiment>> {
-        let mut sql = self.sql(&format!("{EXPERIMENT_SELECT} WHERE e.lifecycle_stage IN "));
-        sql.list(&search.view.stages().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        let mut sql = self.sql(&format!("{EXPERIMENT_SELECT} WHERE "));
+        sql.in_list("e.lifecycle_stage", &search.view.stages().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
         for clause in &search.filter {
             sql.push(" AND ");
             experiment_clause_sql(&mut sql, self.dialect, clause);
@@ -233,10 +232,10 @@ pub(crate) fn string_condition(sql: &mut Sql, dialect: Dialect, column: &str, co
             sql.push(&format!("LOWER({column}) LIKE LOWER(")).arg(pattern.as_str()).push(")");
         }
         StringMatch::In(values) => {
-            sql.push(&format!("{column} IN ")).list(values);
+            sql.in_list(column, values);
         }
         StringMatch::NotIn(values) => {
-            sql.push(&format!("{column} NOT IN ")).list(values);
+            sql.not_in_list(column, values);
         }
     }
 }
@@ -263,7 +262,11 @@ fn experiment_clause_sql(sql: &mut Sql, dialect: Dialect, clause: &ExperimentCla
     match clause {
         ExperimentClause::Name(condition) => string_condition(sql, dialect, "e.name", condition),
         ExperimentClause::Id { negated, ids } => {
-            sql.push(if *negated { "e.experiment_id NOT IN " } else { "e.experiment_id IN " }).int_list(ids);
+            if *negated {
+                sql.not_in_ints("e.experiment_id", ids);
+            } else {
+                sql.in_ints("e.experiment_id", ids);
+            }
         }
         ExperimentClause::Time { attribute, op, value } => {
             let column = match attribute {

@@ -66,6 +66,24 @@ fn quote_reserved(text: &str) -> String {
     out
 }
 
+/// The items of an `IN` list as one JSON array, and the length of the longest (`None` for integers).
+struct Members {
+    json: String,
+    max_chars: Option<usize>,
+}
+
+impl Members {
+    fn text<'a>(items: impl IntoIterator<Item = &'a String>) -> Self {
+        let items: Vec<&String> = items.into_iter().collect();
+        let max_chars = items.iter().map(|item| item.chars().count()).max().unwrap_or(0);
+        Self { json: serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_owned()), max_chars: Some(max_chars) }
+    }
+
+    fn ints(ids: &[i64]) -> Self {
+        Self { json: serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned()), max_chars: None }
+    }
+}
+
 /// One bound argument.
 #[derive(Debug, Clone)]
 pub enum Arg {
@@ -145,36 +163,69 @@ impl Sql {
         }
     }
 
-    /// Appends a parenthesised set of strings for `IN`, bound as one JSON array so a list of any length
+    /// Appends `column IN (items)`. The items are bound as one JSON array, so a list of any length
     /// costs one parameter (engines cap the number of bound parameters).
-    pub fn list<'a>(&mut self, items: impl IntoIterator<Item = &'a String>) -> &mut Self {
-        let items: Vec<&String> = items.into_iter().collect();
-        self.json_set(serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_owned()))
+    pub fn in_list<'a>(&mut self, column: &str, items: impl IntoIterator<Item = &'a String>) -> &mut Self {
+        self.membership(column, false, &Members::text(items))
     }
 
-    /// Appends a parenthesised set of integers for `IN`, bound as one JSON array.
-    pub fn int_list(&mut self, items: &[i64]) -> &mut Self {
-        let json = serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned());
-        self.json_values(json, "BIGINT", "::bigint")
+    /// Appends `column NOT IN (items)`, bound as [`Sql::in_list`] binds.
+    pub fn not_in_list<'a>(&mut self, column: &str, items: impl IntoIterator<Item = &'a String>) -> &mut Self {
+        self.membership(column, true, &Members::text(items))
     }
 
-    fn json_set(&mut self, json: String) -> &mut Self {
-        self.json_values(json, "VARCHAR(1024) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin", "")
+    /// Appends `column IN (ids)` for integers, bound as one JSON array.
+    pub fn in_ints(&mut self, column: &str, ids: &[i64]) -> &mut Self {
+        self.membership(column, false, &Members::ints(ids))
     }
 
-    /// `(SELECT <each element of the JSON array>)`, typed as `mysql_type` on MySQL and cast with
-    /// `postgres_cast` on PostgreSQL.
-    fn json_values(&mut self, json: String, mysql_type: &str, postgres_cast: &str) -> &mut Self {
+    /// Appends `column NOT IN (ids)` for integers, bound as one JSON array.
+    pub fn not_in_ints(&mut self, column: &str, ids: &[i64]) -> &mut Self {
+        self.membership(column, true, &Members::ints(ids))
+    }
+
+    /// The membership test, spelled so that each engine's planner can use the index on `column`:
+    /// PostgreSQL compares with `ANY`/`ALL` of an array (an `IN` over a set-returning function is
+    /// planned as a hash join over the whole table), and MySQL's JSON_TABLE column is only as wide as
+    /// the longest item (MariaDB cannot index a wide temporary column, and a narrower one than an item
+    /// would truncate it).
+    fn membership(&mut self, column: &str, negated: bool, members: &Members) -> &mut Self {
+        self.push(column);
         match self.dialect {
-            Dialect::Sqlite => self.push("(SELECT value FROM json_each(").arg(json).push("))"),
-            Dialect::Postgres => {
-                self.push("(SELECT json_array_elements_text(").arg(json).push(&format!("::json){postgres_cast})"))
+            Dialect::Sqlite => {
+                self.push(if negated { " NOT IN " } else { " IN " });
+                self.push("(SELECT value FROM json_each(").arg(members.json.clone()).push("))")
             }
-            Dialect::MySql => self
-                .push("(SELECT v FROM JSON_TABLE(")
-                .arg(json)
-                .push(&format!(", '$[*]' COLUMNS (v {mysql_type} PATH '$')) AS jt)")),
+            Dialect::Postgres => {
+                self.push(if negated { " <> ALL(ARRAY(SELECT json_array_elements_text(" } else { " = ANY(ARRAY(SELECT json_array_elements_text(" });
+                let cast = if members.max_chars.is_none() { "::bigint" } else { "" };
+                self.arg(members.json.clone()).push(&format!("::json){cast}))"))
+            }
+            Dialect::MySql => {
+                self.push(if negated { " NOT IN (SELECT v FROM " } else { " IN (SELECT v FROM " });
+                self.json_table(members, "jt").push(")")
+            }
         }
+    }
+
+    /// On MySQL: appends a table named `alias` whose column `v` holds the given strings, one row each.
+    /// A join with it lets MariaDB look each item up in an index, where `IN` over the same items may
+    /// scan the whole index instead.
+    pub fn mysql_items_table<'a>(&mut self, items: impl IntoIterator<Item = &'a String>, alias: &str) -> &mut Self {
+        self.json_table(&Members::text(items), alias)
+    }
+
+    fn json_table(&mut self, members: &Members, alias: &str) -> &mut Self {
+        let column_type = match members.max_chars {
+            None => "BIGINT",
+            Some(0..=32) => "VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            Some(33..=255) => "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            Some(256..=1024) => "VARCHAR(1024) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            Some(_) => "LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        };
+        self.push("JSON_TABLE(")
+            .arg(members.json.clone())
+            .push(&format!(", '$[*]' COLUMNS (v {column_type} PATH '$')) AS {alias}"))
     }
 
     /// The same statement and arguments between `prefix` and `suffix` (for wrapping as a subquery).
@@ -246,6 +297,34 @@ mod tests {
         let mut my = Sql::new(Dialect::MySql, "SELECT k.key, d.schema FROM t k WHERE k.key = ");
         my.arg("x").push(" AND s = 'a key'");
         assert_eq!(my.text, "SELECT k.`key`, d.`schema` FROM t k WHERE k.`key` = ? AND s = 'a key'");
+    }
+
+    #[test]
+    fn membership_per_engine() {
+        let ids = vec!["0123456789abcdef0123456789abcdef".to_owned()];
+        let mut pg = Sql::new(Dialect::Postgres, "SELECT 1 FROM t WHERE ");
+        pg.in_list("a", &ids).push(" AND ").not_in_ints("b", &[1, 2]);
+        assert_eq!(
+            pg.text,
+            "SELECT 1 FROM t WHERE a = ANY(ARRAY(SELECT json_array_elements_text($1::json))) \
+             AND b <> ALL(ARRAY(SELECT json_array_elements_text($2::json)::bigint))"
+        );
+        let mut my = Sql::new(Dialect::MySql, "SELECT 1 FROM t WHERE ");
+        my.in_list("k.key", &ids);
+        assert_eq!(
+            my.text,
+            "SELECT 1 FROM t WHERE k.`key` IN (SELECT v FROM JSON_TABLE(?, '$[*]' COLUMNS (v VARCHAR(32) \
+             CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS jt)"
+        );
+        // The column is as wide as the longest item, so no item is cut short.
+        let long = vec!["x".repeat(2000)];
+        let mut my = Sql::new(Dialect::MySql, "");
+        my.not_in_list("v", &long);
+        assert!(my.text.contains("NOT IN (SELECT v FROM JSON_TABLE(?, '$[*]' COLUMNS (v LONGTEXT"), "{}", my.text);
+        let mut lite = Sql::new(Dialect::Sqlite, "");
+        lite.in_ints("e", &[3]);
+        assert_eq!(lite.text, "e IN (SELECT value FROM json_each(?))");
+        assert_eq!(lite.args.len(), 1);
     }
 
     #[test]
