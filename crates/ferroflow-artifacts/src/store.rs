@@ -681,11 +681,12 @@ fn join_parts(staging: &Path, joined: &Path, parts: &[(u32, String)]) -> Result<
     Ok(())
 }
 
-/// Writes an upload to `target` on local disk. The request body is gathered into 1 MiB pieces that a
-/// writer thread appends to a temporary file beside the target (named like object_store's own partial
-/// files, so listings skip it), syncing as it goes so the final sync has little left to do; the file is
-/// then renamed into place and the directory synced. The target is absent or complete, never partial,
-/// and a 200 means the bytes are on disk.
+/// Writes an upload to `target` on local disk. The request body's chunks are gathered into batches of
+/// about 1 MiB that a writer thread appends to a temporary file beside the target (named like
+/// object_store's own partial files, so listings skip it) with one vectored write each. Every 32 MiB a
+/// second thread is asked to sync the file, so the disk writes back while more of the body arrives and
+/// the sync at the end has little left to do; the file is then renamed into place and the directory
+/// synced. The target is absent or complete, never partial, and a 200 means the bytes are on disk.
 async fn write_local_file<S, E>(target: PathBuf, mut body: S) -> Result<u64>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
@@ -695,33 +696,41 @@ where
     tokio::fs::create_dir_all(&dir).await?;
     let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("upload");
     let temp = dir.join(format!("{name}#{}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000));
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Bytes>(LOCAL_WRITE_QUEUE);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Bytes>>(LOCAL_WRITE_QUEUE);
     let temp_for_writer = temp.clone();
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-        use std::io::Write as _;
         let mut file = std::fs::File::create(&temp_for_writer)?;
+        let mut syncer: Option<BackgroundSync> = None;
         let (mut written, mut unsynced) = (0u64, 0usize);
-        while let Some(piece) = receiver.blocking_recv() {
-            file.write_all(&piece)?;
-            written += piece.len() as u64;
-            unsynced += piece.len();
+        while let Some(batch) = receiver.blocking_recv() {
+            let size = write_batch(&mut file, &batch)?;
+            written += size as u64;
+            unsynced += size;
             if unsynced >= LOCAL_SYNC_EVERY {
-                file.sync_data()?;
+                match &syncer {
+                    Some(syncer) => syncer.request(),
+                    None => syncer = Some(BackgroundSync::start(file.try_clone()?)),
+                }
                 unsynced = 0;
             }
+        }
+        if let Some(syncer) = syncer {
+            syncer.finish()?;
         }
         file.sync_all()?;
         Ok(written)
     });
-    let mut piece = bytes::BytesMut::with_capacity(LOCAL_WRITE_PIECE);
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batch_size = 0;
     let mut failure = None;
     loop {
         match body.next().await {
             Some(Ok(chunk)) => {
-                piece.extend_from_slice(&chunk);
-                if piece.len() >= LOCAL_WRITE_PIECE {
-                    let full = std::mem::replace(&mut piece, bytes::BytesMut::with_capacity(LOCAL_WRITE_PIECE));
-                    if sender.send(full.freeze()).await.is_err() {
+                batch_size += chunk.len();
+                batch.push(chunk);
+                if batch_size >= LOCAL_WRITE_BATCH {
+                    batch_size = 0;
+                    if sender.send(std::mem::take(&mut batch)).await.is_err() {
                         break; // the writer failed; its error is collected below
                     }
                 }
@@ -731,8 +740,8 @@ where
                 break;
             }
             None => {
-                if !piece.is_empty() {
-                    let _ = sender.send(piece.freeze()).await;
+                if !batch.is_empty() {
+                    let _ = sender.send(batch).await;
                 }
                 break;
             }
@@ -756,11 +765,62 @@ where
     }
 }
 
-/// Size of the pieces handed to the local writer thread, and how many may wait.
-const LOCAL_WRITE_PIECE: usize = 1024 * 1024;
+/// Writes every chunk of `batch` to `file`, in as few system calls as the kernel allows.
+fn write_batch(file: &mut std::fs::File, batch: &[Bytes]) -> std::io::Result<usize> {
+    use std::io::{IoSlice, Write as _};
+    let total = batch.iter().map(Bytes::len).sum();
+    let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|chunk| IoSlice::new(chunk)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(total)
+}
+
+/// A thread that syncs a file's data whenever asked, while its writer goes on writing. A request made
+/// while a sync is already waiting to start is covered by that one.
+struct BackgroundSync {
+    requests: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl BackgroundSync {
+    /// Starts the thread, with a first sync already requested.
+    fn start(file: std::fs::File) -> Self {
+        let (requests, pending) = std::sync::mpsc::sync_channel::<()>(1);
+        let _ = requests.try_send(());
+        let thread = std::thread::spawn(move || {
+            while pending.recv().is_ok() {
+                file.sync_data()?;
+            }
+            Ok(())
+        });
+        Self { requests, thread }
+    }
+
+    fn request(&self) {
+        // Full: a sync is already due. Disconnected: the thread failed, and `finish` reports why.
+        let _ = self.requests.try_send(());
+    }
+
+    /// Waits for the requested syncs and returns the first failure.
+    fn finish(self) -> std::io::Result<()> {
+        drop(self.requests);
+        self.thread.join().unwrap_or_else(|_| Err(std::io::Error::other("the sync thread panicked")))
+    }
+}
+
+/// Bytes gathered per write of the local writer thread, and how many batches may wait for it.
+const LOCAL_WRITE_BATCH: usize = 1024 * 1024;
 const LOCAL_WRITE_QUEUE: usize = 16;
-/// The local writer syncs after this many bytes, so the sync at the end has little left to flush.
-const LOCAL_SYNC_EVERY: usize = 64 * 1024 * 1024;
+/// The local writer asks for a background sync after this many bytes, so the sync at the end has
+/// little left to flush.
+const LOCAL_SYNC_EVERY: usize = 32 * 1024 * 1024;
 
 /// What is recorded about a multipart upload when it starts.
 struct Manifest {
