@@ -138,6 +138,7 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let (dialect, pool) = writer_pool(backend, pool).await?;
         let migrator = migrator(dialect);
+        refuse_mlflow_schema(&pool, backend).await?;
         let before = applied_versions(&pool).await?;
         migrate(migrator, &pool, backend).await?;
         let after = applied_versions(&pool).await?;
@@ -245,8 +246,35 @@ async fn migrate(migrator: &Migrator, pool: &AnyPool, backend: &BackendUri) -> R
     Ok(outcome?)
 }
 
+/// Refuses a database that `mlflow server` created: its tables share names with ours but not their
+/// layout, so migrating it would fail halfway with a confusing error.
+async fn refuse_mlflow_schema(pool: &AnyPool, backend: &BackendUri) -> Result<()> {
+    let query = match backend {
+        BackendUri::Sqlite { .. } => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'",
+        BackendUri::Postgres { .. } => {
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'alembic_version' \
+             AND table_schema = current_schema()"
+        }
+        BackendUri::MySql { .. } => {
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'alembic_version' \
+             AND table_schema = DATABASE()"
+        }
+    };
+    let found: i64 = sqlx::query_scalar(query).fetch_one(pool).await?;
+    if found > 0 {
+        return Err(Error::InvalidState(format!(
+            "The database {} was created by `mlflow server` (it has MLflow's alembic_version table). ferroflow keeps \
+             its own schema and cannot use or convert MLflow's yet: point --backend-store-uri at a new, empty \
+             database.",
+            backend
+        )));
+    }
+    Ok(())
+}
+
 /// Runs the pending migrations, or with `migrate` off, checks there are none.
 async fn prepare_schema(migrator: &Migrator, pool: &AnyPool, migrate_now: bool, backend: &BackendUri) -> Result<()> {
+    refuse_mlflow_schema(pool, backend).await?;
     if migrate_now {
         return migrate(migrator, pool, backend).await;
     }

@@ -6,6 +6,7 @@ mod experiments;
 mod logged_models;
 mod registry;
 mod runs;
+mod schema;
 mod search;
 
 use axum::body::Body;
