@@ -201,7 +201,7 @@ impl SqlStore {
              NULLIF(dataset_digest, '') AS dataset_digest, model_id FROM logged_model_metrics WHERE ",
         );
         metrics.in_list("model_id", &ids).push(" ORDER BY model_id, key, step, timestamp");
-        let rows: Vec<MetricRow> = self.fetch_rows(&self.read, &rows::metric_fields(), &metrics).await?;
+        let rows: Vec<MetricRow> = self.fetch_rows(&self.read, rows::METRIC_FIELDS, &metrics).await?;
         for row in rows {
             let metric = rows::metric(row, true);
             if let Some(&i) = metric.model_id.as_ref().and_then(|id| index.get(id)) {

@@ -39,36 +39,70 @@ impl SqlStore {
         }
     }
 
-    /// Runs `inner`, whose one column `item` holds a JSON array per row, and decodes the arrays as `T`.
+    /// Runs `inner` on SQLite, whose one column `item` holds a JSON array per row, and decodes the arrays
+    /// as `T`.
     pub(crate) async fn fetch_json_rows<T: DeserializeOwned>(
         &self,
         executor: impl Executor<'_, Database = Any>,
         inner: &Sql,
     ) -> Result<Vec<T>> {
-        match self.dialect {
-            Dialect::Sqlite => {
-                let wrapped = inner.wrapped(&format!("SELECT {} AS items FROM (", concat_rows("item")), ") AS q");
-                let row = wrapped.query().fetch_one(executor).await?;
-                decode_json(&text(&row, "items")?)
-            }
-            Dialect::Postgres | Dialect::MySql => {
-                inner.query().fetch_all(executor).await?.iter().map(|row| decode_json(&text(row, "item")?)).collect()
-            }
-        }
+        debug_assert_eq!(self.dialect, Dialect::Sqlite, "rows are aggregated as SQLite spells it");
+        let wrapped = inner.wrapped(&format!("SELECT {} AS items FROM (", concat_rows("item")), ") AS q");
+        let row = wrapped.query().fetch_one(executor).await?;
+        decode_json(&text(&row, "items")?)
     }
 }
 
-/// A text column. MySQL reports text with a binary collation (our schema's) as a blob, so bytes are
-/// accepted too.
+/// A text column that must not be NULL (see [`opt_text`]).
 pub(crate) fn text(row: &AnyRow, column: &str) -> Result<String> {
-    match row.try_get::<String, _>(column) {
+    opt_text(row, column)?
+        .ok_or_else(|| Error::Database(sqlx::Error::Decode(format!("column {column} is NULL").into())))
+}
+
+/// A text column that may be NULL. MySQL reports text with a binary collation (our schema's) as a blob,
+/// so bytes are accepted too.
+fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>> {
+    match row.try_get::<Option<String>, _>(column) {
         Ok(text) => Ok(text),
-        Err(sqlx::Error::ColumnDecode { .. }) => {
-            let bytes: Vec<u8> = row.try_get(column)?;
-            String::from_utf8(bytes).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
-        }
+        Err(sqlx::Error::ColumnDecode { .. }) => match row.try_get::<Option<Vec<u8>>, _>(column)? {
+            Some(bytes) => {
+                String::from_utf8(bytes).map(Some).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
+            }
+            None => Ok(None),
+        },
         Err(err) => Err(err.into()),
     }
+}
+
+/// One row of `SqlStore::server_run_children`: the column `kind` says which table it comes from.
+pub(crate) fn run_child(row: &AnyRow) -> Result<RunChild> {
+    let kind = text(row, "kind")?;
+    let run_id = text(row, "run_id")?;
+    let int = |column: &str| -> Result<i64> { Ok(row.try_get::<i64, _>(column)?) };
+    Ok(match kind.as_str() {
+        "t" => RunChild::Tag { run_id, key: text(row, "key")?, value: text(row, "value")? },
+        "p" => RunChild::Param { run_id, key: text(row, "key")?, value: text(row, "value")? },
+        "m" => {
+            let value: f64 = row.try_get("number")?;
+            let metric = Metric {
+                key: text(row, "key")?,
+                value: metric_value(Float(value), int("is_nan")?),
+                timestamp: int("timestamp")?,
+                step: int("step")?,
+                dataset_name: opt_text(row, "dataset_name")?,
+                dataset_digest: opt_text(row, "dataset_digest")?,
+                model_id: opt_text(row, "model_id")?,
+                run_id: None,
+            };
+            RunChild::Metric { run_id, metric }
+        }
+        "d" => decode_json(&text(row, "dataset")?)?,
+        "i" => RunChild::ModelInput { run_id, model_id: text(row, "model_id")? },
+        "o" => RunChild::ModelOutput { run_id, model_id: text(row, "model_id")?, step: int("step")? },
+        other => {
+            return Err(Error::Database(sqlx::Error::Decode(format!("unknown run-child kind '{other}'").into())));
+        }
+    })
 }
 
 fn decode_json<T: DeserializeOwned>(text: &str) -> Result<T> {
@@ -108,9 +142,8 @@ fn concat_rows(row: &str) -> String {
     format!("'[' || coalesce(group_concat({row}, ','), '') || ']'")
 }
 
-/// A double read by [`SqlStore::fetch_rows`]: exact text (SQLite's `printf('%!.17g')`, PostgreSQL's
-/// `::text`, the native decoder) or a JSON number (MySQL's `JSON_ARRAY`, which prints the shortest
-/// round-tripping form).
+/// A double read by [`SqlStore::fetch_rows`]: exact text (SQLite's `printf('%!.17g')`, or the native
+/// decoder's rendering) or a JSON number.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(try_from = "FloatText")]
 pub(crate) struct Float(pub f64);
@@ -155,15 +188,6 @@ fn metric_value(value: Float, is_nan: i64) -> f64 {
         f64::NAN
     } else {
         value.0
-    }
-}
-
-/// Spells a double column inside a JSON row (see [`Float`]).
-pub(crate) fn float_column(dialect: Dialect, column: &str) -> String {
-    match dialect {
-        Dialect::Sqlite => format!("printf('%!.17g', {column})"),
-        Dialect::Postgres => format!("CAST({column} AS TEXT)"),
-        Dialect::MySql => column.to_owned(),
     }
 }
 
@@ -213,18 +237,14 @@ pub(crate) fn key_value((key, value): KeyValueRow) -> KeyValue {
     KeyValue { key, value }
 }
 
-/// The metric columns of `metrics` and `latest_metrics`, as [`metric_fields`] reads them.
+/// The metric columns of `metrics` and `latest_metrics`, as [`METRIC_FIELDS`] reads them.
 pub(crate) const METRIC_COLUMNS: &str =
     "run_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest, model_id";
 
 /// The JSON fields of a metric row, in [`MetricRow`] order (the `columns` of [`SqlStore::fetch_rows`],
-/// which only SQLite reads).
-pub(crate) fn metric_fields() -> String {
-    format!(
-        "run_id, key, {}, is_nan, timestamp, step, dataset_name, dataset_digest, model_id",
-        float_column(Dialect::Sqlite, "value")
-    )
-}
+/// which only SQLite reads; doubles as exact text, see [`Float`]).
+pub(crate) const METRIC_FIELDS: &str =
+    "run_id, key, printf('%!.17g', value), is_nan, timestamp, step, dataset_name, dataset_digest, model_id";
 
 pub(crate) type MetricRow = (String, String, Float, i64, i64, i64, Option<String>, Option<String>, Option<String>);
 
@@ -243,8 +263,9 @@ pub(crate) fn metric(row: MetricRow, keep_run_id: bool) -> Metric {
     }
 }
 
-/// One row of the run-loading query: a JSON array whose first element says which table it comes
-/// from (`r` for the run itself) and whose second is the run id.
+/// A run or one of its children. On SQLite each arrives as a JSON array whose first element says which
+/// table it comes from (`r` for the run itself) and whose second is the run id; on the server engines
+/// as a typed row (see [`run_child`]).
 #[derive(Debug)]
 pub(crate) enum RunChild {
     Info(RunInfo),
