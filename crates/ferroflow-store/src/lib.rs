@@ -250,7 +250,9 @@ async fn migrate(migrator: &Migrator, pool: &AnyPool, backend: &BackendUri) -> R
 /// layout, so migrating it would fail halfway with a confusing error.
 async fn refuse_mlflow_schema(pool: &AnyPool, backend: &BackendUri) -> Result<()> {
     let query = match backend {
-        BackendUri::Sqlite { .. } => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'",
+        BackendUri::Sqlite { .. } => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        }
         BackendUri::Postgres { .. } => {
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'alembic_version' \
              AND table_schema = current_schema()"

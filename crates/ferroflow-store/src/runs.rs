@@ -253,7 +253,9 @@ impl SqlStore {
             ("json_array('o', run_id, model_id, step)", "run_model_outputs", "run_id"),
         ];
         for (item, from, run_id) in branches {
-            sql.push(&format!(" UNION ALL SELECT {item} AS item FROM {from} WHERE {run_id} IN (SELECT run_id FROM page)"));
+            sql.push(&format!(
+                " UNION ALL SELECT {item} AS item FROM {from} WHERE {run_id} IN (SELECT run_id FROM page)"
+            ));
         }
     }
 
@@ -265,7 +267,8 @@ impl SqlStore {
         let postgres = self.dialect == Dialect::Postgres;
         // PostgreSQL resolves the type of a column of NULLs in the first two branches before it sees
         // the others, so those NULLs are typed; MySQL takes each column's type from all branches.
-        let (text, double, int) = if postgres { ("NULL::text", "NULL::float8", "NULL::bigint") } else { ("NULL", "NULL", "NULL") };
+        let (text, double, int) =
+            if postgres { ("NULL::text", "NULL::float8", "NULL::bigint") } else { ("NULL", "NULL", "NULL") };
         let kind = |k: &str| if postgres { format!("'{k}'::text") } else { format!("'{k}'") };
         let dataset = if postgres {
             "CAST(json_build_array('d'::text, i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile, \

@@ -197,7 +197,11 @@ impl Sql {
                 self.push("(SELECT value FROM json_each(").arg(members.json.clone()).push("))")
             }
             Dialect::Postgres => {
-                self.push(if negated { " <> ALL(ARRAY(SELECT json_array_elements_text(" } else { " = ANY(ARRAY(SELECT json_array_elements_text(" });
+                self.push(if negated {
+                    " <> ALL(ARRAY(SELECT json_array_elements_text("
+                } else {
+                    " = ANY(ARRAY(SELECT json_array_elements_text("
+                });
                 let cast = if members.max_chars.is_none() { "::bigint" } else { "" };
                 self.arg(members.json.clone()).push(&format!("::json){cast}))"))
             }

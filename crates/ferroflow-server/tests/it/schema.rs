@@ -34,11 +34,12 @@ async fn a_database_created_by_mlflow_is_refused_untouched() {
     let message = opened.err().expect("an MLflow database must be refused").to_string();
     assert!(message.contains("created by `mlflow server`"), "{message}");
     let upgraded = SqlStore::upgrade(&backend, &PoolSettings::default()).await;
-    let message = upgraded.err().expect("db upgrade must refuse it too").to_string();
+    let message = upgraded.expect_err("db upgrade must refuse it too").to_string();
     assert!(message.contains("new, empty database"), "{message}");
 
     // Nothing was created or changed.
-    let count = |table: &str| match &backend {
+    let count = |table: &str| {
+        match &backend {
         BackendUri::Sqlite { .. } => format!("SELECT COUNT(*) FROM sqlite_master WHERE name = '{table}'"),
         BackendUri::Postgres { .. } => format!(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '{table}' AND table_schema = current_schema()"
@@ -46,6 +47,7 @@ async fn a_database_created_by_mlflow_is_refused_untouched() {
         BackendUri::MySql { .. } => format!(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '{table}' AND table_schema = DATABASE()"
         ),
+    }
     };
     for (table, expected) in [("_sqlx_migrations", 0_i64), ("runs", 0), ("experiments", 1)] {
         let found: i64 = sqlx::query_scalar(&count(table)).fetch_one(&mut conn).await.unwrap();
