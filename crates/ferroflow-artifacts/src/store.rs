@@ -657,6 +657,69 @@ impl ArtifactStore {
         }
         self.drop_manifest(upload_id).await
     }
+
+    /// Removes the multipart uploads that nobody has touched for `idle`: clients that died between
+    /// `mpu/create` and `mpu/complete` leave them behind. A local upload goes with its staged parts (its
+    /// last activity is the newest time among them); a bucket's upload is aborted at the store, which
+    /// frees its parts, and its manifest deleted (its age is the manifest's, written at creation).
+    /// Replicas may sweep at once: what another one removed first is skipped. Returns how many uploads
+    /// were removed.
+    ///
+    /// # Errors
+    /// The store's failure to list or delete.
+    pub async fn sweep_abandoned_uploads(&self, idle: std::time::Duration) -> Result<usize> {
+        let cutoff = std::time::SystemTime::now().checked_sub(idle).unwrap_or(std::time::UNIX_EPOCH);
+        let mut removed = 0;
+        match &self.backend {
+            Backend::Local(root) => {
+                let mut uploads = match tokio::fs::read_dir(root.join(STAGING_DIR)).await {
+                    Ok(uploads) => uploads,
+                    Err(err) if err.kind() == ErrorKind::NotFound => return Ok(0),
+                    Err(err) => return Err(err.into()),
+                };
+                while let Some(upload) = uploads.next_entry().await? {
+                    let staging = upload.path();
+                    if !matches!(last_activity(&staging).await?, Some(at) if at < cutoff) {
+                        continue;
+                    }
+                    match tokio::fs::remove_dir_all(&staging).await {
+                        Ok(()) => removed += 1,
+                        Err(err) if err.kind() == ErrorKind::NotFound => {}
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+            }
+            Backend::Cloud { multipart, prefix } => {
+                let staging =
+                    if prefix.as_ref().is_empty() { STAGING_DIR.to_owned() } else { format!("{prefix}/{STAGING_DIR}") };
+                let staging = ObjectPath::parse(staging).map_err(|err| Error::Io(std::io::Error::other(err)))?;
+                let manifests: Vec<object_store::ObjectMeta> = self.objects.list(Some(&staging)).try_collect().await?;
+                let cutoff_secs = cutoff.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                for meta in manifests {
+                    if u64::try_from(meta.last_modified.timestamp()).unwrap_or(0) > cutoff_secs {
+                        continue;
+                    }
+                    let Some(upload_id) = meta.location.filename().and_then(unhex) else { continue };
+                    let manifest = match self.objects.get(&meta.location).await {
+                        Ok(result) => Manifest::parse(&String::from_utf8_lossy(&result.bytes().await?)),
+                        Err(object_store::Error::NotFound { .. }) => continue,
+                        Err(err) => return Err(err.into()),
+                    };
+                    let target = manifest.and_then(|m| ArtifactPath::parse(&m.path).ok());
+                    if let Some(location) = target.and_then(|path| self.writable_location(&path).ok()) {
+                        // An upload the store no longer knows is already gone; the manifest goes regardless.
+                        let _ = multipart.abort_multipart(&location, &upload_id).await;
+                    }
+                    match self.objects.delete(&meta.location).await {
+                        Ok(()) => removed += 1,
+                        Err(object_store::Error::NotFound { .. }) => {}
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
 }
 
 /// Concatenates the staged parts of a local multipart upload into `joined`, checking each part against
@@ -845,6 +908,37 @@ const MAX_UPLOAD_ID_BYTES: usize = 400;
 const MANIFEST_FILE: &str = "manifest";
 
 const MIB: u64 = 1024 * 1024;
+
+/// The newest modification time of a local upload's staging directory and its files; `None` when it
+/// is gone.
+async fn last_activity(staging: &Path) -> Result<Option<std::time::SystemTime>> {
+    let mut newest = match tokio::fs::metadata(staging).await {
+        Ok(meta) => meta.modified()?,
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    let mut entries = match tokio::fs::read_dir(staging).await {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    while let Some(entry) = entries.next_entry().await? {
+        if let Ok(meta) = entry.metadata().await {
+            newest = newest.max(meta.modified()?);
+        }
+    }
+    Ok(Some(newest))
+}
+
+/// The upload id a bucket manifest is named after (the hex of its bytes; see `manifest_location`).
+fn unhex(name: &str) -> Option<String> {
+    if !name.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> =
+        (0..name.len()).step_by(2).map(|i| u8::from_str_radix(name.get(i..i + 2)?, 16).ok()).collect();
+    String::from_utf8(bytes?).ok()
+}
 
 fn staging_dir(root: &Path, upload_id: &str) -> PathBuf {
     root.join(STAGING_DIR).join(upload_id)

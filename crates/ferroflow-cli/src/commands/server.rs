@@ -1,6 +1,7 @@
 //! `ferroflow server`: open the store, bind, serve until SIGINT/SIGTERM.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use ferroflow_artifacts::{ArtifactStore, LocationPolicy};
@@ -17,7 +18,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     } else {
         let store = ArtifactStore::open(&args.artifacts_destination).context("invalid --artifacts-destination")?;
         tracing::info!(destination = %store.uri(), "serving artifacts");
-        Some(Arc::new(store))
+        let store = Arc::new(store);
+        tokio::spawn(sweep_abandoned_uploads(store.clone()));
+        Some(store)
     };
     let tracking = if args.artifacts_only {
         None
@@ -79,4 +82,22 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// How often the server looks for abandoned multipart uploads, and how long an upload must have been
+/// idle to count as abandoned.
+const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
+const ABANDONED_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Removes abandoned multipart uploads at start and then every [`SWEEP_EVERY`].
+async fn sweep_abandoned_uploads(store: Arc<ArtifactStore>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        match store.sweep_abandoned_uploads(ABANDONED_AFTER).await {
+            Ok(0) => {}
+            Ok(uploads) => tracing::info!(uploads, "removed abandoned multipart uploads"),
+            Err(err) => tracing::warn!(error = %err, "could not sweep abandoned multipart uploads"),
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! unless `CI` is set, where its absence is a failure.
 
 use std::path::Path;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
@@ -12,6 +13,8 @@ use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tower::ServiceExt as _;
+
+use ferroflow_artifacts::ArtifactStore;
 
 use crate::{assert_error, Options, TestApp};
 
@@ -513,4 +516,47 @@ async fn switched_off_services_answer_503() {
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(put(&only, "x/y.txt", "ok").await.status, StatusCode::OK);
     assert_eq!(get(&only, "x/y.txt").await.body, "ok");
+}
+
+#[tokio::test]
+async fn abandoned_multipart_uploads_are_swept() {
+    for (kind, app) in apps().await {
+        let create = post_json(
+            &app,
+            &format!("{PREFIX}/mpu/create/7/run/artifacts"),
+            json!({"path": "left.bin", "num_parts": 2}),
+        )
+        .await;
+        assert_eq!(create.status, StatusCode::OK, "{kind}: {}", create.json());
+        let created = create.json();
+        let upload_id = created["upload_id"].as_str().unwrap().to_owned();
+        let url = created["credentials"][0]["url"].as_str().unwrap().to_owned();
+        let part = pattern(5 * 1024 * 1024, 3);
+        let reply = send(&app, Method::PUT, local_uri(&url), &[("content-length", "5242880")], part).await;
+        assert_eq!(reply.status, StatusCode::OK, "{kind}: {}", reply.json());
+        let etag = reply.headers[header::ETAG].to_str().unwrap().to_owned();
+
+        // The client dies here. A sweep for uploads idle an hour leaves this one alone...
+        let store = ArtifactStore::open(&app.artifacts).unwrap();
+        assert_eq!(store.sweep_abandoned_uploads(Duration::from_secs(3600)).await.unwrap(), 0, "{kind}");
+        // ...one for any idle time removes it, parts and all.
+        assert_eq!(store.sweep_abandoned_uploads(Duration::ZERO).await.unwrap(), 1, "{kind}");
+        if kind == "local" {
+            let staging = Path::new(&app.artifacts).join(".ferroflow-multipart");
+            assert_eq!(std::fs::read_dir(staging).unwrap().count(), 0, "staged parts left behind");
+        }
+        let complete = post_json(
+            &app,
+            &format!("{PREFIX}/mpu/complete/7/run/artifacts"),
+            json!({"path": "left.bin", "upload_id": upload_id, "parts": [{"part_number": 1, "etag": etag}]}),
+        )
+        .await;
+        assert_error(
+            &(complete.status, complete.json()),
+            StatusCode::NOT_FOUND,
+            "RESOURCE_DOES_NOT_EXIST",
+            "multipart upload",
+        );
+        assert_eq!(store.sweep_abandoned_uploads(Duration::ZERO).await.unwrap(), 0, "{kind}: nothing left");
+    }
 }
