@@ -142,12 +142,16 @@ impl ArtifactStore {
     }
 
     fn object_path(&self, path: &ArtifactPath) -> Result<ObjectPath> {
-        let prefix = match &self.backend {
-            Backend::Local(_) => "",
-            Backend::Cloud { prefix, .. } => prefix.as_ref(),
-        };
-        let joined = if prefix.is_empty() { path.to_string() } else { format!("{prefix}/{path}") };
-        ObjectPath::parse(&joined).map_err(|_| Error::InvalidPath(path.to_string()))
+        ObjectPath::parse(self.store_key(&path.to_string())).map_err(|_| Error::InvalidPath(path.to_string()))
+    }
+
+    /// The key in `objects` of `relative`, a path below the destination: under a bucket's prefix, or
+    /// as it is (object_store's local filesystem is rooted at the destination).
+    fn store_key(&self, relative: &str) -> String {
+        match &self.backend {
+            Backend::Cloud { prefix, .. } if !prefix.as_ref().is_empty() => format!("{prefix}/{relative}"),
+            Backend::Cloud { .. } | Backend::Local(_) => relative.to_owned(),
+        }
     }
 
     /// Resolves `path` inside a local root, refusing any way out through symlinks, and returns the
@@ -452,12 +456,11 @@ impl ArtifactStore {
     /// Where a cloud upload's manifest lives: under the reserved prefix, named by the hex of its id.
     fn manifest_location(&self, upload_id: &str) -> Result<ObjectPath> {
         let hex: String = upload_id.bytes().map(|b| format!("{b:02x}")).collect();
-        let Backend::Cloud { prefix, .. } = &self.backend else {
+        if !self.is_object_store() {
             return Err(Error::NotFound(format!("multipart upload '{upload_id}'")));
-        };
-        let relative = format!("{STAGING_DIR}/{hex}");
-        let joined = if prefix.as_ref().is_empty() { relative } else { format!("{prefix}/{relative}") };
-        ObjectPath::parse(joined).map_err(|_| Error::NotFound(format!("multipart upload '{upload_id}'")))
+        }
+        ObjectPath::parse(self.store_key(&format!("{STAGING_DIR}/{hex}")))
+            .map_err(|_| Error::NotFound(format!("multipart upload '{upload_id}'")))
     }
 
     /// The manifest of `upload_id`, checked to be an upload to `path`.
@@ -689,10 +692,9 @@ impl ArtifactStore {
                     }
                 }
             }
-            Backend::Cloud { multipart, prefix } => {
-                let staging =
-                    if prefix.as_ref().is_empty() { STAGING_DIR.to_owned() } else { format!("{prefix}/{STAGING_DIR}") };
-                let staging = ObjectPath::parse(staging).map_err(|err| Error::Io(std::io::Error::other(err)))?;
+            Backend::Cloud { multipart, .. } => {
+                let staging = ObjectPath::parse(self.store_key(STAGING_DIR))
+                    .map_err(|err| Error::Io(std::io::Error::other(err)))?;
                 let manifests: Vec<object_store::ObjectMeta> = self.objects.list(Some(&staging)).try_collect().await?;
                 let cutoff_secs = cutoff.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 for meta in manifests {
