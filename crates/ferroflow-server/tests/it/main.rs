@@ -133,14 +133,7 @@ impl TestApp {
     }
 
     pub async fn post(&self, endpoint: &str, body: Value) -> (StatusCode, Value) {
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(format!("/api/2.0/mlflow/{endpoint}"))
-            .header(header::HOST, "localhost:5000")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        self.raw(request).await
+        self.call(Method::POST, endpoint, body).await
     }
 
     /// A JSON request with any method (PATCH and DELETE endpoints).
