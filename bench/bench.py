@@ -1216,6 +1216,16 @@ def bench_artifacts(name: str, backend: str, workload: str, args: argparse.Names
                 + (f", {s3server.spec.name} CPU {t['s3_cpu_s']:.1f}s" if s3_pid else ""))
             return t
 
+        def summarize(direction: str, runs: list[dict]) -> None:
+            """Records the repeated transfers of one direction ("upload" or "download") in r."""
+            r[f"{direction}_runs"] = runs
+            r[f"{direction}_mib_s"], r[f"{direction}_best_mib_s"] = median_and_best(runs)
+            r[f"{direction}_peak_rss_mib"] = max(t["peak_rss_mib"] for t in runs)
+            per_gib = 1024 / size_mib
+            r[f"{direction}_server_cpu_s_per_gib"] = statistics.median(t["server_cpu_s"] for t in runs) * per_gib
+            if s3_pid:
+                r[f"{direction}_s3_cpu_s_per_gib"] = statistics.median(t["s3_cpu_s"] for t in runs) * per_gib
+
         # Warm-up, untimed: a few small PUTs and GETs, so that lazy initialisation
         # (e.g. each MLflow worker importing boto3 on its first S3 request) is not
         # part of the first timed transfer.
@@ -1235,12 +1245,7 @@ def bench_artifacts(name: str, backend: str, workload: str, args: argparse.Names
         url = f"{server.url}{ARTIFACT_PREFIX}/{name_in_store}"
         ups = [transfer(f"PUT {size_mib} MiB #{i + 1}", lambda: curl_transfer(url, size, upload=path))
                for i in range(repeats)]
-        r["upload_runs"] = ups
-        r["upload_mib_s"], r["upload_best_mib_s"] = median_and_best(ups)
-        r["upload_peak_rss_mib"] = max(t["peak_rss_mib"] for t in ups)
-        r["upload_server_cpu_s_per_gib"] = statistics.median(t["server_cpu_s"] for t in ups) * 1024 / size_mib
-        if s3_pid:
-            r["upload_s3_cpu_s_per_gib"] = statistics.median(t["s3_cpu_s"] for t in ups) * 1024 / size_mib
+        summarize("upload", ups)
         # The server lists what it stored, with the full size.
         with urllib.request.urlopen(f"{server.url}{ARTIFACT_PREFIX}?path=bench", timeout=60) as resp:
             listed = {f["path"]: int(f.get("file_size", -1)) for f in json.load(resp).get("files", [])}
@@ -1248,12 +1253,7 @@ def bench_artifacts(name: str, backend: str, workload: str, args: argparse.Names
             raise RuntimeError(f"listing after PUT: {listed}, expected {path.name}: {size}")
         downs = [transfer(f"GET {size_mib} MiB #{i + 1}", lambda: curl_transfer(url, size))
                  for i in range(repeats)]
-        r["download_runs"] = downs
-        r["download_mib_s"], r["download_best_mib_s"] = median_and_best(downs)
-        r["download_peak_rss_mib"] = max(t["peak_rss_mib"] for t in downs)
-        r["download_server_cpu_s_per_gib"] = statistics.median(t["server_cpu_s"] for t in downs) * 1024 / size_mib
-        if s3_pid:
-            r["download_s3_cpu_s_per_gib"] = statistics.median(t["s3_cpu_s"] for t in downs) * 1024 / size_mib
+        summarize("download", downs)
         r["peak_rss_mib"] = max(r["upload_peak_rss_mib"], r["download_peak_rss_mib"])
         r["client_cpu_share"] = max(t["client_cpu_s"] / t["seconds"] for t in ups + downs)
         # Once, untimed: the bytes that come back are the bytes that went in.
