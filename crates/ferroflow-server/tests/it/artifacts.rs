@@ -78,14 +78,7 @@ async fn s3_destination() -> Option<String> {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let serial = BUCKETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let bucket = format!("ferroflow-it-{}-{nanos}-{serial}", std::process::id());
-    let address = endpoint.trim_start_matches("http://").trim_end_matches('/').to_owned();
-    // moto accepts an unsigned CreateBucket.
-    let mut stream = tokio::net::TcpStream::connect(&address).await.expect("S3 test server unreachable");
-    let request =
-        format!("PUT /{bucket} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
+    let answer = unsigned_s3_request("PUT", &format!("/{bucket}")).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "could not create bucket {bucket}: {answer}");
     Some(format!("s3://{bucket}/artifacts/root"))
 }
@@ -539,11 +532,16 @@ async fn abandoned_multipart_uploads_are_swept() {
         // The client dies here. A sweep for uploads idle an hour leaves this one alone...
         let store = ArtifactStore::open(&app.artifacts).unwrap();
         assert_eq!(store.sweep_abandoned_uploads(Duration::from_secs(3600)).await.unwrap(), 0, "{kind}");
+        if kind == "s3" {
+            assert_eq!(pending_s3_uploads(&app.artifacts).await, 1, "the store holds the upload");
+        }
         // ...one for any idle time removes it, parts and all.
         assert_eq!(store.sweep_abandoned_uploads(Duration::ZERO).await.unwrap(), 1, "{kind}");
         if kind == "local" {
             let staging = Path::new(&app.artifacts).join(".ferroflow-multipart");
             assert_eq!(std::fs::read_dir(staging).unwrap().count(), 0, "staged parts left behind");
+        } else {
+            assert_eq!(pending_s3_uploads(&app.artifacts).await, 0, "the upload was not aborted at the store");
         }
         let complete = post_json(
             &app,
@@ -559,4 +557,27 @@ async fn abandoned_multipart_uploads_are_swept() {
         );
         assert_eq!(store.sweep_abandoned_uploads(Duration::ZERO).await.unwrap(), 0, "{kind}: nothing left");
     }
+}
+
+/// Sends a request without a signature (moto accepts them) to the S3 test server; returns the raw
+/// answer.
+async fn unsigned_s3_request(method: &str, target: &str) -> String {
+    let endpoint = std::env::var("FERROFLOW_TEST_S3_ENDPOINT").unwrap();
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.expect("S3 test server unreachable");
+    let request =
+        format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+/// How many multipart uploads the S3 test server holds in the bucket of `destination`
+/// (ListMultipartUploads).
+async fn pending_s3_uploads(destination: &str) -> usize {
+    let bucket = destination.trim_start_matches("s3://").split('/').next().unwrap();
+    let answer = unsigned_s3_request("GET", &format!("/{bucket}?uploads")).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "ListMultipartUploads: {answer}");
+    answer.matches("<Upload>").count()
 }
