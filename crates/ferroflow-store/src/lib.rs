@@ -293,6 +293,9 @@ async fn prepare_schema(migrator: &Migrator, pool: &AnyPool, migrate_now: bool, 
     Ok(())
 }
 
+/// How long a pooled connection may sit unused before it is pinged on checkout.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// A pool on PostgreSQL or MySQL, retrying while the database is unreachable at start.
 async fn server_pool(url: &str, dialect: Dialect, settings: &PoolSettings, backend: &BackendUri) -> Result<AnyPool> {
     // First wait until one connection can be made (a pool would hide the cause behind its own timeout).
@@ -318,6 +321,13 @@ async fn server_pool(url: &str, dialect: Dialect, settings: &PoolSettings, backe
         .acquire_timeout(settings.acquire_timeout)
         .idle_timeout(settings.idle_timeout)
         .max_lifetime(settings.max_lifetime)
+        // sqlx's own test pings every connection on every checkout: a round trip before each query.
+        // Only a connection that sat idle for a while is pinged here; one just used is very likely
+        // still there, and a failure on it is retried as any lost connection is.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move { Ok(meta.idle_for < PING_WHEN_IDLE_FOR || conn.ping().await.is_ok()) })
+        })
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if dialect == Dialect::MySql {

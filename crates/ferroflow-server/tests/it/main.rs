@@ -1,6 +1,7 @@
 //! HTTP-level tests: the router is called in-process on a fresh SQLite file per test.
 
 mod artifacts;
+mod connections;
 mod errors;
 mod experiments;
 mod logged_models;
@@ -60,6 +61,8 @@ pub struct TestApp {
     pub router: Router,
     /// The artifact destination (a directory for local destinations).
     pub artifacts: String,
+    /// The tracking database (`None` with `artifacts_only`).
+    pub database: Option<BackendUri>,
     pub dir: tempfile::TempDir,
 }
 
@@ -98,12 +101,11 @@ impl TestApp {
             options.artifacts_destination.unwrap_or_else(|| dir.path().join("artifacts").to_str().unwrap().to_owned());
         let store =
             if options.serve_artifacts { Some(Arc::new(ArtifactStore::open(&artifacts).unwrap())) } else { None };
-        let tracking = if options.artifacts_only {
-            None
-        } else {
+        let database = if options.artifacts_only { None } else { Some(test_database(dir.path()).await) };
+        let tracking = if let Some(backend) = &database {
             let default_root = if options.serve_artifacts { "mlflow-artifacts:/" } else { artifacts.as_str() };
             let sql = SqlStore::open(&StoreConfig {
-                backend: test_database(dir.path()).await,
+                backend: backend.clone(),
                 default_artifact_root: default_root.to_owned(),
                 max_read_connections: 4,
                 pool: PoolSettings { max_connections: 4, ..PoolSettings::default() },
@@ -113,6 +115,8 @@ impl TestApp {
             .unwrap();
             let locations = LocationPolicy::for_server(default_root, store.as_deref());
             Some(AppState { store: sql, locations: Arc::new(locations) })
+        } else {
+            None
         };
         let config = ServerConfig {
             allowed_hosts: AllowedHosts::default_for("127.0.0.1"),
@@ -120,7 +124,7 @@ impl TestApp {
             max_body_bytes: 8 * 1024 * 1024,
         };
         let router = ferroflow_server::router(Services { tracking, artifacts: store }, &config);
-        Self { router, artifacts, dir }
+        Self { router, artifacts, database, dir }
     }
 
     pub async fn raw(&self, request: Request<Body>) -> (StatusCode, Value) {
