@@ -38,6 +38,10 @@ struct CommonArgs {
     /// Upper bound for the whole workload (setup included), in seconds.
     #[arg(long, default_value_t = 900.0)]
     max_duration: f64,
+    /// Shell command run once the workload's data is seeded, before anything is timed; the
+    /// workload fails if it does. The bench refreshes the database's planner statistics with it.
+    #[arg(long)]
+    after_seed: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -131,6 +135,7 @@ fn common(args: &CommonArgs) -> Result<Common> {
         target: Target::parse(&args.url)?,
         timeout: Duration::from_secs_f64(args.timeout.max(0.001)),
         max_duration: Duration::from_secs_f64(args.max_duration.max(0.001)),
+        after_seed: args.after_seed.clone(),
     })
 }
 

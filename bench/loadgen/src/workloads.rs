@@ -25,11 +25,23 @@ pub struct Common {
     pub timeout: Duration,
     /// Upper bound on the whole workload, setup included.
     pub max_duration: Duration,
+    /// Shell command run between seeding and the timed part.
+    pub after_seed: Option<String>,
 }
 
 impl Common {
     fn client(&self) -> Client {
         Client::new(self.target.clone(), self.timeout)
+    }
+
+    /// Runs the `--after-seed` command, if any, and waits for it.
+    async fn seeded(&self) -> Result<()> {
+        let Some(command) = &self.after_seed else { return Ok(()) };
+        let status = tokio::process::Command::new("sh").arg("-c").arg(command).status().await?;
+        if !status.success() {
+            bail!("--after-seed command failed ({status}): {command}");
+        }
+        Ok(())
     }
 }
 
@@ -370,6 +382,7 @@ pub async fn search(common: &Common, opts: &SearchOptions) -> Result<Value> {
     })
     .await?;
     let seed_time = start.elapsed();
+    common.seeded().await?;
 
     let matching = (0..opts.runs).filter(|&i| seed_matches(i)).count();
     let expected_filtered = matching.min(opts.max_results);
@@ -535,6 +548,7 @@ pub async fn history(common: &Common, opts: &HistoryOptions) -> Result<Value> {
     })
     .await?;
     let seed_time = start.elapsed();
+    common.seeded().await?;
 
     let max_pages = opts.points / opts.page_size.max(1) + 10;
     let mut times = Latencies::default();
@@ -616,6 +630,7 @@ pub async fn registry(common: &Common, opts: &RegistryOptions) -> Result<Value> 
     })
     .await?;
     let seed_time = start.elapsed();
+    common.seeded().await?;
 
     let filter = format!("name LIKE '{prefix}-model-12%'");
     let matching = (0..opts.models).filter(|&i| registry_matches(i)).count();
