@@ -16,6 +16,7 @@ mod experiments;
 mod location;
 mod logged_models;
 mod metrics;
+mod native;
 mod registry;
 mod rows;
 mod runs;
@@ -32,6 +33,7 @@ pub use error::{Error, Result};
 pub use location::{redact, BackendUri};
 pub use logged_models::{CreateLoggedModel, DatasetScope, LoggedModelSearch};
 pub use metrics::{BulkIntervalQuery, HistoryQuery};
+use native::NativePool;
 pub use registry::{CreateModelVersion, RegistrySearch};
 pub use runs::{CreateRun, LogBatch, LogInputs, UpdateRun};
 pub use search::{ExperimentSearch, RunSearch};
@@ -73,6 +75,20 @@ pub struct PoolSettings {
     pub connect_timeout: Duration,
 }
 
+impl PoolSettings {
+    /// Splits the connection budget between the main pool (writes and most reads) and the pool that
+    /// loads runs: half each, at least one each.
+    fn split(&self) -> (Self, Self) {
+        let run_loader = (self.max_connections / 2).max(1);
+        let main = self.max_connections.saturating_sub(run_loader).max(1);
+        let idle = |max: u32| self.min_connections.min(max);
+        (
+            Self { max_connections: main, min_connections: idle(main), ..self.clone() },
+            Self { max_connections: run_loader, min_connections: idle(run_loader), ..self.clone() },
+        )
+    }
+}
+
 impl Default for PoolSettings {
     fn default() -> Self {
         Self {
@@ -92,6 +108,8 @@ pub struct SqlStore {
     dialect: Dialect,
     read: AnyPool,
     write: AnyPool,
+    /// PostgreSQL and MySQL: the native pool that loads runs.
+    run_loader: Option<NativePool>,
     artifact_root: String,
     /// Queue of the write-coalescing task; `None` inside that task itself.
     batch_writer: Option<batch::BatchWriter>,
@@ -107,17 +125,24 @@ impl SqlStore {
     /// to date, `InvalidState` when it is outdated and `migrate` is off.
     pub async fn open(config: &StoreConfig) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let (dialect, write) = writer_pool(&config.backend, &config.pool).await?;
+        // On the server engines the connection budget is shared between the main pool and the pool
+        // that loads runs (see `native`), each with at least one connection.
+        let (main_settings, run_loader_settings) = config.pool.split();
+        let (dialect, write) = writer_pool(&config.backend, &main_settings).await?;
         prepare_schema(migrator(dialect), &write, config.migrate, &config.backend).await?;
-        let read = match &config.backend {
+        let (read, run_loader) = match &config.backend {
             // SQLite's single writer gets readers of its own beside it.
-            BackendUri::Sqlite { path } => sqlite_pool(&sqlite_url(path), config.max_read_connections.max(1)).await?,
-            BackendUri::Postgres { .. } | BackendUri::MySql { .. } => write.clone(),
+            BackendUri::Sqlite { path } => {
+                (sqlite_pool(&sqlite_url(path), config.max_read_connections.max(1)).await?, None)
+            }
+            BackendUri::Postgres { url } => (write.clone(), Some(NativePool::postgres(url, &run_loader_settings)?)),
+            BackendUri::MySql { url } => (write.clone(), Some(NativePool::mysql(url, &run_loader_settings)?)),
         };
         let store = Self {
             dialect,
             read,
             write,
+            run_loader,
             artifact_root: config.default_artifact_root.trim_end_matches('/').to_owned(),
             batch_writer: None,
         };
@@ -150,6 +175,9 @@ impl SqlStore {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+        if let Some(pool) = &self.run_loader {
+            pool.close().await;
+        }
     }
 
     fn sql(&self, text: &str) -> sql::Sql {
@@ -293,9 +321,6 @@ async fn prepare_schema(migrator: &Migrator, pool: &AnyPool, migrate_now: bool, 
     Ok(())
 }
 
-/// How long a pooled connection may sit unused before it is pinged on checkout.
-const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
-
 /// A pool on PostgreSQL or MySQL, retrying while the database is unreachable at start.
 async fn server_pool(url: &str, dialect: Dialect, settings: &PoolSettings, backend: &BackendUri) -> Result<AnyPool> {
     // First wait until one connection can be made (a pool would hide the cause behind its own timeout).
@@ -322,22 +347,14 @@ async fn server_pool(url: &str, dialect: Dialect, settings: &PoolSettings, backe
         .idle_timeout(settings.idle_timeout)
         .max_lifetime(settings.max_lifetime)
         // sqlx's own test pings every connection on every checkout: a round trip before each query.
-        // Only a connection that sat idle for a while is pinged here; one just used is very likely
-        // still there, and a failure on it is retried as any lost connection is.
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
-            Box::pin(async move { Ok(meta.idle_for < PING_WHEN_IDLE_FOR || conn.ping().await.is_ok()) })
+            Box::pin(async move { Ok(meta.idle_for < native::PING_WHEN_IDLE_FOR || conn.ping().await.is_ok()) })
         })
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if dialect == Dialect::MySql {
-                    // Explicit id 0 (the Default experiment) must not mean "next id"; reads see what other
-                    // transactions committed, as on PostgreSQL.
-                    conn.execute(
-                        "SET SESSION sql_mode = CONCAT_WS(',', @@SESSION.sql_mode, 'NO_AUTO_VALUE_ON_ZERO'); \
-                         SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-                    )
-                    .await?;
+                    conn.execute(native::MYSQL_SESSION).await?;
                 }
                 Ok(())
             })

@@ -74,38 +74,7 @@ fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>> {
     }
 }
 
-/// One row of `SqlStore::server_run_children`: the column `kind` says which table it comes from.
-pub(crate) fn run_child(row: &AnyRow) -> Result<RunChild> {
-    let kind = text(row, "kind")?;
-    let run_id = text(row, "run_id")?;
-    let int = |column: &str| -> Result<i64> { Ok(row.try_get::<i64, _>(column)?) };
-    Ok(match kind.as_str() {
-        "t" => RunChild::Tag { run_id, key: text(row, "key")?, value: text(row, "value")? },
-        "p" => RunChild::Param { run_id, key: text(row, "key")?, value: text(row, "value")? },
-        "m" => {
-            let value: f64 = row.try_get("number")?;
-            let metric = Metric {
-                key: text(row, "key")?,
-                value: metric_value(Float(value), int("is_nan")?),
-                timestamp: int("timestamp")?,
-                step: int("step")?,
-                dataset_name: opt_text(row, "dataset_name")?,
-                dataset_digest: opt_text(row, "dataset_digest")?,
-                model_id: opt_text(row, "model_id")?,
-                run_id: None,
-            };
-            RunChild::Metric { run_id, metric }
-        }
-        "d" => decode_json(&text(row, "dataset")?)?,
-        "i" => RunChild::ModelInput { run_id, model_id: text(row, "model_id")? },
-        "o" => RunChild::ModelOutput { run_id, model_id: text(row, "model_id")?, step: int("step")? },
-        other => {
-            return Err(Error::Database(sqlx::Error::Decode(format!("unknown run-child kind '{other}'").into())));
-        }
-    })
-}
-
-fn decode_json<T: DeserializeOwned>(text: &str) -> Result<T> {
+pub(crate) fn decode_json<T: DeserializeOwned>(text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
 }
 
@@ -183,7 +152,7 @@ pub(crate) fn split_page<T>(mut items: Vec<T>, max_results: i64, offset: u64) ->
 }
 
 /// A stored metric value: NaN is kept as 0 with a flag (see the `metrics` table).
-fn metric_value(value: Float, is_nan: i64) -> f64 {
+pub(crate) fn metric_value(value: Float, is_nan: i64) -> f64 {
     if is_nan != 0 {
         f64::NAN
     } else {
@@ -265,7 +234,7 @@ pub(crate) fn metric(row: MetricRow, keep_run_id: bool) -> Metric {
 
 /// A run or one of its children. On SQLite each arrives as a JSON array whose first element says which
 /// table it comes from (`r` for the run itself) and whose second is the run id; on the server engines
-/// as a typed row (see [`run_child`]).
+/// as a typed row (see `native::run_child`).
 #[derive(Debug)]
 pub(crate) enum RunChild {
     Info(RunInfo),

@@ -174,16 +174,14 @@ impl SqlStore {
                 self.fetch_json_rows(&self.read, &sql).await?
             }
             Dialect::Postgres | Dialect::MySql => {
-                let infos: Vec<RunRow> = self.fetch_rows(&self.read, RUN_FIELDS, page).await?;
+                let loader = self.run_loader.as_ref().expect("the server engines have a run loader");
+                let infos = loader.run_infos(page).await?;
                 if infos.is_empty() {
                     return Ok(Vec::new());
                 }
-                let ids: Vec<String> = infos.iter().map(|row| row.0.clone()).collect();
-                let mut rows: Vec<rows::RunChild> =
-                    infos.into_iter().map(|row| rows::RunChild::Info(rows::run_info(row))).collect();
-                let children = self.server_run_children(&ids).query().fetch_all(&self.read).await?;
-                let children = children.iter().map(rows::run_child).collect::<Result<Vec<_>>>()?;
-                rows.extend(children);
+                let ids: Vec<String> = infos.iter().map(|info| info.run_id.clone()).collect();
+                let mut rows: Vec<rows::RunChild> = infos.into_iter().map(rows::RunChild::Info).collect();
+                rows.extend(loader.run_children(&self.server_run_children(&ids)).await?);
                 rows
             }
         };

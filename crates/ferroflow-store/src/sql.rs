@@ -243,6 +243,16 @@ impl Sql {
     }
 
     /// The statement, ready to run.
+    /// The statement as the engine reads it.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The values bound to the statement's placeholders, in order.
+    pub(crate) fn args(&self) -> &[Arg] {
+        &self.args
+    }
+
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut query = sqlx::query(&self.text);
         for arg in &self.args {

@@ -56,9 +56,11 @@ async fn connections_the_database_dropped_are_replaced_unnoticed() {
             json!({"run_id": run, "key": "loss", "value": step as f64, "timestamp": 1000 + step, "step": step}),
         )
     };
-    // Several requests at once, so that the pool holds several connections.
-    let warm = tokio::join!(log(0), log(1), log(2), log(3));
-    for (status, body) in [warm.0, warm.1, warm.2, warm.3] {
+    let get_path = format!("runs/get?run_id={run}");
+    let get_run = || app.get(&get_path);
+    // Several requests at once, so that both pools (writes, run loading) hold several connections.
+    let warm = tokio::join!(log(0), log(1), log(2), log(3), get_run(), get_run());
+    for (status, body) in [warm.0, warm.1, warm.2, warm.3, warm.4, warm.5] {
         assert_eq!(status, 200, "{body}");
     }
 
@@ -67,6 +69,9 @@ async fn connections_the_database_dropped_are_replaced_unnoticed() {
     for step in 4..16 {
         let (status, body) = log(step).await;
         assert_eq!(status, 200, "log-metric at step {step} after the kill: {body}");
+        let (status, body) = get_run().await;
+        assert_eq!(status, 200, "runs/get after the kill: {body}");
+        assert_eq!(body["run"]["data"]["metrics"][0]["step"], step, "{body}");
     }
     let (status, history) = app.get(&format!("metrics/get-history?run_id={run}&metric_key=loss")).await;
     assert_eq!(status, 200, "{history}");
