@@ -2,7 +2,8 @@
 //! coalescing.
 //!
 //! Every such write becomes a job on a queue drained by one writer task. The task takes whatever jobs
-//! are waiting (up to a bound) and applies them in one transaction: inside it, it reads the state of
+//! are waiting (up to a bound) and applies them in one transaction (on the server engines several such
+//! groups run at once, see [`concurrent_groups`]): inside it, it reads the state of
 //! the runs and their stored params, sets aside the jobs that cannot succeed (unknown or deleted run,
 //! a param whose value would change), writes the rest with a handful of multi-row statements and
 //! commits. Only then is every job answered. If the group's transaction fails, every job is retried on
@@ -10,12 +11,13 @@
 //! tiny transactions into a few larger ones; alone, a job is simply its own group.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use ferroflow_core::model::{KeyValue, LifecycleStage, Metric};
 use ferroflow_core::tags;
 use ferroflow_core::validation::{self, KeyKind};
 use sqlx::Any;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::runs::{run_not_found, validate_run_tags};
 use crate::sql::Dialect;
@@ -51,7 +53,10 @@ impl BatchWriter {
 }
 
 async fn run_writer(store: SqlStore, mut receiver: mpsc::Receiver<Job>) {
+    let writers = Arc::new(Semaphore::new(concurrent_groups(&store)));
     while let Some(first) = receiver.recv().await {
+        // Wait for a free writer first, so that the jobs arriving meanwhile join this group.
+        let Ok(writer) = Arc::clone(&writers).acquire_owned().await else { return };
         let mut points = first.batch.metrics.len();
         let mut group = vec![first];
         while group.len() < MAX_GROUP_JOBS && points < MAX_GROUP_POINTS {
@@ -65,9 +70,25 @@ async fn run_writer(store: SqlStore, mut receiver: mpsc::Receiver<Job>) {
         }
         // A task per group: should a group ever panic, its callers get an error and the writer goes on.
         let group_store = store.clone();
-        if tokio::spawn(async move { group_store.apply_group(group).await }).await.is_err() {
-            tracing::error!("a write group panicked; its requests were answered with an internal error");
-        }
+        let task = tokio::spawn(async move { group_store.apply_group(group).await });
+        tokio::spawn(async move {
+            if task.await.is_err() {
+                tracing::error!("a write group panicked; its requests were answered with an internal error");
+            }
+            drop(writer);
+        });
+    }
+}
+
+/// How many groups are applied at once. SQLite has one writer. On the server engines one transaction
+/// at a time would leave the database's other cores idle (each group runs in one backend), so several
+/// run side by side, as they would from several replicas: metric rows are written in one order and
+/// latest values converge whatever the order of commits, and a param raced by two groups is caught when
+/// it is verified. They take at most half of the main pool, leaving the rest to other requests.
+fn concurrent_groups(store: &SqlStore) -> usize {
+    match store.dialect {
+        Dialect::Sqlite => 1,
+        Dialect::Postgres | Dialect::MySql => (store.write.options().get_max_connections() as usize / 2).max(1),
     }
 }
 
