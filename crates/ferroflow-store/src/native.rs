@@ -11,10 +11,10 @@ use std::time::Duration;
 use ferroflow_core::model::{Metric, RunInfo};
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{ColumnIndex, Connection as _, Database, Decode, Executor as _, Row, Type};
+use sqlx::{ColumnIndex, Connection as _, Decode, Executor as _, Row, Type};
 
 use crate::rows::{self, Float, RunChild, RunRow};
-use crate::sql::{Arg, Sql};
+use crate::sql::Sql;
 use crate::{Error, PoolSettings, Result};
 
 /// A pooled connection that sat unused for this long is pinged before it is handed out. One used more
@@ -75,56 +75,18 @@ impl NativePool {
     /// Runs `page` (a SELECT of the run columns) and returns its runs, in order.
     pub(crate) async fn run_infos(&self, page: &Sql) -> Result<Vec<RunInfo>> {
         match self {
-            Self::Postgres(pool) => {
-                bind(sqlx::query(page.text()), page.args()).fetch_all(pool).await?.iter().map(run_info).collect()
-            }
-            Self::MySql(pool) => {
-                bind(sqlx::query(page.text()), page.args()).fetch_all(pool).await?.iter().map(run_info).collect()
-            }
+            Self::Postgres(pool) => page.query_for().fetch_all(pool).await?.iter().map(run_info).collect(),
+            Self::MySql(pool) => page.query_for().fetch_all(pool).await?.iter().map(run_info).collect(),
         }
     }
 
     /// Runs `children` (see `SqlStore::server_run_children`) and decodes its rows.
     pub(crate) async fn run_children(&self, children: &Sql) -> Result<Vec<RunChild>> {
         match self {
-            Self::Postgres(pool) => bind(sqlx::query(children.text()), children.args())
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(run_child)
-                .collect(),
-            Self::MySql(pool) => bind(sqlx::query(children.text()), children.args())
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(run_child)
-                .collect(),
+            Self::Postgres(pool) => children.query_for().fetch_all(pool).await?.iter().map(run_child).collect(),
+            Self::MySql(pool) => children.query_for().fetch_all(pool).await?.iter().map(run_child).collect(),
         }
     }
-}
-
-/// Binds `args` to a native query.
-fn bind<'q, DB: Database>(
-    mut query: sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>,
-    args: &'q [Arg],
-) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>
-where
-    i64: sqlx::Encode<'q, DB> + Type<DB>,
-    f64: sqlx::Encode<'q, DB> + Type<DB>,
-    &'q str: sqlx::Encode<'q, DB> + Type<DB>,
-    Option<&'q str>: sqlx::Encode<'q, DB> + Type<DB>,
-    Option<i64>: sqlx::Encode<'q, DB> + Type<DB>,
-{
-    for arg in args {
-        query = match arg {
-            Arg::Int(v) => query.bind(*v),
-            Arg::Float(v) => query.bind(*v),
-            Arg::Text(v) => query.bind(v.as_str()),
-            Arg::OptText(v) => query.bind(v.as_deref()),
-            Arg::OptInt(v) => query.bind(*v),
-        };
-    }
-    query
 }
 
 /// Reads column `index` of a native row. Without sqlx's type check: MySQL reports the text columns,

@@ -7,7 +7,7 @@
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::Any;
+use sqlx::{Any, Database, Encode, Type};
 
 /// The SQL engine behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,18 +243,20 @@ impl Sql {
     }
 
     /// The statement, ready to run.
-    /// The statement as the engine reads it.
-    pub(crate) fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// The values bound to the statement's placeholders, in order.
-    pub(crate) fn args(&self) -> &[Arg] {
-        &self.args
-    }
-
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        let mut query = sqlx::query(&self.text);
+        self.query_for::<Any>()
+    }
+
+    /// The statement with its arguments bound, for any of sqlx's drivers (`Any`, or a native one).
+    pub(crate) fn query_for<'q, DB: Database>(&'q self) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+    where
+        i64: Encode<'q, DB> + Type<DB>,
+        f64: Encode<'q, DB> + Type<DB>,
+        &'q str: Encode<'q, DB> + Type<DB>,
+        Option<&'q str>: Encode<'q, DB> + Type<DB>,
+        Option<i64>: Encode<'q, DB> + Type<DB>,
+    {
+        let mut query = sqlx::query::<DB>(&self.text);
         for arg in &self.args {
             query = match arg {
                 Arg::Int(v) => query.bind(*v),
