@@ -40,8 +40,8 @@ pub enum DbCommand {
 /// Connection pool settings for PostgreSQL and MySQL.
 #[derive(Debug, Clone, Args)]
 pub struct PoolArgs {
-    /// Most PostgreSQL or MySQL connections of this server; half of them are kept for loading runs
-    /// (at least one for that, one for everything else).
+    /// Most PostgreSQL or MySQL connections of this server; half of them serve reads outside
+    /// transactions (at least one for those, one for everything else).
     #[arg(long, env = env_vars::DB_POOL_SIZE, default_value_t = 10)]
     pub db_pool_size: u32,
 

@@ -119,7 +119,7 @@ impl SqlStore {
     }
 
     async fn one_experiment(&self, sql: &crate::sql::Sql) -> Result<Option<Experiment>> {
-        let rows: Vec<ExperimentRow> = self.fetch_rows(&self.read, EXPERIMENT_FIELDS, sql).await?;
+        let rows: Vec<ExperimentRow> = self.read_rows(EXPERIMENT_FIELDS, sql).await?;
         let mut experiments: Vec<Experiment> = rows.into_iter().map(rows::experiment).collect();
         self.experiment_tags_for(&mut experiments).await?;
         Ok(experiments.pop())
@@ -133,7 +133,7 @@ impl SqlStore {
         let ids: Vec<i64> = experiments.iter().map(|e| e.experiment_id).collect();
         let mut sql = self.sql("SELECT experiment_id, key, value FROM experiment_tags WHERE ");
         sql.in_ints("experiment_id", &ids);
-        let rows: Vec<(i64, String, String)> = self.fetch_rows(&self.read, "experiment_id, key, value", &sql).await?;
+        let rows: Vec<(i64, String, String)> = self.read_rows("experiment_id, key, value", &sql).await?;
         let index: std::collections::HashMap<i64, usize> =
             experiments.iter().enumerate().map(|(i, e)| (e.experiment_id, i)).collect();
         for (id, key, value) in rows {

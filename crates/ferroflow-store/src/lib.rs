@@ -76,15 +76,15 @@ pub struct PoolSettings {
 }
 
 impl PoolSettings {
-    /// Splits the connection budget between the main pool (writes and most reads) and the pool that
-    /// loads runs: half each, at least one each.
+    /// Splits the connection budget between the main pool (writes, and reads inside them) and the
+    /// native pool for reads: half each, at least one each.
     fn split(&self) -> (Self, Self) {
-        let run_loader = (self.max_connections / 2).max(1);
-        let main = self.max_connections.saturating_sub(run_loader).max(1);
+        let reader = (self.max_connections / 2).max(1);
+        let main = self.max_connections.saturating_sub(reader).max(1);
         let idle = |max: u32| self.min_connections.min(max);
         (
             Self { max_connections: main, min_connections: idle(main), ..self.clone() },
-            Self { max_connections: run_loader, min_connections: idle(run_loader), ..self.clone() },
+            Self { max_connections: reader, min_connections: idle(reader), ..self.clone() },
         )
     }
 }
@@ -108,8 +108,8 @@ pub struct SqlStore {
     dialect: Dialect,
     read: AnyPool,
     write: AnyPool,
-    /// PostgreSQL and MySQL: the native pool that loads runs.
-    run_loader: Option<NativePool>,
+    /// PostgreSQL and MySQL: the native pool for reads outside transactions (see `native`).
+    reader: Option<NativePool>,
     artifact_root: String,
     /// Queue of the write-coalescing task; `None` inside that task itself.
     batch_writer: Option<batch::BatchWriter>,
@@ -125,24 +125,24 @@ impl SqlStore {
     /// to date, `InvalidState` when it is outdated and `migrate` is off.
     pub async fn open(config: &StoreConfig) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        // On the server engines the connection budget is shared between the main pool and the pool
-        // that loads runs (see `native`), each with at least one connection.
-        let (main_settings, run_loader_settings) = config.pool.split();
+        // On the server engines the connection budget is shared between the main pool and the native
+        // pool for reads (see `native`), each with at least one connection.
+        let (main_settings, reader_settings) = config.pool.split();
         let (dialect, write) = writer_pool(&config.backend, &main_settings).await?;
         prepare_schema(migrator(dialect), &write, config.migrate, &config.backend).await?;
-        let (read, run_loader) = match &config.backend {
+        let (read, reader) = match &config.backend {
             // SQLite's single writer gets readers of its own beside it.
             BackendUri::Sqlite { path } => {
                 (sqlite_pool(&sqlite_url(path), config.max_read_connections.max(1)).await?, None)
             }
-            BackendUri::Postgres { url } => (write.clone(), Some(NativePool::postgres(url, &run_loader_settings)?)),
-            BackendUri::MySql { url } => (write.clone(), Some(NativePool::mysql(url, &run_loader_settings)?)),
+            BackendUri::Postgres { url } => (write.clone(), Some(NativePool::postgres(url, &reader_settings)?)),
+            BackendUri::MySql { url } => (write.clone(), Some(NativePool::mysql(url, &reader_settings)?)),
         };
         let store = Self {
             dialect,
             read,
             write,
-            run_loader,
+            reader,
             artifact_root: config.default_artifact_root.trim_end_matches('/').to_owned(),
             batch_writer: None,
         };
@@ -175,7 +175,7 @@ impl SqlStore {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
-        if let Some(pool) = &self.run_loader {
+        if let Some(pool) = &self.reader {
             pool.close().await;
         }
     }

@@ -177,7 +177,7 @@ impl SqlStore {
     }
 
     async fn load_logged_models(&self, sql: &Sql) -> Result<Vec<LoggedModel>> {
-        let rows: Vec<ModelRow> = self.fetch_rows(&self.read, MODEL_FIELDS, sql).await?;
+        let rows: Vec<ModelRow> = self.read_rows(MODEL_FIELDS, sql).await?;
         let mut models: Vec<LoggedModel> = rows.into_iter().map(model).collect();
         if models.is_empty() {
             return Ok(models);
@@ -187,8 +187,7 @@ impl SqlStore {
         for (table, is_tag) in [("logged_model_tags", true), ("logged_model_params", false)] {
             let mut children = self.sql(&format!("SELECT model_id, key, value FROM {table} WHERE "));
             children.in_list("model_id", &ids).push(" ORDER BY model_id, key");
-            let rows: Vec<(String, String, String)> =
-                self.fetch_rows(&self.read, "model_id, key, value", &children).await?;
+            let rows: Vec<(String, String, String)> = self.read_rows("model_id, key, value", &children).await?;
             for (id, key, value) in rows {
                 if let Some(&i) = index.get(&id) {
                     let target = if is_tag { &mut models[i].tags } else { &mut models[i].params };
@@ -201,7 +200,7 @@ impl SqlStore {
              NULLIF(dataset_digest, '') AS dataset_digest, model_id FROM logged_model_metrics WHERE ",
         );
         metrics.in_list("model_id", &ids).push(" ORDER BY model_id, key, step, timestamp");
-        let rows: Vec<MetricRow> = self.fetch_rows(&self.read, rows::METRIC_FIELDS, &metrics).await?;
+        let rows: Vec<MetricRow> = self.read_rows(rows::METRIC_FIELDS, &metrics).await?;
         for row in rows {
             let metric = rows::metric(row, true);
             if let Some(&i) = metric.model_id.as_ref().and_then(|id| index.get(id)) {

@@ -46,7 +46,7 @@ impl SqlStore {
         if let Some(max_results) = query.max_results {
             paginate(&mut sql, max_results, query.offset);
         }
-        let rows: Vec<MetricRow> = self.fetch_rows(&self.read, rows::METRIC_FIELDS, &sql).await?;
+        let rows: Vec<MetricRow> = self.read_rows(rows::METRIC_FIELDS, &sql).await?;
         let points: Vec<Metric> = rows.into_iter().map(|row| rows::metric(row, false)).collect();
         let (points, next_page_token) = match query.max_results {
             Some(max_results) => split_page(points, max_results, query.offset),
@@ -73,7 +73,7 @@ impl SqlStore {
                 sql.push(" AND step >= ").arg(start).push(" AND step <= ").arg(end);
             }
             sql.push(" ORDER BY step, timestamp, value");
-            let rows: Vec<MetricRow> = self.fetch_rows(&self.read, rows::METRIC_FIELDS, &sql).await?;
+            let rows: Vec<MetricRow> = self.read_rows(rows::METRIC_FIELDS, &sql).await?;
             let steps: Vec<i64> = rows.iter().map(|r| r.5).collect::<BTreeSet<_>>().into_iter().collect();
             let keep = sample_steps(&steps, query.max_results);
             out.extend(rows.into_iter().filter(|r| keep.contains(&r.5)).map(|row| rows::metric(row, true)));

@@ -1,17 +1,20 @@
-//! Native PostgreSQL and MySQL pools for the reads that return many rows.
+//! Native PostgreSQL and MySQL pools for the reads outside transactions.
 //!
 //! sqlx's `Any` driver turns every row it receives into a row of its own before handing it out: each
 //! value copied into a new allocation, the row's column list rebuilt. For a page of runs (a row per
 //! tag, param and metric, about 1,400 rows for 100 runs) that conversion cost more server CPU than
-//! everything else in the request. Runs are therefore loaded through a native pool on the server
-//! engines, decoding values straight from the received buffer.
+//! everything else in the request. Reads that need no transaction therefore go through a native pool
+//! on the server engines, decoding values straight from the received buffer: runs by column index
+//! into their types, other rows through JSON into tuples as [`crate::rows`] does for `Any`.
 
 use std::time::Duration;
 
 use ferroflow_core::model::{Metric, RunInfo};
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{ColumnIndex, Connection as _, Decode, Executor as _, Row, Type};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{Column as _, ColumnIndex, Connection as _, Decode, Executor as _, Row, Type, TypeInfo as _, ValueRef as _};
 
 use crate::rows::{self, Float, RunChild, RunRow};
 use crate::sql::Sql;
@@ -77,6 +80,14 @@ impl NativePool {
         match self {
             Self::Postgres(pool) => page.query_for().fetch_all(pool).await?.iter().map(run_info).collect(),
             Self::MySql(pool) => page.query_for().fetch_all(pool).await?.iter().map(run_info).collect(),
+        }
+    }
+
+    /// Runs `sql` and decodes each row into `T`, a tuple of its columns in order.
+    pub(crate) async fn rows<T: DeserializeOwned>(&self, sql: &Sql) -> Result<Vec<T>> {
+        match self {
+            Self::Postgres(pool) => sql.query_for().fetch_all(pool).await?.iter().map(pg_row).collect(),
+            Self::MySql(pool) => sql.query_for().fetch_all(pool).await?.iter().map(mysql_row).collect(),
         }
     }
 
@@ -167,4 +178,56 @@ where
             return Err(Error::Database(sqlx::Error::Decode(format!("unknown run-child kind '{other}'").into())));
         }
     })
+}
+
+/// A PostgreSQL row as `T`, each column read as the type it reports (see [`tuple`]).
+fn pg_row<T: DeserializeOwned>(row: &PgRow) -> Result<T> {
+    let mut values = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        values.push(match column.type_info().name() {
+            _ if row.try_get_raw(i)?.is_null() => Value::Null,
+            "INT2" => Value::from(get::<_, i16>(row, i)?),
+            "INT4" => Value::from(get::<_, i32>(row, i)?),
+            "INT8" => Value::from(get::<_, i64>(row, i)?),
+            "FLOAT4" => exact(f64::from(get::<_, f32>(row, i)?)),
+            "FLOAT8" => exact(get::<_, f64>(row, i)?),
+            "BOOL" => Value::Bool(get(row, i)?),
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => Value::String(get(row, i)?),
+            other => return Err(unsupported(other)),
+        });
+    }
+    tuple(values)
+}
+
+/// A MySQL row as `T`, each column read as the type it reports (see [`tuple`]). Text in a binary
+/// collation is reported as binary; it is this crate's own text, decoded as UTF-8.
+fn mysql_row<T: DeserializeOwned>(row: &MySqlRow) -> Result<T> {
+    let mut values = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let name = column.type_info().name();
+        values.push(match name.trim_end_matches(" UNSIGNED") {
+            _ if row.try_get_raw(i)?.is_null() => Value::Null,
+            "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "BOOLEAN" => Value::from(get::<_, i64>(row, i)?),
+            "FLOAT" => exact(f64::from(get::<_, f32>(row, i)?)),
+            "DOUBLE" => exact(get::<_, f64>(row, i)?),
+            "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "BINARY" | "VARBINARY"
+            | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" | "JSON" | "ENUM" => Value::String(get(row, i)?),
+            _ => return Err(unsupported(name)),
+        });
+    }
+    tuple(values)
+}
+
+/// A double as exact text, which [`Float`] reads back without losing a digit or an infinity.
+fn exact(value: f64) -> Value {
+    Value::String(format!("{value:?}"))
+}
+
+fn unsupported(type_name: &str) -> Error {
+    Error::Database(sqlx::Error::Decode(format!("unexpected column type {type_name}").into()))
+}
+
+/// The values of one row, in column order, as the tuple `T`.
+fn tuple<T: DeserializeOwned>(values: Vec<Value>) -> Result<T> {
+    serde_json::from_value(Value::Array(values)).map_err(|err| Error::Database(sqlx::Error::Decode(Box::new(err))))
 }

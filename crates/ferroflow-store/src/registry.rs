@@ -137,7 +137,7 @@ impl SqlStore {
     }
 
     async fn load_registered_models(&self, sql: &Sql) -> Result<Vec<RegisteredModel>> {
-        let rows: Vec<ModelRow> = self.fetch_rows(&self.read, MODEL_FIELDS, sql).await?;
+        let rows: Vec<ModelRow> = self.read_rows(MODEL_FIELDS, sql).await?;
         let mut models: Vec<RegisteredModel> = rows
             .into_iter()
             .map(|(name, creation_timestamp, last_updated_timestamp, description)| RegisteredModel {
@@ -157,18 +157,14 @@ impl SqlStore {
         let index: HashMap<String, usize> = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
         let mut tags = self.sql("SELECT name, key, value FROM registered_model_tags WHERE ");
         tags.in_list("name", &names).push(" ORDER BY name, key");
-        for (name, key, value) in
-            self.fetch_rows::<(String, String, String)>(&self.read, "name, key, value", &tags).await?
-        {
+        for (name, key, value) in self.read_rows::<(String, String, String)>("name, key, value", &tags).await? {
             if let Some(&i) = index.get(&name) {
                 models[i].tags.push(KeyValue { key, value });
             }
         }
         let mut aliases = self.sql("SELECT name, alias, version FROM registered_model_aliases WHERE ");
         aliases.in_list("name", &names).push(" ORDER BY name, alias");
-        for (name, alias, version) in
-            self.fetch_rows::<(String, String, i64)>(&self.read, "name, alias, version", &aliases).await?
-        {
+        for (name, alias, version) in self.read_rows::<(String, String, i64)>("name, alias, version", &aliases).await? {
             if let Some(&i) = index.get(&name) {
                 models[i].aliases.push((alias, version));
             }
@@ -187,7 +183,7 @@ impl SqlStore {
     }
 
     async fn load_versions(&self, sql: &Sql) -> Result<Vec<ModelVersion>> {
-        let rows: Vec<VersionRow> = self.fetch_rows(&self.read, VERSION_FIELDS, sql).await?;
+        let rows: Vec<VersionRow> = self.read_rows(VERSION_FIELDS, sql).await?;
         let mut versions: Vec<ModelVersion> = rows.into_iter().map(version).collect();
         if versions.is_empty() {
             return Ok(versions);
@@ -199,8 +195,7 @@ impl SqlStore {
             versions.iter().enumerate().map(|(i, v)| ((v.name.clone(), v.version), i)).collect();
         let mut tags = self.sql("SELECT name, version, key, value FROM model_version_tags WHERE ");
         tags.in_list("name", &names).push(" ORDER BY name, version, key");
-        let tag_rows: Vec<(String, i64, String, String)> =
-            self.fetch_rows(&self.read, "name, version, key, value", &tags).await?;
+        let tag_rows: Vec<(String, i64, String, String)> = self.read_rows("name, version, key, value", &tags).await?;
         for (name, number, key, value) in tag_rows {
             if let Some(&i) = index.get(&(name, number)) {
                 versions[i].tags.push(KeyValue { key, value });
@@ -208,9 +203,7 @@ impl SqlStore {
         }
         let mut aliases = self.sql("SELECT name, alias, version FROM registered_model_aliases WHERE ");
         aliases.in_list("name", &names).push(" ORDER BY name, alias");
-        for (name, alias, number) in
-            self.fetch_rows::<(String, String, i64)>(&self.read, "name, alias, version", &aliases).await?
-        {
+        for (name, alias, number) in self.read_rows::<(String, String, i64)>("name, alias, version", &aliases).await? {
             if let Some(&i) = index.get(&(name, number)) {
                 versions[i].aliases.push(alias);
             }

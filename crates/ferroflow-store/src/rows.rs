@@ -18,6 +18,15 @@ use crate::sql::{Dialect, Sql};
 use crate::{Error, Result, SqlStore};
 
 impl SqlStore {
+    /// Runs `inner` outside any transaction and decodes its rows as `T` (see [`SqlStore::fetch_rows`]):
+    /// through the native pool on the server engines, the read pool on SQLite.
+    pub(crate) async fn read_rows<T: DeserializeOwned>(&self, columns: &str, inner: &Sql) -> Result<Vec<T>> {
+        match &self.reader {
+            Some(native) => native.rows(inner).await,
+            None => self.fetch_rows(&self.read, columns, inner).await,
+        }
+    }
+
     /// Runs `inner` and decodes its rows as `T`, a tuple of the columns `inner` selects, in order.
     ///
     /// On SQLite the rows come back as one aggregated value, `columns` naming the values of each row

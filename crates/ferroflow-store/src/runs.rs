@@ -174,7 +174,7 @@ impl SqlStore {
                 self.fetch_json_rows(&self.read, &sql).await?
             }
             Dialect::Postgres | Dialect::MySql => {
-                let loader = self.run_loader.as_ref().expect("the server engines have a run loader");
+                let loader = self.reader.as_ref().expect("the server engines have a native reader");
                 let infos = loader.run_infos(page).await?;
                 if infos.is_empty() {
                     return Ok(Vec::new());

@@ -82,7 +82,7 @@ impl SqlStore {
         }
         sql.push(" ORDER BY ").push(&experiment_order(&search.order_by));
         paginate(&mut sql, search.max_results, search.offset);
-        let rows: Vec<ExperimentRow> = self.fetch_rows(&self.read, EXPERIMENT_FIELDS, &sql).await?;
+        let rows: Vec<ExperimentRow> = self.read_rows(EXPERIMENT_FIELDS, &sql).await?;
         let experiments = rows.into_iter().map(rows::experiment).collect();
         let (mut experiments, next_page_token) = split_page(experiments, search.max_results, search.offset);
         self.experiment_tags_for(&mut experiments).await?;
