@@ -10,6 +10,27 @@
 //! Two things carry the speed: metric/param/tag writes are coalesced into shared transactions by one
 //! writer task (`batch`), and many-row reads come back as one aggregated JSON value (`rows`).
 
+/// The pool options a [`PoolSettings`] gives, for the `Any` pool and the native ones alike. sqlx's own
+/// test pings every connection on every checkout, a round trip before each query; here only a
+/// connection that sat unused for [`PING_WHEN_IDLE_FOR`] is pinged. One used more recently is taken as
+/// it is: a failure on it counts as a lost connection, which requests retry.
+macro_rules! pool_options {
+    ($options:expr, $settings:expr) => {
+        $options
+            .max_connections($settings.max_connections.max(1))
+            .min_connections($settings.min_connections.min($settings.max_connections))
+            .acquire_timeout($settings.acquire_timeout)
+            .idle_timeout($settings.idle_timeout)
+            .max_lifetime($settings.max_lifetime)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    Ok(meta.idle_for < $crate::PING_WHEN_IDLE_FOR || sqlx::Connection::ping(conn).await.is_ok())
+                })
+            })
+    };
+}
+
 mod batch;
 mod error;
 mod experiments;
@@ -74,6 +95,10 @@ pub struct PoolSettings {
     /// How long to keep trying to reach the database at start.
     pub connect_timeout: Duration,
 }
+
+/// A pooled connection that sat unused for this long is pinged before it is handed out (see
+/// [`pool_options`]).
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 impl PoolSettings {
     /// Splits the connection budget between the main pool (writes, and reads inside them) and the
@@ -340,25 +365,14 @@ async fn server_pool(url: &str, dialect: Dialect, settings: &PoolSettings, backe
             Err(err) => return Err(Error::Database(err)),
         }
     }
-    let options = AnyPoolOptions::new()
-        .max_connections(settings.max_connections.max(1))
-        .min_connections(settings.min_connections.min(settings.max_connections))
-        .acquire_timeout(settings.acquire_timeout)
-        .idle_timeout(settings.idle_timeout)
-        .max_lifetime(settings.max_lifetime)
-        // sqlx's own test pings every connection on every checkout: a round trip before each query.
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move { Ok(meta.idle_for < native::PING_WHEN_IDLE_FOR || conn.ping().await.is_ok()) })
+    let options = pool_options!(AnyPoolOptions::new(), settings).after_connect(move |conn, _meta| {
+        Box::pin(async move {
+            if dialect == Dialect::MySql {
+                conn.execute(native::MYSQL_SESSION).await?;
+            }
+            Ok(())
         })
-        .after_connect(move |conn, _meta| {
-            Box::pin(async move {
-                if dialect == Dialect::MySql {
-                    conn.execute(native::MYSQL_SESSION).await?;
-                }
-                Ok(())
-            })
-        });
+    });
     Ok(options.connect(url).await?)
 }
 

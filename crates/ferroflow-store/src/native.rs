@@ -7,22 +7,16 @@
 //! on the server engines, decoding values straight from the received buffer: runs by column index
 //! into their types, other rows through JSON into tuples as [`crate::rows`] does for `Any`.
 
-use std::time::Duration;
-
 use ferroflow_core::model::{Metric, RunInfo};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::{Column as _, ColumnIndex, Connection as _, Decode, Executor as _, Row, Type, TypeInfo as _, ValueRef as _};
+use sqlx::{Column as _, ColumnIndex, Decode, Executor as _, Row, Type, TypeInfo as _, ValueRef as _};
 
 use crate::rows::{self, Float, RunChild, RunRow};
 use crate::sql::Sql;
 use crate::{Error, PoolSettings, Result};
-
-/// A pooled connection that sat unused for this long is pinged before it is handed out. One used more
-/// recently is taken as it is: a failure on it counts as a lost connection, which requests retry.
-pub(crate) const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// A pool on one of the server engines, with its own driver.
 #[derive(Clone)]
@@ -35,21 +29,6 @@ pub(crate) enum NativePool {
 /// mean "next id", and reads see what other transactions committed, as on PostgreSQL.
 pub(crate) const MYSQL_SESSION: &str = "SET SESSION sql_mode = CONCAT_WS(',', @@SESSION.sql_mode, \
      'NO_AUTO_VALUE_ON_ZERO'); SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
-
-macro_rules! pool_options {
-    ($options:expr, $settings:expr) => {
-        $options
-            .max_connections($settings.max_connections.max(1))
-            .min_connections($settings.min_connections.min($settings.max_connections))
-            .acquire_timeout($settings.acquire_timeout)
-            .idle_timeout($settings.idle_timeout)
-            .max_lifetime($settings.max_lifetime)
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move { Ok(meta.idle_for < PING_WHEN_IDLE_FOR || conn.ping().await.is_ok()) })
-            })
-    };
-}
 
 impl NativePool {
     /// A pool that connects on first use (the database was reached already, through the main pool).

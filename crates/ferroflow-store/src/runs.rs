@@ -258,7 +258,7 @@ impl SqlStore {
     }
 
     /// The children of the runs `ids` on PostgreSQL and MySQL: one row per child in the column layout
-    /// that [`rows::run_child`] reads, each table filling the columns it has and NULL elsewhere. Typed
+    /// that `native::run_child` reads, each table filling the columns it has and NULL elsewhere. Typed
     /// columns spare the database building a JSON value per row (on MariaDB that was most of the cost);
     /// a dataset input, with its nested tags, still travels as one JSON array in `dataset`.
     fn server_run_children(&self, ids: &[String]) -> crate::sql::Sql {
