@@ -227,19 +227,21 @@ async fn post_json(app: &TestApp, uri: &str, body: Value) -> Reply {
     send(app, Method::POST, uri, &[("content-type", "application/json")], body.to_string()).await
 }
 
+/// Starts a multipart upload under the artifact directory `dir` and returns the reply (which must be
+/// 200): `upload_id` and one `credentials` entry per part.
+async fn create_upload(app: &TestApp, kind: &str, dir: &str, path: &str, num_parts: u64) -> Value {
+    let create =
+        post_json(app, &format!("{PREFIX}/mpu/create/{dir}"), json!({"path": path, "num_parts": num_parts})).await;
+    assert_eq!(create.status, StatusCode::OK, "{kind}: {}", create.json());
+    create.json()
+}
+
 #[tokio::test]
 async fn multipart_upload_in_parts() {
     for (kind, app) in apps().await {
         let part_size = 5 * 1024 * 1024;
         let data = pattern(2 * part_size + 1234, 9);
-        let create = post_json(
-            &app,
-            &format!("{PREFIX}/mpu/create/7/run/artifacts/big"),
-            json!({"path": "/home/me/data/huge file.bin", "num_parts": 3}),
-        )
-        .await;
-        assert_eq!(create.status, StatusCode::OK, "{kind}: {}", create.json());
-        let created = create.json();
+        let created = create_upload(&app, kind, "7/run/artifacts/big", "/home/me/data/huge file.bin", 3).await;
         let upload_id = created["upload_id"].as_str().unwrap().to_owned();
         let credentials = created["credentials"].as_array().unwrap().clone();
         assert_eq!(credentials.len(), 3);
@@ -306,11 +308,9 @@ async fn multipart_upload_in_parts() {
         assert_eq!(list(&app, "7/run/artifacts/big").await["files"].as_array().unwrap().len(), 1, "{kind}");
 
         // Abort discards; the id is then unknown.
-        let create =
-            post_json(&app, &format!("{PREFIX}/mpu/create/7/run/artifacts"), json!({"path": "x.bin", "num_parts": 1}))
-                .await;
-        let upload_id = create.json()["upload_id"].as_str().unwrap().to_owned();
-        let url = create.json()["credentials"][0]["url"].as_str().unwrap().to_owned();
+        let created = create_upload(&app, kind, "7/run/artifacts", "x.bin", 1).await;
+        let upload_id = created["upload_id"].as_str().unwrap().to_owned();
+        let url = created["credentials"][0]["url"].as_str().unwrap().to_owned();
         send(&app, Method::PUT, local_uri(&url), &[("content-length", "3")], "abc").await;
         let abort = post_json(
             &app,
@@ -514,14 +514,7 @@ async fn switched_off_services_answer_503() {
 #[tokio::test]
 async fn abandoned_multipart_uploads_are_swept() {
     for (kind, app) in apps().await {
-        let create = post_json(
-            &app,
-            &format!("{PREFIX}/mpu/create/7/run/artifacts"),
-            json!({"path": "left.bin", "num_parts": 2}),
-        )
-        .await;
-        assert_eq!(create.status, StatusCode::OK, "{kind}: {}", create.json());
-        let created = create.json();
+        let created = create_upload(&app, kind, "7/run/artifacts", "left.bin", 2).await;
         let upload_id = created["upload_id"].as_str().unwrap().to_owned();
         let url = created["credentials"][0]["url"].as_str().unwrap().to_owned();
         let part = pattern(5 * 1024 * 1024, 3);
