@@ -353,17 +353,11 @@ class Database:
         lag behind a burst of inserts)."""
         if self.backend == "sqlite":
             return None
-        u, env = self.url, {}
+        connection, env = client_connection(self.backend, self.url)
         if self.backend == "postgres":
-            argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", u.hostname or "127.0.0.1",
-                    "-p", str(u.port or 5432), "-U", u.username or "postgres", "-d", self.name, "-c", "ANALYZE"]
-            if u.password:
-                env["PGPASSWORD"] = u.password
+            argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *connection, "-d", self.name, "-c", "ANALYZE"]
         else:
-            argv = ["mysqlcheck", "--protocol=TCP", "--silent", "-h", u.hostname or "127.0.0.1",
-                    "-P", str(u.port or 3306), "-u", u.username or "root", "--analyze", self.name]
-            if u.password:
-                env["MYSQL_PWD"] = u.password
+            argv = ["mysqlcheck", *connection, "--silent", "--analyze", self.name]
         return shlex.join(argv), env
 
     def describe(self) -> str:
@@ -389,20 +383,32 @@ class Database:
             log(f"dropping database {self.name}: {e}")
 
 
-def admin_sql(backend: str, url: urllib.parse.SplitResult, sql: str, timeout: float = 120) -> str:
-    """Runs one statement with the psql or mysql command-line client on the
-    server of `url` (user and password from it); returns its plain output."""
-    env = dict(os.environ)
+def client_connection(backend: str, url: urllib.parse.SplitResult) -> tuple[list[str], dict]:
+    """The options with which the PostgreSQL (psql) or MySQL (mysql,
+    mysqlcheck) command-line clients reach the server of `url` as its user,
+    and the environment variable that carries the password, if any."""
+    env = {}
     if backend == "postgres":
-        argv = ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", url.hostname or "127.0.0.1",
-                "-p", str(url.port or 5432), "-U", url.username or "postgres", "-d", "postgres", "-c", sql]
+        options = ["-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres"]
         if url.password:
             env["PGPASSWORD"] = url.password
     else:
-        argv = ["mysql", "--protocol=TCP", "-N", "-B", "-h", url.hostname or "127.0.0.1",
-                "-P", str(url.port or 3306), "-u", url.username or "root", "-e", sql]
+        options = ["--protocol=TCP", "-h", url.hostname or "127.0.0.1", "-P", str(url.port or 3306),
+                   "-u", url.username or "root"]
         if url.password:
             env["MYSQL_PWD"] = url.password
+    return options, env
+
+
+def admin_sql(backend: str, url: urllib.parse.SplitResult, sql: str, timeout: float = 120) -> str:
+    """Runs one statement with the psql or mysql command-line client on the
+    server of `url` (user and password from it); returns its plain output."""
+    connection, password = client_connection(backend, url)
+    env = {**os.environ, **password}
+    if backend == "postgres":
+        argv = ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", *connection, "-d", "postgres", "-c", sql]
+    else:
+        argv = ["mysql", *connection, "-N", "-B", "-e", sql]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     except (OSError, subprocess.TimeoutExpired) as e:
