@@ -66,8 +66,13 @@ fn quote_reserved(text: &str) -> String {
     out
 }
 
-/// The items of an `IN` list as one JSON array, and the length of the longest (`None` for integers).
+/// The most items an `IN` list binds one by one; longer lists are bound as one JSON array.
+const LIST_PLACEHOLDERS_MAX: usize = 16;
+
+/// The items of an `IN` list: each as an argument, all as one JSON array, and the length of the
+/// longest (`None` for integers).
 struct Members {
+    items: Vec<Arg>,
     json: String,
     max_chars: Option<usize>,
 }
@@ -76,11 +81,19 @@ impl Members {
     fn text<'a>(items: impl IntoIterator<Item = &'a String>) -> Self {
         let items: Vec<&String> = items.into_iter().collect();
         let max_chars = items.iter().map(|item| item.chars().count()).max().unwrap_or(0);
-        Self { json: serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_owned()), max_chars: Some(max_chars) }
+        Self {
+            json: serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_owned()),
+            items: items.into_iter().map(|item| Arg::Text(item.clone())).collect(),
+            max_chars: Some(max_chars),
+        }
     }
 
     fn ints(ids: &[i64]) -> Self {
-        Self { json: serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned()), max_chars: None }
+        Self {
+            items: ids.iter().map(|id| Arg::Int(*id)).collect(),
+            json: serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned()),
+            max_chars: None,
+        }
     }
 }
 
@@ -184,13 +197,25 @@ impl Sql {
         self.membership(column, true, &Members::ints(ids))
     }
 
-    /// The membership test, spelled so that each engine's planner can use the index on `column`:
-    /// PostgreSQL compares with `ANY`/`ALL` of an array (an `IN` over a set-returning function is
-    /// planned as a hash join over the whole table), and MySQL's JSON_TABLE column is only as wide as
-    /// the longest item (MariaDB cannot index a wide temporary column, and a narrower one than an item
-    /// would truncate it).
+    /// The membership test, spelled so that each engine's planner can use the index on `column`. A
+    /// short list binds each item, which the planners treat as constants (an index range per item, and
+    /// estimates from the column's statistics). A longer one is one JSON array, so the statement text
+    /// stays the same whatever its length: PostgreSQL compares with `ANY`/`ALL` of an array (an `IN`
+    /// over a set-returning function is planned as a hash join over the whole table), and MySQL's
+    /// JSON_TABLE column is only as wide as the longest item (MariaDB cannot index a wide temporary
+    /// column, and a narrower one than an item would truncate it).
     fn membership(&mut self, column: &str, negated: bool, members: &Members) -> &mut Self {
         self.push(column);
+        if (1..=LIST_PLACEHOLDERS_MAX).contains(&members.items.len()) {
+            self.push(if negated { " NOT IN (" } else { " IN (" });
+            for (i, item) in members.items.iter().enumerate() {
+                if i > 0 {
+                    self.push(", ");
+                }
+                self.arg(item.clone());
+            }
+            return self.push(")");
+        }
         match self.dialect {
             Dialect::Sqlite => {
                 self.push(if negated { " NOT IN " } else { " IN " });
@@ -316,10 +341,27 @@ mod tests {
     }
 
     #[test]
-    fn membership_per_engine() {
-        let ids = vec!["0123456789abcdef0123456789abcdef".to_owned()];
+    fn short_lists_bind_each_item() {
+        let ids = vec!["0123456789abcdef0123456789abcdef".to_owned(), "fedcba9876543210fedcba9876543210".to_owned()];
         let mut pg = Sql::new(Dialect::Postgres, "SELECT 1 FROM t WHERE ");
         pg.in_list("a", &ids).push(" AND ").not_in_ints("b", &[1, 2]);
+        assert_eq!(pg.text, "SELECT 1 FROM t WHERE a IN ($1, $2) AND b NOT IN ($3, $4)");
+        assert_eq!(pg.args.len(), 4);
+        let mut my = Sql::new(Dialect::MySql, "SELECT 1 FROM t WHERE ");
+        my.in_list("k.key", &ids[..1]);
+        assert_eq!(my.text, "SELECT 1 FROM t WHERE k.`key` IN (?)");
+        // No items: `IN ()` is not SQL, so the empty JSON array stands in.
+        let mut lite = Sql::new(Dialect::Sqlite, "");
+        lite.in_ints("e", &[]);
+        assert_eq!(lite.text, "e IN (SELECT value FROM json_each(?))");
+    }
+
+    #[test]
+    fn long_lists_bind_one_json_array() {
+        let ids: Vec<String> = (0..=LIST_PLACEHOLDERS_MAX).map(|i| format!("{i:032x}")).collect();
+        let numbers: Vec<i64> = (0..=LIST_PLACEHOLDERS_MAX as i64).collect();
+        let mut pg = Sql::new(Dialect::Postgres, "SELECT 1 FROM t WHERE ");
+        pg.in_list("a", &ids).push(" AND ").not_in_ints("b", &numbers);
         assert_eq!(
             pg.text,
             "SELECT 1 FROM t WHERE a = ANY(ARRAY(SELECT json_array_elements_text($1::json))) \
@@ -333,12 +375,13 @@ mod tests {
              CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS jt)"
         );
         // The column is as wide as the longest item, so no item is cut short.
-        let long = vec!["x".repeat(2000)];
+        let mut long = ids.clone();
+        long[0] = "x".repeat(2000);
         let mut my = Sql::new(Dialect::MySql, "");
         my.not_in_list("v", &long);
         assert!(my.text.contains("NOT IN (SELECT v FROM JSON_TABLE(?, '$[*]' COLUMNS (v LONGTEXT"), "{}", my.text);
         let mut lite = Sql::new(Dialect::Sqlite, "");
-        lite.in_ints("e", &[3]);
+        lite.in_ints("e", &numbers);
         assert_eq!(lite.text, "e IN (SELECT value FROM json_each(?))");
         assert_eq!(lite.args.len(), 1);
     }
