@@ -157,21 +157,23 @@ impl SqlStore {
         for job in jobs {
             let verdict = match states.get(&job.run_id) {
                 None => Err(run_not_found(&job.run_id)),
-                Some(LifecycleStage::Deleted) => Err(Error::InvalidParameterValue(format!(
+                Some((LifecycleStage::Deleted, _)) => Err(Error::InvalidParameterValue(format!(
                     "The run {} must be in the 'active' state. Current state is deleted.",
                     job.run_id
                 ))),
-                Some(LifecycleStage::Active) => check_params(job, &mut params),
+                Some((LifecycleStage::Active, _)) => check_params(job, &mut params),
             };
             if verdict.is_ok() {
                 accepted.push(job);
             }
             verdicts.push(verdict);
         }
-        self.insert_params(&mut tx, &accepted).await?;
+        let experiments: HashMap<&str, i64> =
+            states.iter().map(|(run_id, (_, experiment_id))| (run_id.as_str(), *experiment_id)).collect();
+        self.insert_params(&mut tx, &accepted, &experiments).await?;
         self.verify_params(&mut tx, &accepted).await?;
-        self.write_tags(&mut tx, &accepted).await?;
-        self.insert_metrics(&mut tx, &accepted).await?;
+        self.write_tags(&mut tx, &accepted, &experiments).await?;
+        self.insert_metrics(&mut tx, &accepted, &experiments).await?;
         tx.commit().await?;
         Ok(verdicts)
     }
@@ -180,11 +182,15 @@ impl SqlStore {
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
         run_ids: &[String],
-    ) -> Result<HashMap<String, LifecycleStage>> {
-        let mut sql = self.sql("SELECT run_id, lifecycle_stage FROM runs WHERE ");
+    ) -> Result<HashMap<String, (LifecycleStage, i64)>> {
+        let mut sql = self.sql("SELECT run_id, lifecycle_stage, experiment_id FROM runs WHERE ");
         sql.in_list("run_id", run_ids);
-        let rows: Vec<(String, String)> = self.fetch_rows(&mut **tx, "run_id, lifecycle_stage", &sql).await?;
-        Ok(rows.into_iter().map(|(id, stage)| (id, LifecycleStage::from_name(&stage))).collect())
+        let rows: Vec<(String, String, i64)> =
+            self.fetch_rows(&mut **tx, "run_id, lifecycle_stage, experiment_id", &sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, stage, experiment)| (id, (LifecycleStage::from_name(&stage), experiment)))
+            .collect())
     }
 
     async fn stored_params(
@@ -221,15 +227,21 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn insert_params(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[&Job]) -> Result<()> {
+    async fn insert_params(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        jobs: &[&Job],
+        experiments: &HashMap<&str, i64>,
+    ) -> Result<()> {
         let mut rows: Vec<(&str, &KeyValue)> =
             jobs.iter().flat_map(|j| j.batch.params.iter().map(move |p| (j.run_id.as_str(), p))).collect();
         rows.sort_by(|a, b| (a.0, a.1.key.as_str()).cmp(&(b.0, b.1.key.as_str())));
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut sql = self.sql("INSERT INTO params (run_id, key, value) VALUES ");
+            let mut sql = self.sql("INSERT INTO params (run_id, experiment_id, key, value) VALUES ");
             for (i, (run_id, param)) in chunk.iter().enumerate() {
                 sql.push(if i == 0 { "(" } else { ", (" });
-                sql.arg(*run_id).push(", ").arg(param.key.as_str()).push(", ").arg(param.value.as_str()).push(")");
+                sql.arg(*run_id).push(", ").arg(experiments[run_id]).push(", ").arg(param.key.as_str());
+                sql.push(", ").arg(param.value.as_str()).push(")");
             }
             // Same-value repeats are allowed; different values were refused in `write_group`.
             sql.on_conflict_ignore("(run_id, key)");
@@ -238,7 +250,12 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn write_tags(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[&Job]) -> Result<()> {
+    async fn write_tags(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        jobs: &[&Job],
+        experiments: &HashMap<&str, i64>,
+    ) -> Result<()> {
         // Later jobs win, as they would one after the other.
         let mut latest: HashMap<(&str, &str), &KeyValue> = HashMap::new();
         for job in jobs {
@@ -246,8 +263,9 @@ impl SqlStore {
                 latest.insert((job.run_id.as_str(), tag.key.as_str()), tag);
             }
         }
-        let mut rows: Vec<(&str, &KeyValue)> = latest.iter().map(|((run_id, _), tag)| (*run_id, *tag)).collect();
-        rows.sort_by(|a, b| (a.0, a.1.key.as_str()).cmp(&(b.0, b.1.key.as_str())));
+        let mut rows: Vec<(&str, i64, &KeyValue)> =
+            latest.iter().map(|((run_id, _), tag)| (*run_id, experiments[run_id], *tag)).collect();
+        rows.sort_by(|a, b| (a.0, a.2.key.as_str()).cmp(&(b.0, b.2.key.as_str())));
         self.upsert_tag_rows(tx, &rows).await?;
         for ((run_id, key), tag) in &latest {
             if *key == tags::RUN_NAME {
@@ -259,7 +277,12 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn insert_metrics(&self, tx: &mut sqlx::Transaction<'_, Any>, jobs: &[&Job]) -> Result<()> {
+    async fn insert_metrics(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        jobs: &[&Job],
+        experiments: &HashMap<&str, i64>,
+    ) -> Result<()> {
         let mut points: Vec<(&str, &Metric)> =
             jobs.iter().flat_map(|j| j.batch.metrics.iter().map(move |m| (j.run_id.as_str(), m))).collect();
         // One order for every writer, so concurrent transactions lock index entries in the same order.
@@ -298,10 +321,11 @@ impl SqlStore {
         let latest = latest_per_key(&points);
         for chunk in latest.chunks(ROWS_PER_STATEMENT) {
             let mut sql = self.sql(
-                "INSERT INTO latest_metrics (run_id, key, value, is_nan, timestamp, step, dataset_name, dataset_digest, model_id) VALUES ",
+                "INSERT INTO latest_metrics (experiment_id, run_id, key, value, is_nan, timestamp, step, dataset_name, \
+                 dataset_digest, model_id) VALUES ",
             );
             for (i, (run_id, m)) in chunk.iter().enumerate() {
-                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.push(if i == 0 { "(" } else { ", (" }).arg(experiments[run_id]).push(", ");
                 metric_values(&mut sql, run_id, m, false);
             }
             sql.push(&latest_metric_upsert(self.dialect));

@@ -116,7 +116,7 @@ impl SqlStore {
             .arg(info.artifact_uri.as_str())
             .push(", 'active')");
         insert.query().execute(&mut *tx).await?;
-        self.upsert_run_tags(&mut tx, &info.run_id, &tags).await?;
+        self.upsert_run_tags(&mut tx, &info.run_id, info.experiment_id, &tags).await?;
         tx.commit().await?;
         tags.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(Run {
@@ -359,7 +359,7 @@ impl SqlStore {
         sql.query().execute(&mut *tx).await?;
         if let Some(name) = rename {
             let tag = KeyValue { key: tags::RUN_NAME.to_owned(), value: name };
-            self.upsert_run_tags(&mut tx, run_id, std::slice::from_ref(&tag)).await?;
+            self.upsert_run_tags(&mut tx, run_id, info.experiment_id, std::slice::from_ref(&tag)).await?;
         }
         tx.commit().await?;
         Ok(info)
@@ -414,23 +414,26 @@ impl SqlStore {
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
         run_id: &str,
+        experiment_id: i64,
         tags: &[KeyValue],
     ) -> Result<()> {
-        let rows: Vec<(&str, &KeyValue)> = tags.iter().map(|tag| (run_id, tag)).collect();
+        let rows: Vec<(&str, i64, &KeyValue)> = tags.iter().map(|tag| (run_id, experiment_id, tag)).collect();
         self.upsert_tag_rows(tx, &rows).await
     }
 
-    /// Upserts `(run_id, tag)` rows, a bounded number per statement. Each (run, key) must appear once.
+    /// Upserts `(run_id, experiment_id, tag)` rows, a bounded number per statement. Each (run, key)
+    /// must appear once.
     pub(crate) async fn upsert_tag_rows(
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
-        rows: &[(&str, &KeyValue)],
+        rows: &[(&str, i64, &KeyValue)],
     ) -> Result<()> {
         for chunk in rows.chunks(crate::batch::ROWS_PER_STATEMENT) {
-            let mut sql = self.sql("INSERT INTO run_tags (run_id, key, value) VALUES ");
-            for (i, (run_id, tag)) in chunk.iter().enumerate() {
+            let mut sql = self.sql("INSERT INTO run_tags (run_id, experiment_id, key, value) VALUES ");
+            for (i, (run_id, experiment_id, tag)) in chunk.iter().enumerate() {
                 sql.push(if i == 0 { "(" } else { ", (" });
-                sql.arg(*run_id).push(", ").arg(tag.key.as_str()).push(", ").arg(tag.value.as_str()).push(")");
+                sql.arg(*run_id).push(", ").arg(*experiment_id).push(", ").arg(tag.key.as_str());
+                sql.push(", ").arg(tag.value.as_str()).push(")");
             }
             sql.on_conflict_update("(run_id, key)", &["value"]);
             sql.query().execute(&mut **tx).await?;

@@ -59,7 +59,7 @@ impl SqlStore {
         sql.in_list("r.lifecycle_stage", &search.view.stages().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
         for clause in &search.filter {
             sql.push(" AND ");
-            run_clause_sql(&mut sql, self.dialect, clause);
+            run_clause_sql(&mut sql, self.dialect, &search.experiment_ids, clause);
         }
         sql.push(" ORDER BY ").push(&order_by);
         paginate(&mut sql, search.max_results, search.offset);
@@ -160,10 +160,13 @@ fn run_number_column(attribute: RunNumberAttribute) -> &'static str {
     }
 }
 
-fn run_clause_sql(sql: &mut Sql, dialect: Dialect, clause: &RunClause) {
+/// Appends one run filter. Filters on metrics, params and tags also name the searched experiments,
+/// which those rows carry, so they read only those experiments' entries of the key's index.
+fn run_clause_sql(sql: &mut Sql, dialect: Dialect, experiment_ids: &[i64], clause: &RunClause) {
     match clause {
         RunClause::Metric { key, op, value } => {
-            sql.push("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = ").arg(key.as_str());
+            sql.push("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id AND ");
+            sql.in_ints("m.experiment_id", experiment_ids).push(" AND m.key = ").arg(key.as_str());
             // A NaN latest value satisfies only `!=`.
             if *op == NumberOp::Ne {
                 sql.push(" AND (m.is_nan = 1 OR m.value <> ").arg(*value).push("))");
@@ -171,8 +174,12 @@ fn run_clause_sql(sql: &mut Sql, dialect: Dialect, clause: &RunClause) {
                 sql.push(&format!(" AND m.is_nan = 0 AND m.value {} ", op.sql())).arg(*value).push(")");
             }
         }
-        RunClause::Param { key, condition } => keyed_condition(sql, dialect, "params", "r.run_id", key, condition),
-        RunClause::Tag { key, condition } => keyed_condition(sql, dialect, "run_tags", "r.run_id", key, condition),
+        RunClause::Param { key, condition } => {
+            keyed_condition(sql, dialect, "params", ("run_id", "r.run_id"), Some(experiment_ids), key, condition);
+        }
+        RunClause::Tag { key, condition } => {
+            keyed_condition(sql, dialect, "run_tags", ("run_id", "r.run_id"), Some(experiment_ids), key, condition);
+        }
         RunClause::StringAttribute { attribute, condition } => {
             string_condition(sql, dialect, run_string_column(*attribute), condition);
         }
@@ -197,11 +204,24 @@ fn run_clause_sql(sql: &mut Sql, dialect: Dialect, clause: &RunClause) {
     }
 }
 
-/// A condition on a keyed child table (params, tags). Entities lacking the key match only `IS NULL`.
-fn keyed_condition(sql: &mut Sql, dialect: Dialect, table: &str, owner: &str, key: &str, condition: &KeyCondition) {
-    let owner_column = if table == "experiment_tags" { "experiment_id" } else { "run_id" };
+/// A condition on a keyed child table (params, tags), whose `owner` is (its column, the outer column
+/// it must equal). `experiment_ids` limits the rows to those experiments when the table records them.
+/// Entities lacking the key match only `IS NULL`.
+fn keyed_condition(
+    sql: &mut Sql,
+    dialect: Dialect,
+    table: &str,
+    (owner_column, owner): (&str, &str),
+    experiment_ids: Option<&[i64]>,
+    key: &str,
+    condition: &KeyCondition,
+) {
     let exists = if *condition == KeyCondition::IsNull { "NOT EXISTS" } else { "EXISTS" };
-    sql.push(&format!("{exists} (SELECT 1 FROM {table} k WHERE k.{owner_column} = {owner} AND k.key = ")).arg(key);
+    sql.push(&format!("{exists} (SELECT 1 FROM {table} k WHERE k.{owner_column} = {owner} AND "));
+    if let Some(experiment_ids) = experiment_ids {
+        sql.in_ints("k.experiment_id", experiment_ids).push(" AND ");
+    }
+    sql.push("k.key = ").arg(key);
     if let KeyCondition::Matches(matcher) = condition {
         sql.push(" AND ");
         string_condition(sql, dialect, "k.value", matcher);
@@ -276,7 +296,15 @@ fn experiment_clause_sql(sql: &mut Sql, dialect: Dialect, clause: &ExperimentCla
             sql.push(&format!("{column} {} ", op.sql())).arg(*value);
         }
         ExperimentClause::Tag { key, condition } => {
-            keyed_condition(sql, dialect, "experiment_tags", "e.experiment_id", key, condition);
+            keyed_condition(
+                sql,
+                dialect,
+                "experiment_tags",
+                ("experiment_id", "e.experiment_id"),
+                None,
+                key,
+                condition,
+            );
         }
     }
 }

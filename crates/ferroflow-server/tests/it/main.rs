@@ -73,6 +73,8 @@ pub struct Options {
     pub artifacts_destination: Option<String>,
     pub serve_artifacts: bool,
     pub artifacts_only: bool,
+    /// `None`: a fresh database from [`test_database`].
+    pub database: Option<BackendUri>,
 }
 
 impl Default for Options {
@@ -82,6 +84,7 @@ impl Default for Options {
             artifacts_destination: None,
             serve_artifacts: true,
             artifacts_only: false,
+            database: None,
         }
     }
 }
@@ -101,7 +104,11 @@ impl TestApp {
             options.artifacts_destination.unwrap_or_else(|| dir.path().join("artifacts").to_str().unwrap().to_owned());
         let store =
             if options.serve_artifacts { Some(Arc::new(ArtifactStore::open(&artifacts).unwrap())) } else { None };
-        let database = if options.artifacts_only { None } else { Some(test_database(dir.path()).await) };
+        let database = match options.database {
+            _ if options.artifacts_only => None,
+            Some(database) => Some(database),
+            None => Some(test_database(dir.path()).await),
+        };
         let tracking = if let Some(backend) = &database {
             let default_root = if options.serve_artifacts { "mlflow-artifacts:/" } else { artifacts.as_str() };
             let sql = SqlStore::open(&StoreConfig {
