@@ -98,7 +98,7 @@ impl SqlStore {
     /// # Errors
     /// `InvalidParameterValue` for a batch over MLflow's limits, a bad key, a deleted run or a param
     /// whose value differs from the one already logged; `NotFound` for an unknown run.
-    #[tracing::instrument(skip_all, fields(run_id = %run_id, metrics = batch.metrics.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id, metrics = batch.metrics.len()))]
     pub async fn log_batch(&self, run_id: &str, batch: LogBatch) -> Result<()> {
         let batch = validate_batch(batch)?;
         let (reply, answer) = oneshot::channel();

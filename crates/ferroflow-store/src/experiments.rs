@@ -44,7 +44,7 @@ impl SqlStore {
     /// # Errors
     /// `AlreadyExists` when the name is taken (also by a deleted experiment), `InvalidParameterValue`
     /// for a bad name, location or tag.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_experiment(
         &self,
         name: &str,
@@ -177,7 +177,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `NotFound` for an unknown id, `InvalidParameterValue` when it is already deleted.
-    #[tracing::instrument(skip_all, fields(experiment_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(experiment_id))]
     pub async fn delete_experiment(&self, experiment_id: i64) -> Result<()> {
         self.set_experiment_stage(experiment_id, LifecycleStage::Deleted).await
     }
@@ -186,7 +186,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `NotFound` for an unknown id, `InvalidParameterValue` when it is not deleted.
-    #[tracing::instrument(skip_all, fields(experiment_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(experiment_id))]
     pub async fn restore_experiment(&self, experiment_id: i64) -> Result<()> {
         self.set_experiment_stage(experiment_id, LifecycleStage::Active).await
     }
@@ -225,7 +225,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `NotFound`, `InvalidState` when deleted, `AlreadyExists` when the new name is taken.
-    #[tracing::instrument(skip_all, fields(experiment_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(experiment_id))]
     pub async fn rename_experiment(&self, experiment_id: i64, new_name: &str) -> Result<()> {
         validation::validate_experiment_name(new_name)?;
         let mut tx = self.begin_write().await?;
@@ -255,7 +255,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `NotFound`, `InvalidParameterValue` for a bad tag, a deleted experiment or too many saved views.
-    #[tracing::instrument(skip_all, fields(experiment_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(experiment_id))]
     pub async fn set_experiment_tag(&self, experiment_id: i64, tag: &KeyValue) -> Result<()> {
         validation::validate_experiment_tag(&tag.key, &tag.value)?;
         let mut tx = self.begin_write().await?;
@@ -295,7 +295,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `NotFound` when the experiment or the tag does not exist.
-    #[tracing::instrument(skip_all, fields(experiment_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(experiment_id))]
     pub async fn delete_experiment_tag(&self, experiment_id: i64, key: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         self.require_active_experiment(&mut *tx, experiment_id).await?;

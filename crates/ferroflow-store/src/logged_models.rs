@@ -107,7 +107,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `InvalidParameterValue` for a bad name or a deleted experiment, `NotFound` for an unknown one.
-    #[tracing::instrument(skip_all, fields(experiment_id = request.experiment_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(experiment_id = request.experiment_id))]
     pub async fn create_logged_model(&self, request: CreateLoggedModel) -> Result<LoggedModel> {
         if let Some(name) = &request.name {
             if name.is_empty() || name.contains(BAD_NAME_CHARS) {
@@ -344,7 +344,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `Database` only: the request was validated when it was built.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn search_logged_models(&self, search: &LoggedModelSearch) -> Result<Page<LoggedModel>> {
         if search.experiment_ids.is_empty() {
             return Ok(Page { items: Vec::new(), next_page_token: None });

@@ -38,7 +38,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `Database` only.
-    #[tracing::instrument(skip_all, fields(run_id = %query.run_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %query.run_id))]
     pub async fn metric_history(&self, query: &HistoryQuery) -> Result<Page<Metric>> {
         let mut sql = self.sql(&format!("SELECT {} FROM metrics WHERE run_id = ", rows::METRIC_COLUMNS));
         sql.arg(query.run_id.as_str()).push(" AND key = ").arg(query.key.as_str());
@@ -60,7 +60,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `Database` only.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn metric_history_bulk_interval(&self, query: &BulkIntervalQuery) -> Result<Vec<Metric>> {
         let mut out = Vec::new();
         let mut run_ids = query.run_ids.clone();

@@ -65,7 +65,7 @@ impl SqlStore {
     /// # Errors
     /// `NotFound` for an unknown experiment; `InvalidParameterValue` for a deleted one, bad tags, or a
     /// `run_name` that contradicts the `mlflow.runName` tag.
-    #[tracing::instrument(skip_all, fields(experiment_id = request.experiment_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(experiment_id = request.experiment_id))]
     pub async fn create_run(&self, request: CreateRun) -> Result<Run> {
         let mut tags = validate_run_tags(request.tags)?;
         let tag_name = tags.iter().find(|t| t.key == tags::RUN_NAME).map(|t| t.value.clone());
@@ -334,7 +334,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `NotFound` for an unknown run, `InvalidParameterValue` for a deleted one.
-    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
     pub async fn update_run(&self, run_id: &str, update: UpdateRun) -> Result<RunInfo> {
         let mut tx = self.begin_write().await?;
         let mut info = self.require_active_run(&mut *tx, run_id).await?;
@@ -369,7 +369,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `NotFound` for an unknown run.
-    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
     pub async fn delete_run(&self, run_id: &str) -> Result<()> {
         self.set_run_stage(run_id, LifecycleStage::Deleted).await
     }
@@ -378,7 +378,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `NotFound` for an unknown run.
-    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
     pub async fn restore_run(&self, run_id: &str) -> Result<()> {
         self.set_run_stage(run_id, LifecycleStage::Active).await
     }
@@ -397,7 +397,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `NotFound` when the run or the tag does not exist.
-    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
     pub async fn delete_run_tag(&self, run_id: &str, key: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         self.require_active_run(&mut *tx, run_id).await?;
@@ -445,7 +445,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `NotFound`, `InvalidParameterValue` for fields over their limits or a deleted run.
-    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
     pub async fn log_inputs(&self, run_id: &str, inputs: LogInputs) -> Result<()> {
         for input in &inputs.datasets {
             validate_dataset_input(input)?;
@@ -514,7 +514,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `NotFound`, `InvalidParameterValue` for a deleted run.
-    #[tracing::instrument(skip_all, fields(run_id = %run_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
     pub async fn log_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         self.require_active_run(&mut *tx, run_id).await?;

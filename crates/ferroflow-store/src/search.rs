@@ -48,7 +48,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `Database` only: the request was validated when it was built.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn search_runs(&self, search: &RunSearch) -> Result<Page<Run>> {
         if search.experiment_ids.is_empty() {
             return Ok(Page { items: Vec::new(), next_page_token: None });
@@ -72,7 +72,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// `Database` only: the request was validated when it was built.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn search_experiments(&self, search: &ExperimentSearch) -> Result<Page<Experiment>> {
         let mut sql = self.sql(&format!("{EXPERIMENT_SELECT} WHERE "));
         sql.in_list("e.lifecycle_stage", &search.view.stages().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());

@@ -62,7 +62,7 @@ fn artifact_path(raw: &str) -> ApiResult<ArtifactPath> {
 }
 
 /// PUT artifacts/{path}: the body, whatever its content type, becomes the file.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn upload(State(store): State<Artifacts>, Path(path): Path<String>, body: Body) -> ApiResult<Json<Value>> {
     let path = artifact_path(&path)?;
     let bytes = store.put(&path, body.into_data_stream()).await?;
@@ -71,7 +71,7 @@ pub async fn upload(State(store): State<Artifacts>, Path(path): Path<String>, bo
 }
 
 /// GET artifacts/{path}: the file, streamed, as an attachment; honours a single `Range`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn download(State(store): State<Artifacts>, Path(path): Path<String>, headers: HeaderMap) -> Response {
     match serve_file(&store, &path, &headers).await {
         Ok(response) => response,
@@ -109,7 +109,7 @@ async fn serve_file(store: &ArtifactStore, raw_path: &str, headers: &HeaderMap) 
 }
 
 /// GET artifacts?path=dir: the directory's entries (names only). A file or a missing path lists as `{}`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     State(store): State<Artifacts>,
     MlflowRequest(request): MlflowRequest<req::ListArtifacts>,
@@ -130,7 +130,7 @@ pub async fn list(
 }
 
 /// DELETE artifacts/{path}: the file, or the directory and everything in it.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(State(store): State<Artifacts>, Path(path): Path<String>) -> ApiResult<Json<Value>> {
     store.delete(&artifact_path(&path)?).await?;
     Ok(Json(json!({})))
@@ -146,7 +146,7 @@ fn multipart_target(dir: &str, local_file: Option<String>) -> ApiResult<Artifact
 
 /// POST mpu/create/{dir}: starts a multipart upload and hands out one URL per part. The URLs point back
 /// at this server, so clients never need credentials for the storage behind it.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_multipart(
     State(store): State<Artifacts>,
     Path(dir): Path<String>,
@@ -172,7 +172,7 @@ pub async fn create_multipart(
 }
 
 /// PUT mpu/part/{path}?upload_id=&part_number=: one part's bytes. Answers with the part's `ETag`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn upload_part(
     State(store): State<Artifacts>,
     Path(path): Path<String>,
@@ -195,7 +195,7 @@ pub async fn upload_part(
 }
 
 /// POST mpu/complete/{dir}: joins the parts into the artifact.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn complete_multipart(
     State(store): State<Artifacts>,
     Path(dir): Path<String>,
@@ -221,7 +221,7 @@ pub async fn complete_multipart(
 }
 
 /// POST mpu/abort/{dir}: discards the upload's parts.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn abort_multipart(
     State(store): State<Artifacts>,
     Path(dir): Path<String>,

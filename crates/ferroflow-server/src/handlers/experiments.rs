@@ -13,7 +13,7 @@ use crate::extract::MlflowRequest;
 use crate::AppState;
 
 /// POST experiments/create
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_experiment(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::CreateExperiment>,
@@ -29,7 +29,7 @@ pub async fn create_experiment(
 }
 
 /// GET experiments/get
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_experiment(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::ExperimentId>,
@@ -40,7 +40,7 @@ pub async fn get_experiment(
 }
 
 /// GET experiments/get-by-name
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_experiment_by_name(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::GetExperimentByName>,
@@ -51,7 +51,7 @@ pub async fn get_experiment_by_name(
 }
 
 /// POST or GET experiments/search
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn search_experiments(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::SearchExperiments>,
@@ -75,7 +75,7 @@ pub async fn search_experiments(
 }
 
 /// POST experiments/delete
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_experiment(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::ExperimentId>,
@@ -85,7 +85,7 @@ pub async fn delete_experiment(
 }
 
 /// POST experiments/restore
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn restore_experiment(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::ExperimentId>,
@@ -95,7 +95,7 @@ pub async fn restore_experiment(
 }
 
 /// POST experiments/update
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update_experiment(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::UpdateExperiment>,
@@ -107,7 +107,7 @@ pub async fn update_experiment(
 }
 
 /// POST experiments/set-experiment-tag
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_experiment_tag(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::SetExperimentTag>,
@@ -119,7 +119,7 @@ pub async fn set_experiment_tag(
 }
 
 /// POST experiments/delete-experiment-tag
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_experiment_tag(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::DeleteExperimentTag>,

@@ -19,7 +19,7 @@ const DEFAULT_MAX_RESULTS: i64 = 50;
 const MAX_RESULTS_LIMIT: i64 = 50_000;
 
 /// POST logged-models
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_logged_model(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::CreateLoggedModel>,
@@ -43,7 +43,7 @@ pub async fn create_logged_model(
 }
 
 /// GET logged-models/{model_id}
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_logged_model(
     State(state): State<AppState>,
     Path(model_id): Path<String>,
@@ -54,7 +54,7 @@ pub async fn get_logged_model(
 }
 
 /// PATCH logged-models/{model_id}: sets the final status.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn finalize_logged_model(
     State(state): State<AppState>,
     Path(model_id): Path<String>,
@@ -69,7 +69,7 @@ pub async fn finalize_logged_model(
 }
 
 /// DELETE logged-models/{model_id}
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_logged_model(
     State(state): State<AppState>,
     Path(model_id): Path<String>,
@@ -79,7 +79,7 @@ pub async fn delete_logged_model(
 }
 
 /// PATCH logged-models/{model_id}/tags
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_logged_model_tags(
     State(state): State<AppState>,
     Path(model_id): Path<String>,
@@ -90,7 +90,7 @@ pub async fn set_logged_model_tags(
 }
 
 /// DELETE logged-models/{model_id}/tags/{key}
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_logged_model_tag(
     State(state): State<AppState>,
     Path((model_id, key)): Path<(String, String)>,
@@ -100,7 +100,7 @@ pub async fn delete_logged_model_tag(
 }
 
 /// POST logged-models/{model_id}/params
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn log_logged_model_params(
     State(state): State<AppState>,
     Path(model_id): Path<String>,
@@ -111,7 +111,7 @@ pub async fn log_logged_model_params(
 }
 
 /// POST logged-models/search
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn search_logged_models(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::SearchLoggedModels>,

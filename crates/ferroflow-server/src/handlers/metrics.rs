@@ -16,7 +16,7 @@ const MAX_BULK_RUNS: usize = 100;
 const MAX_BULK_POINTS_PER_RUN: i64 = 2500;
 
 /// GET metrics/get-history
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_metric_history(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::GetMetricHistory>,
@@ -44,7 +44,7 @@ pub async fn get_metric_history(
 }
 
 /// GET metrics/get-history-bulk-interval
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_metric_history_bulk_interval(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::GetMetricHistoryBulkInterval>,

@@ -20,7 +20,7 @@ pub(crate) fn run_id(run: &req::RunRef) -> ApiResult<String> {
 }
 
 /// POST runs/create
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_run(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::CreateRun>,
@@ -43,7 +43,7 @@ pub async fn create_run(
 }
 
 /// GET runs/get
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_run(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::RunRef>,
@@ -53,7 +53,7 @@ pub async fn get_run(
 }
 
 /// POST runs/update
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update_run(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::UpdateRun>,
@@ -68,7 +68,7 @@ pub async fn update_run(
 }
 
 /// POST runs/delete
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_run(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::RunRef>,
@@ -78,7 +78,7 @@ pub async fn delete_run(
 }
 
 /// POST runs/restore
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn restore_run(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::RunRef>,
@@ -88,7 +88,7 @@ pub async fn restore_run(
 }
 
 /// POST runs/search
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn search_runs(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::SearchRuns>,
@@ -113,7 +113,7 @@ pub async fn search_runs(
 }
 
 /// POST runs/set-tag
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_tag(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::SetTag>,
@@ -125,7 +125,7 @@ pub async fn set_tag(
 }
 
 /// POST runs/delete-tag
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_tag(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::DeleteTag>,
@@ -153,7 +153,7 @@ fn metric(m: req::Metric, path: &str) -> ApiResult<Metric> {
 }
 
 /// POST runs/log-metric
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn log_metric(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::LogMetric>,
@@ -165,7 +165,7 @@ pub async fn log_metric(
 }
 
 /// POST runs/log-parameter
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn log_param(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::LogParam>,
@@ -177,7 +177,7 @@ pub async fn log_param(
 }
 
 /// POST runs/log-batch
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn log_batch(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::LogBatch>,
@@ -212,7 +212,7 @@ fn dataset_input(input: req::DatasetInput, i: usize) -> ApiResult<DatasetInput> 
 }
 
 /// POST runs/log-inputs
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn log_inputs(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::LogInputs>,
@@ -231,7 +231,7 @@ pub async fn log_inputs(
 }
 
 /// POST runs/outputs
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn log_outputs(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<req::LogOutputs>,
