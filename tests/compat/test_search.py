@@ -158,6 +158,13 @@ def test_view_types(fx):
         ("metrics.acc > 0.5 AND params.lr = '0.01' AND tags.team = 'red'", {"alpha"}),
         ("params.lr = '0.01' and tags.team = 'red'", {"alpha"}),
         ("metrics.acc > 0.5 AND metrics.loss > 0.5", set()),
+        # Conjunctions in which a later clause may lead the search (on MySQL, a metric filter does).
+        ("params.lr = '0.01' AND metrics.loss < 0.35", {"alpha", "gamma"}),
+        ("tags.team IS NULL AND metrics.loss > 0.15", {"gamma"}),
+        ("status != 'RUNNING' AND params.lr IS NOT NULL AND metrics.acc != 0.9", {"gamma"}),
+        ("tags.team != 'red' AND params.opt LIKE '%d%'", {"beta", "Delta"}),
+        ("dataset.name = 'train_ds' AND metrics.loss >= 0.4", {"Delta"}),
+        ("params.lr IS NULL AND tags.team ILIKE 'red'", {"Delta"}),
         ("metrics.no_such_metric > 0", set()),
         ("params.no_such_param = 'x'", set()),
     ],

@@ -188,8 +188,15 @@ pub(crate) fn experiment(row: ExperimentRow) -> Experiment {
     }
 }
 
-pub(crate) const RUN_SELECT: &str = "SELECT r.run_id, r.name, r.experiment_id, r.user_id, r.status, r.start_time, \
-     r.end_time, r.artifact_uri, r.lifecycle_stage FROM runs r";
+macro_rules! run_columns {
+    () => {
+        "r.run_id, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, \
+         r.lifecycle_stage"
+    };
+}
+/// The columns of a run (of `runs r`), in [`RunRow`]'s order.
+pub(crate) const RUN_COLUMNS: &str = run_columns!();
+pub(crate) const RUN_SELECT: &str = concat!("SELECT ", run_columns!(), " FROM runs r");
 pub(crate) const RUN_FIELDS: &str =
     "run_id, name, experiment_id, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage";
 pub(crate) type RunRow = (String, String, i64, String, String, i64, Option<i64>, String, String);

@@ -7,7 +7,7 @@ use ferroflow_core::search::{
 };
 use ferroflow_core::tags;
 
-use crate::rows::{self, paginate, split_page, ExperimentRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT, RUN_SELECT};
+use crate::rows::{self, paginate, split_page, ExperimentRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT, RUN_COLUMNS};
 use crate::sql::{Dialect, Sql};
 use crate::{Result, SqlStore};
 
@@ -53,13 +53,40 @@ impl SqlStore {
         if search.experiment_ids.is_empty() {
             return Ok(Page { items: Vec::new(), next_page_token: None });
         }
-        let mut sql = self.sql(RUN_SELECT);
+        // MariaDB's optimizer, given the filters as EXISTS, reads each run (and may join the order-by
+        // metric) before testing the other filters: about 1,000 lookups each for a filter matching
+        // half of 2,000 runs. On MySQL the search is therefore led by one row filter, a metric's if
+        // there is one (its index holds the value): the runs come from that filter's matching rows, the
+        // other filters are tested on those rows' run ids, and only then are the runs read.
+        let lead = match self.dialect {
+            Dialect::MySql => search
+                .filter
+                .iter()
+                .position(|clause| row_filter(clause).is_some_and(|f| f.metric()))
+                .or_else(|| search.filter.iter().position(|clause| row_filter(clause).is_some())),
+            Dialect::Sqlite | Dialect::Postgres => None,
+        };
+        let (mut sql, run_id) = match lead.and_then(|i| row_filter(&search.filter[i])) {
+            Some(filter) => (
+                self.sql(&format!(
+                    "SELECT STRAIGHT_JOIN {RUN_COLUMNS} FROM {} f JOIN runs r ON r.run_id = f.run_id",
+                    filter.table
+                )),
+                "f.run_id",
+            ),
+            None => (self.sql(&format!("SELECT {RUN_COLUMNS} FROM runs r")), "r.run_id"),
+        };
         let order_by = run_order_joins(&mut sql, &search.order_by);
         sql.push(" WHERE ").in_ints("r.experiment_id", &search.experiment_ids).push(" AND ");
         sql.in_list("r.lifecycle_stage", &search.view.stages().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
-        for clause in &search.filter {
+        for (i, clause) in search.filter.iter().enumerate() {
             sql.push(" AND ");
-            run_clause_sql(&mut sql, self.dialect, &search.experiment_ids, clause);
+            match row_filter(clause) {
+                Some(filter) if lead == Some(i) => {
+                    filter.push_test(&mut sql, self.dialect, "f", &search.experiment_ids);
+                }
+                _ => run_clause_sql(&mut sql, self.dialect, &search.experiment_ids, run_id, clause),
+            }
         }
         sql.push(" ORDER BY ").push(&order_by);
         paginate(&mut sql, search.max_results, search.offset);
@@ -160,25 +187,83 @@ fn run_number_column(attribute: RunNumberAttribute) -> &'static str {
     }
 }
 
-/// Appends one run filter. Filters on metrics, params and tags also name the searched experiments,
-/// which those rows carry, so they read only those experiments' entries of the key's index.
-fn run_clause_sql(sql: &mut Sql, dialect: Dialect, experiment_ids: &[i64], clause: &RunClause) {
-    match clause {
-        RunClause::Metric { key, op, value } => {
-            sql.push("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id AND ");
-            sql.in_ints("m.experiment_id", experiment_ids).push(" AND m.key = ").arg(key.as_str());
-            // A NaN latest value satisfies only `!=`.
-            if *op == NumberOp::Ne {
-                sql.push(" AND (m.is_nan = 1 OR m.value <> ").arg(*value).push("))");
-            } else {
-                sql.push(&format!(" AND m.is_nan = 0 AND m.value {} ", op.sql())).arg(*value).push(")");
-            }
+/// A filter that a run passes when it has a row with `key` in `table` (a latest metric, a param or a
+/// tag) that passes `test`.
+struct RowFilter<'a> {
+    table: &'static str,
+    key: &'a str,
+    test: RowTest<'a>,
+}
+
+enum RowTest<'a> {
+    Number(NumberOp, f64),
+    Text(&'a StringMatch),
+    Present,
+}
+
+/// The filters on metrics, params and tags that a matching row satisfies (all but `IS NULL`).
+fn row_filter(clause: &RunClause) -> Option<RowFilter<'_>> {
+    let (table, key, test) = match clause {
+        RunClause::Metric { key, op, value } => ("latest_metrics", key, RowTest::Number(*op, *value)),
+        RunClause::Param { key, condition } => ("params", key, RowTest::for_key(condition)?),
+        RunClause::Tag { key, condition } => ("run_tags", key, RowTest::for_key(condition)?),
+        _ => return None,
+    };
+    Some(RowFilter { table, key, test })
+}
+
+impl<'a> RowTest<'a> {
+    fn for_key(condition: &'a KeyCondition) -> Option<Self> {
+        match condition {
+            KeyCondition::Matches(matcher) => Some(Self::Text(matcher)),
+            KeyCondition::IsNotNull => Some(Self::Present),
+            KeyCondition::IsNull => None,
         }
+    }
+}
+
+impl RowFilter<'_> {
+    fn metric(&self) -> bool {
+        matches!(self.test, RowTest::Number(..))
+    }
+
+    /// Appends the test that a row `alias` of the filter's table passes. It names the searched
+    /// experiments, which these rows carry, so that only their entries of the key's index are read.
+    fn push_test(&self, sql: &mut Sql, dialect: Dialect, alias: &str, experiment_ids: &[i64]) {
+        sql.in_ints(&format!("{alias}.experiment_id"), experiment_ids);
+        sql.push(&format!(" AND {alias}.key = ")).arg(self.key);
+        match &self.test {
+            // A NaN latest value satisfies only `!=`.
+            RowTest::Number(NumberOp::Ne, value) => {
+                sql.push(&format!(" AND ({alias}.is_nan = 1 OR {alias}.value <> ")).arg(*value).push(")");
+            }
+            RowTest::Number(op, value) => {
+                sql.push(&format!(" AND {alias}.is_nan = 0 AND {alias}.value {} ", op.sql())).arg(*value);
+            }
+            RowTest::Text(matcher) => {
+                sql.push(" AND ");
+                string_condition(sql, dialect, &format!("{alias}.value"), matcher);
+            }
+            RowTest::Present => {}
+        }
+    }
+}
+
+/// Appends one run filter, for the run whose id is the expression `run_id`.
+fn run_clause_sql(sql: &mut Sql, dialect: Dialect, experiment_ids: &[i64], run_id: &str, clause: &RunClause) {
+    if let Some(filter) = row_filter(clause) {
+        sql.push(&format!("EXISTS (SELECT 1 FROM {} k WHERE k.run_id = {run_id} AND ", filter.table));
+        filter.push_test(sql, dialect, "k", experiment_ids);
+        sql.push(")");
+        return;
+    }
+    match clause {
+        RunClause::Metric { .. } => unreachable!("a metric filter is a row filter"),
         RunClause::Param { key, condition } => {
-            keyed_condition(sql, dialect, "params", ("run_id", "r.run_id"), Some(experiment_ids), key, condition);
+            keyed_condition(sql, dialect, "params", ("run_id", run_id), key, condition);
         }
         RunClause::Tag { key, condition } => {
-            keyed_condition(sql, dialect, "run_tags", ("run_id", "r.run_id"), Some(experiment_ids), key, condition);
+            keyed_condition(sql, dialect, "run_tags", ("run_id", run_id), key, condition);
         }
         RunClause::StringAttribute { attribute, condition } => {
             string_condition(sql, dialect, run_string_column(*attribute), condition);
@@ -187,17 +272,17 @@ fn run_clause_sql(sql: &mut Sql, dialect: Dialect, experiment_ids: &[i64], claus
             sql.push(&format!("{} {} ", run_number_column(*attribute), op.sql())).arg(*value);
         }
         RunClause::Dataset { field: DatasetField::Context, condition } => {
-            sql.push("EXISTS (SELECT 1 FROM run_input_tags t WHERE t.run_id = r.run_id AND t.key = ");
+            sql.push(&format!("EXISTS (SELECT 1 FROM run_input_tags t WHERE t.run_id = {run_id} AND t.key = "));
             sql.arg(tags::DATASET_CONTEXT).push(" AND ");
             string_condition(sql, dialect, "t.value", condition);
             sql.push(")");
         }
         RunClause::Dataset { field, condition } => {
             let column = if *field == DatasetField::Name { "d.name" } else { "d.digest" };
-            sql.push(
+            sql.push(&format!(
                 "EXISTS (SELECT 1 FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id \
-                 WHERE i.run_id = r.run_id AND ",
-            );
+                 WHERE i.run_id = {run_id} AND "
+            ));
             string_condition(sql, dialect, column, condition);
             sql.push(")");
         }
@@ -205,23 +290,17 @@ fn run_clause_sql(sql: &mut Sql, dialect: Dialect, experiment_ids: &[i64], claus
 }
 
 /// A condition on a keyed child table (params, tags), whose `owner` is (its column, the outer column
-/// it must equal). `experiment_ids` limits the rows to those experiments when the table records them.
-/// Entities lacking the key match only `IS NULL`.
+/// it must equal). Entities lacking the key match only `IS NULL`.
 fn keyed_condition(
     sql: &mut Sql,
     dialect: Dialect,
     table: &str,
     (owner_column, owner): (&str, &str),
-    experiment_ids: Option<&[i64]>,
     key: &str,
     condition: &KeyCondition,
 ) {
     let exists = if *condition == KeyCondition::IsNull { "NOT EXISTS" } else { "EXISTS" };
-    sql.push(&format!("{exists} (SELECT 1 FROM {table} k WHERE k.{owner_column} = {owner} AND "));
-    if let Some(experiment_ids) = experiment_ids {
-        sql.in_ints("k.experiment_id", experiment_ids).push(" AND ");
-    }
-    sql.push("k.key = ").arg(key);
+    sql.push(&format!("{exists} (SELECT 1 FROM {table} k WHERE k.{owner_column} = {owner} AND k.key = ")).arg(key);
     if let KeyCondition::Matches(matcher) = condition {
         sql.push(" AND ");
         string_condition(sql, dialect, "k.value", matcher);
@@ -296,15 +375,7 @@ fn experiment_clause_sql(sql: &mut Sql, dialect: Dialect, clause: &ExperimentCla
             sql.push(&format!("{column} {} ", op.sql())).arg(*value);
         }
         ExperimentClause::Tag { key, condition } => {
-            keyed_condition(
-                sql,
-                dialect,
-                "experiment_tags",
-                ("experiment_id", "e.experiment_id"),
-                None,
-                key,
-                condition,
-            );
+            keyed_condition(sql, dialect, "experiment_tags", ("experiment_id", "e.experiment_id"), key, condition);
         }
     }
 }
