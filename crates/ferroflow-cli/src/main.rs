@@ -9,6 +9,11 @@ use tracing_subscriber::EnvFilter;
 
 use args::{Cli, Command, DbCommand};
 
+/// A page of runs allocates a few strings per row it decodes and per field it serializes; mimalloc
+/// serves those faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     env_vars::apply_mlflow_aliases();
     let cli = Cli::parse();
