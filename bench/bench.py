@@ -61,7 +61,7 @@ UNSUPPORTED_BACKENDS = {("fasttrackml", "mysql"): "FastTrackML supports SQLite a
 FULL = {
     "ingest": {"concurrency": 8, "batch-size": 1000, "warmup": 3, "duration": 30},
     "small": {"concurrency": 16, "warmup": 3, "duration": 30},
-    "search": {"runs": 2000, "seed-concurrency": 8, "max-results": 100, "iterations": 50,
+    "search": {"runs": 2000, "seed-concurrency": 8, "max-results": 100, "iterations": 200,
                "page-size": 1000, "page-iterations": 10},
     "history": {"points": 100_000, "batch-size": 1000, "seed-concurrency": 4, "page-size": 25_000,
                 "iterations": 5},
