@@ -59,11 +59,11 @@ impl SqlStore {
         // there is one (its index holds the value): the runs come from that filter's matching rows, the
         // other filters are tested on those rows' run ids, and only then are the runs read.
         let lead = match self.dialect {
-            Dialect::MySql => search
-                .filter
-                .iter()
-                .position(|clause| row_filter(clause).is_some_and(|f| f.metric()))
-                .or_else(|| search.filter.iter().position(|clause| row_filter(clause).is_some())),
+            Dialect::MySql => {
+                search.filter.iter().position(|clause| row_filter(clause).is_some_and(|f| f.metric())).or_else(|| {
+                    search.filter.iter().position(|clause| row_filter(clause).is_some_and(|f| !f.tests_absence()))
+                })
+            }
             Dialect::Sqlite | Dialect::Postgres => None,
         };
         let (mut sql, run_id) = match lead.and_then(|i| row_filter(&search.filter[i])) {
@@ -187,8 +187,8 @@ fn run_number_column(attribute: RunNumberAttribute) -> &'static str {
     }
 }
 
-/// A filter that a run passes when it has a row with `key` in `table` (a latest metric, a param or a
-/// tag) that passes `test`.
+/// A filter on a run's rows with `key` in `table` (a latest metric, a param or a tag): the run passes
+/// when one of them passes `test`, or for [`RowTest::Absent`], when it has none.
 struct RowFilter<'a> {
     table: &'static str,
     key: &'a str,
@@ -199,25 +199,26 @@ enum RowTest<'a> {
     Number(NumberOp, f64),
     Text(&'a StringMatch),
     Present,
+    Absent,
 }
 
-/// The filters on metrics, params and tags that a matching row satisfies (all but `IS NULL`).
+/// The filter of a metric, param or tag clause; `None` for the other clauses.
 fn row_filter(clause: &RunClause) -> Option<RowFilter<'_>> {
     let (table, key, test) = match clause {
         RunClause::Metric { key, op, value } => ("latest_metrics", key, RowTest::Number(*op, *value)),
-        RunClause::Param { key, condition } => ("params", key, RowTest::for_key(condition)?),
-        RunClause::Tag { key, condition } => ("run_tags", key, RowTest::for_key(condition)?),
+        RunClause::Param { key, condition } => ("params", key, RowTest::for_key(condition)),
+        RunClause::Tag { key, condition } => ("run_tags", key, RowTest::for_key(condition)),
         _ => return None,
     };
     Some(RowFilter { table, key, test })
 }
 
 impl<'a> RowTest<'a> {
-    fn for_key(condition: &'a KeyCondition) -> Option<Self> {
+    fn for_key(condition: &'a KeyCondition) -> Self {
         match condition {
-            KeyCondition::Matches(matcher) => Some(Self::Text(matcher)),
-            KeyCondition::IsNotNull => Some(Self::Present),
-            KeyCondition::IsNull => None,
+            KeyCondition::Matches(matcher) => Self::Text(matcher),
+            KeyCondition::IsNotNull => Self::Present,
+            KeyCondition::IsNull => Self::Absent,
         }
     }
 }
@@ -225,6 +226,11 @@ impl<'a> RowTest<'a> {
 impl RowFilter<'_> {
     fn metric(&self) -> bool {
         matches!(self.test, RowTest::Number(..))
+    }
+
+    /// Whether the runs that pass are those without a row (`IS NULL`), rather than those with one.
+    fn tests_absence(&self) -> bool {
+        matches!(self.test, RowTest::Absent)
     }
 
     /// Appends the test that a row `alias` of the filter's table passes. It names the searched
@@ -244,7 +250,7 @@ impl RowFilter<'_> {
                 sql.push(" AND ");
                 string_condition(sql, dialect, &format!("{alias}.value"), matcher);
             }
-            RowTest::Present => {}
+            RowTest::Present | RowTest::Absent => {}
         }
     }
 }
@@ -252,19 +258,14 @@ impl RowFilter<'_> {
 /// Appends one run filter, for the run whose id is the expression `run_id`.
 fn run_clause_sql(sql: &mut Sql, dialect: Dialect, experiment_ids: &[i64], run_id: &str, clause: &RunClause) {
     if let Some(filter) = row_filter(clause) {
-        sql.push(&format!("EXISTS (SELECT 1 FROM {} k WHERE k.run_id = {run_id} AND ", filter.table));
+        let exists = if filter.tests_absence() { "NOT EXISTS" } else { "EXISTS" };
+        sql.push(&format!("{exists} (SELECT 1 FROM {} k WHERE k.run_id = {run_id} AND ", filter.table));
         filter.push_test(sql, dialect, "k", experiment_ids);
         sql.push(")");
         return;
     }
     match clause {
-        RunClause::Metric { .. } => unreachable!("a metric filter is a row filter"),
-        RunClause::Param { key, condition } => {
-            keyed_condition(sql, dialect, "params", ("run_id", run_id), key, condition);
-        }
-        RunClause::Tag { key, condition } => {
-            keyed_condition(sql, dialect, "run_tags", ("run_id", run_id), key, condition);
-        }
+        RunClause::Metric { .. } | RunClause::Param { .. } | RunClause::Tag { .. } => {} // row filters, above
         RunClause::StringAttribute { attribute, condition } => {
             string_condition(sql, dialect, run_string_column(*attribute), condition);
         }
