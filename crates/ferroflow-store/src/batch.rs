@@ -31,6 +31,13 @@ const MAX_GROUP_POINTS: usize = 10_000;
 /// Rows per multi-row INSERT (keeps every engine under its bound-parameter limit).
 pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
 
+/// What a group's writes need to know of a run it writes to: the run was read at the start of the
+/// group's transaction.
+struct RunState {
+    stage: LifecycleStage,
+    experiment_id: i64,
+}
+
 struct Job {
     run_id: String,
     batch: LogBatch,
@@ -157,23 +164,21 @@ impl SqlStore {
         for job in jobs {
             let verdict = match states.get(&job.run_id) {
                 None => Err(run_not_found(&job.run_id)),
-                Some((LifecycleStage::Deleted, _)) => Err(Error::InvalidParameterValue(format!(
+                Some(RunState { stage: LifecycleStage::Deleted, .. }) => Err(Error::InvalidParameterValue(format!(
                     "The run {} must be in the 'active' state. Current state is deleted.",
                     job.run_id
                 ))),
-                Some((LifecycleStage::Active, _)) => check_params(job, &mut params),
+                Some(RunState { stage: LifecycleStage::Active, .. }) => check_params(job, &mut params),
             };
             if verdict.is_ok() {
                 accepted.push(job);
             }
             verdicts.push(verdict);
         }
-        let experiments: HashMap<&str, i64> =
-            states.iter().map(|(run_id, (_, experiment_id))| (run_id.as_str(), *experiment_id)).collect();
-        self.insert_params(&mut tx, &accepted, &experiments).await?;
+        self.insert_params(&mut tx, &accepted, &states).await?;
         self.verify_params(&mut tx, &accepted).await?;
-        self.write_tags(&mut tx, &accepted, &experiments).await?;
-        self.insert_metrics(&mut tx, &accepted, &experiments).await?;
+        self.write_tags(&mut tx, &accepted, &states).await?;
+        self.insert_metrics(&mut tx, &accepted, &states).await?;
         tx.commit().await?;
         Ok(verdicts)
     }
@@ -182,14 +187,16 @@ impl SqlStore {
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
         run_ids: &[String],
-    ) -> Result<HashMap<String, (LifecycleStage, i64)>> {
+    ) -> Result<HashMap<String, RunState>> {
         let mut sql = self.sql("SELECT run_id, lifecycle_stage, experiment_id FROM runs WHERE ");
         sql.in_list("run_id", run_ids);
         let rows: Vec<(String, String, i64)> =
             self.fetch_rows(&mut **tx, "run_id, lifecycle_stage, experiment_id", &sql).await?;
         Ok(rows
             .into_iter()
-            .map(|(id, stage, experiment)| (id, (LifecycleStage::from_name(&stage), experiment)))
+            .map(|(id, stage, experiment_id)| {
+                (id, RunState { stage: LifecycleStage::from_name(&stage), experiment_id })
+            })
             .collect())
     }
 
@@ -231,7 +238,7 @@ impl SqlStore {
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
         jobs: &[&Job],
-        experiments: &HashMap<&str, i64>,
+        states: &HashMap<String, RunState>,
     ) -> Result<()> {
         let mut rows: Vec<(&str, &KeyValue)> =
             jobs.iter().flat_map(|j| j.batch.params.iter().map(move |p| (j.run_id.as_str(), p))).collect();
@@ -240,7 +247,7 @@ impl SqlStore {
             let mut sql = self.sql("INSERT INTO params (run_id, experiment_id, key, value) VALUES ");
             for (i, (run_id, param)) in chunk.iter().enumerate() {
                 sql.push(if i == 0 { "(" } else { ", (" });
-                sql.arg(*run_id).push(", ").arg(experiments[run_id]).push(", ").arg(param.key.as_str());
+                sql.arg(*run_id).push(", ").arg(states[*run_id].experiment_id).push(", ").arg(param.key.as_str());
                 sql.push(", ").arg(param.value.as_str()).push(")");
             }
             // Same-value repeats are allowed; different values were refused in `write_group`.
@@ -254,7 +261,7 @@ impl SqlStore {
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
         jobs: &[&Job],
-        experiments: &HashMap<&str, i64>,
+        states: &HashMap<String, RunState>,
     ) -> Result<()> {
         // Later jobs win, as they would one after the other.
         let mut latest: HashMap<(&str, &str), &KeyValue> = HashMap::new();
@@ -264,7 +271,7 @@ impl SqlStore {
             }
         }
         let mut rows: Vec<(&str, i64, &KeyValue)> =
-            latest.iter().map(|((run_id, _), tag)| (*run_id, experiments[run_id], *tag)).collect();
+            latest.iter().map(|((run_id, _), tag)| (*run_id, states[*run_id].experiment_id, *tag)).collect();
         rows.sort_by(|a, b| (a.0, a.2.key.as_str()).cmp(&(b.0, b.2.key.as_str())));
         self.upsert_tag_rows(tx, &rows).await?;
         for ((run_id, key), tag) in &latest {
@@ -281,7 +288,7 @@ impl SqlStore {
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
         jobs: &[&Job],
-        experiments: &HashMap<&str, i64>,
+        states: &HashMap<String, RunState>,
     ) -> Result<()> {
         let mut points: Vec<(&str, &Metric)> =
             jobs.iter().flat_map(|j| j.batch.metrics.iter().map(move |m| (j.run_id.as_str(), m))).collect();
@@ -325,7 +332,7 @@ impl SqlStore {
                  dataset_digest, model_id) VALUES ",
             );
             for (i, (run_id, m)) in chunk.iter().enumerate() {
-                sql.push(if i == 0 { "(" } else { ", (" }).arg(experiments[run_id]).push(", ");
+                sql.push(if i == 0 { "(" } else { ", (" }).arg(states[*run_id].experiment_id).push(", ");
                 metric_values(&mut sql, run_id, m, false);
             }
             sql.push(&latest_metric_upsert(self.dialect));

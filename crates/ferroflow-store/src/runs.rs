@@ -163,8 +163,9 @@ impl SqlStore {
     /// with its kind; on the server engines the page is read first (which keeps its order without relying
     /// on how a derived table is scanned), then the children of its runs as typed rows.
     pub(crate) async fn load_runs(&self, page: &crate::sql::Sql) -> Result<Vec<Run>> {
-        let rows: Vec<rows::RunChild> = match self.dialect {
-            Dialect::Sqlite => {
+        let rows: Vec<rows::RunChild> = match &self.reader {
+            // SQLite.
+            None => {
                 let mut sql = page.wrapped(
                     "WITH page AS MATERIALIZED (",
                     ") SELECT json_array('r', run_id, name, experiment_id, user_id, status, start_time, end_time, \
@@ -173,8 +174,8 @@ impl SqlStore {
                 Self::push_sqlite_run_children(&mut sql);
                 self.fetch_json_rows(&self.read, &sql).await?
             }
-            Dialect::Postgres | Dialect::MySql => {
-                let loader = self.reader.as_ref().expect("the server engines have a native reader");
+            // PostgreSQL and MySQL.
+            Some(loader) => {
                 let infos = loader.run_infos(page).await?;
                 if infos.is_empty() {
                     return Ok(Vec::new());

@@ -7,7 +7,9 @@ use ferroflow_core::search::{
 };
 use ferroflow_core::tags;
 
-use crate::rows::{self, paginate, split_page, ExperimentRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT, RUN_COLUMNS};
+use crate::rows::{
+    self, paginate, split_page, ExperimentRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT, RUN_COLUMNS, RUN_SELECT,
+};
 use crate::sql::{Dialect, Sql};
 use crate::{Result, SqlStore};
 
@@ -74,7 +76,7 @@ impl SqlStore {
                 )),
                 "f.run_id",
             ),
-            None => (self.sql(&format!("SELECT {RUN_COLUMNS} FROM runs r")), "r.run_id"),
+            None => (self.sql(RUN_SELECT), "r.run_id"),
         };
         let order_by = run_order_joins(&mut sql, &search.order_by);
         sql.push(" WHERE ").in_ints("r.experiment_id", &search.experiment_ids).push(" AND ");
