@@ -19,6 +19,7 @@ use ferroflow_core::validation::{self, KeyKind};
 use sqlx::Any;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use crate::context::RequestContext;
 use crate::runs::{run_not_found, validate_run_tags};
 use crate::sql::Dialect;
 use crate::{Error, LogBatch, Result, SqlStore};
@@ -41,6 +42,8 @@ struct RunState {
 struct Job {
     run_id: String,
     batch: LogBatch,
+    /// The request the job came from: its audit event is written in the group's transaction.
+    context: Option<Arc<RequestContext>>,
     reply: oneshot::Sender<Result<()>>,
 }
 
@@ -109,7 +112,14 @@ impl SqlStore {
     pub async fn log_batch(&self, run_id: &str, batch: LogBatch) -> Result<()> {
         let batch = validate_batch(batch)?;
         let (reply, answer) = oneshot::channel();
-        let job = Job { run_id: run_id.to_owned(), batch, reply };
+        let context = RequestContext::current();
+        if let Some(context) = &context {
+            context.set_resource("run", run_id);
+            context.note("metrics", batch.metrics.len());
+            context.note("params", batch.params.len());
+            context.note("tags", batch.tags.len());
+        }
+        let job = Job { run_id: run_id.to_owned(), batch, context, reply };
         let closed = || Error::Database(sqlx::Error::PoolClosed);
         self.batch_writer()?.queue.send(job).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
@@ -179,7 +189,15 @@ impl SqlStore {
         self.verify_params(&mut tx, &accepted).await?;
         self.write_tags(&mut tx, &accepted, &states).await?;
         self.insert_metrics(&mut tx, &accepted, &states).await?;
+        let contexts: Vec<&Arc<RequestContext>> =
+            accepted.iter().filter_map(|job| job.context.as_ref()).filter(|c| !c.is_written()).collect();
+        for context in &contexts {
+            self.append_event(&mut tx, &context.event(200, None)).await?;
+        }
         tx.commit().await?;
+        for context in contexts {
+            context.mark_written();
+        }
         Ok(verdicts)
     }
 

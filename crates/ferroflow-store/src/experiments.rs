@@ -4,6 +4,8 @@ use ferroflow_core::model::{Experiment, KeyValue, LifecycleStage};
 use ferroflow_core::validation;
 use sqlx::Row as _;
 
+use crate::auth::ResourceType;
+use crate::context::RequestContext;
 use crate::error::is_unique_violation;
 use crate::rows::{self, ExperimentRow, EXPERIMENT_FIELDS, EXPERIMENT_SELECT};
 use crate::sql::Dialect;
@@ -92,7 +94,11 @@ impl SqlStore {
         for tag in tags {
             self.upsert_experiment_tag(&mut tx, id, tag).await?;
         }
-        tx.commit().await?;
+        self.grant_creator(&mut tx, ResourceType::Experiment, &id.to_string()).await?;
+        if let Some(context) = RequestContext::current() {
+            context.set_resource("experiment", id.to_string());
+        }
+        self.commit(tx).await?;
         Ok(id)
     }
 
@@ -217,7 +223,7 @@ impl SqlStore {
             .push(" AND lifecycle_stage = ")
             .arg(current.as_str());
         runs.query().execute(&mut *tx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -247,7 +253,7 @@ impl SqlStore {
                 err.into()
             }
         })?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -274,7 +280,7 @@ impl SqlStore {
             }
         }
         self.upsert_experiment_tag(&mut tx, experiment_id, tag).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -304,7 +310,7 @@ impl SqlStore {
         if sql.query().execute(&mut *tx).await?.rows_affected() == 0 {
             return Err(Error::NotFound(format!("No tag with key '{key}' on experiment {experiment_id}")));
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }

@@ -31,7 +31,10 @@ macro_rules! pool_options {
     };
 }
 
+mod audit;
+mod auth;
 mod batch;
+mod context;
 mod error;
 mod experiments;
 mod location;
@@ -50,6 +53,9 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migrate as _, Migrator};
 use sqlx::{AnyPool, Connection as _, Executor as _};
 
+pub use audit::{AuditSearch, AuditVerdict};
+pub use auth::{Grant, GrantMode, Group, PrincipalKind, ResourceType, TokenRecord, User, UserCredentials};
+pub use context::RequestContext;
 pub use error::{Error, Result};
 pub use location::{redact, BackendUri};
 pub use logged_models::{CreateLoggedModel, DatasetScope, LoggedModelSearch};
@@ -138,6 +144,8 @@ pub struct SqlStore {
     artifact_root: String,
     /// Queue of the write-coalescing task; `None` inside that task itself.
     batch_writer: Option<batch::BatchWriter>,
+    /// Key of the audit chain's HMAC (see [`SqlStore::set_audit_key`]), shared by every handle.
+    audit_key: std::sync::Arc<std::sync::OnceLock<Vec<u8>>>,
 }
 
 impl SqlStore {
@@ -170,6 +178,7 @@ impl SqlStore {
             reader,
             artifact_root: config.default_artifact_root.trim_end_matches('/').to_owned(),
             batch_writer: None,
+            audit_key: std::sync::Arc::default(),
         };
         // The task's own store has no queue, so the queue closes (and the task ends) with the last handle.
         let store = Self { batch_writer: Some(batch::BatchWriter::spawn(store.clone())), ..store };

@@ -159,7 +159,7 @@ impl SqlStore {
         for tag in &tags {
             self.upsert_logged_model_tag(&mut tx, &model_id, tag).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.get_logged_model(&model_id, false).await
     }
 
@@ -236,7 +236,7 @@ impl SqlStore {
         let mut sql = self.sql("UPDATE logged_models SET status = ");
         sql.arg(status.as_str()).push(", last_updated_timestamp_ms = ").arg(now_ms());
         sql.push(" WHERE model_id = ").arg(model_id);
-        if sql.query().execute(&self.write).await?.rows_affected() == 0 {
+        if self.execute_write(&sql).await? == 0 {
             return Err(model_not_found(model_id));
         }
         self.get_logged_model(model_id, true).await
@@ -249,7 +249,7 @@ impl SqlStore {
     pub async fn delete_logged_model(&self, model_id: &str) -> Result<()> {
         let mut sql = self.sql("UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp_ms = ");
         sql.arg(now_ms()).push(" WHERE model_id = ").arg(model_id);
-        if sql.query().execute(&self.write).await?.rows_affected() == 0 {
+        if self.execute_write(&sql).await? == 0 {
             return Err(model_not_found(model_id));
         }
         Ok(())
@@ -266,7 +266,7 @@ impl SqlStore {
             self.upsert_logged_model_tag(&mut tx, model_id, &tag).await?;
         }
         self.touch_logged_model(&mut tx, model_id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -283,7 +283,7 @@ impl SqlStore {
             return Err(Error::NotFound(format!("No tag with key '{key}' found for model with ID '{model_id}'.")));
         }
         self.touch_logged_model(&mut tx, model_id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -299,7 +299,7 @@ impl SqlStore {
             self.insert_logged_model_param(&mut tx, model_id, param).await?;
         }
         self.touch_logged_model(&mut tx, model_id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

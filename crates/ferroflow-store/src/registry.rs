@@ -8,6 +8,7 @@ use ferroflow_core::search::{
     mentions_prompt_tag, RegistryClause, RegistryOrder, RegistryOrderKey, RegistryStringAttribute, PROMPT_TAG,
 };
 
+use crate::auth::ResourceType;
 use crate::rows::{paginate, split_page};
 use crate::search::{direction, string_condition};
 use crate::sql::Sql;
@@ -27,6 +28,8 @@ pub struct RegistrySearch {
     pub max_results: i64,
     /// Rows to skip (from the page token).
     pub offset: u64,
+    /// The registered models the caller may read.
+    pub visible: ferroflow_auth::Visible,
 }
 
 /// The fields of `model-versions/create`, with the source already checked and resolved.
@@ -122,7 +125,8 @@ impl SqlStore {
         for tag in tags {
             upsert_tag(self, &mut tx, "registered_model_tags", name, None, tag).await?;
         }
-        tx.commit().await?;
+        self.grant_creator(&mut tx, ResourceType::RegisteredModel, name).await?;
+        self.commit(tx).await?;
         self.get_registered_model(name).await
     }
 
@@ -230,7 +234,12 @@ impl SqlStore {
         if rename.query().execute(&mut *tx).await?.rows_affected() == 0 {
             return Err(model_not_found(name));
         }
-        tx.commit().await?;
+        let mut grants = self.sql("UPDATE grants SET resource_id = ");
+        grants.arg(new_name).push(" WHERE resource_type = 'registered_model' AND resource_id = ").arg(name);
+        if grants.query().execute(&mut *tx).await?.rows_affected() > 0 {
+            self.bump_auth_epoch(&mut tx).await?;
+        }
+        self.commit(tx).await?;
         self.get_registered_model(new_name).await
     }
 
@@ -242,7 +251,7 @@ impl SqlStore {
         let mut sql = self.sql("UPDATE registered_models SET description = ");
         sql.arg(description.map(str::to_owned)).push(", last_updated_timestamp = ").arg(now_ms());
         sql.push(" WHERE name = ").arg(name);
-        if sql.query().execute(&self.write).await?.rows_affected() == 0 {
+        if self.execute_write(&sql).await? == 0 {
             return Err(model_not_found(name));
         }
         self.get_registered_model(name).await
@@ -253,12 +262,19 @@ impl SqlStore {
     /// # Errors
     /// `NotFound`.
     pub async fn delete_registered_model(&self, name: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let mut sql = self.sql("DELETE FROM registered_models WHERE name = ");
         sql.arg(name);
-        if sql.query().execute(&self.write).await?.rows_affected() == 0 {
+        if sql.query().execute(&mut *tx).await?.rows_affected() == 0 {
             return Err(model_not_found(name));
         }
-        Ok(())
+        // A model created later under the same name inherits nothing.
+        let mut grants = self.sql("DELETE FROM grants WHERE resource_type = 'registered_model' AND resource_id = ");
+        grants.arg(name);
+        if grants.query().execute(&mut *tx).await?.rows_affected() > 0 {
+            self.bump_auth_epoch(&mut tx).await?;
+        }
+        self.commit(tx).await
     }
 
     /// Sets a tag on a registered model.
@@ -269,7 +285,7 @@ impl SqlStore {
         let mut tx = self.begin_write().await?;
         self.touch_model(&mut tx, name).await?;
         upsert_tag(self, &mut tx, "registered_model_tags", name, None, tag).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -283,7 +299,7 @@ impl SqlStore {
         let mut sql = self.sql("DELETE FROM registered_model_tags WHERE name = ");
         sql.arg(name).push(" AND key = ").arg(key);
         sql.query().execute(&mut *tx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -304,6 +320,7 @@ impl SqlStore {
     pub async fn search_registered_models(&self, search: &RegistrySearch) -> Result<Page<RegisteredModel>> {
         let mut sql = self.sql(&format!("{MODEL_SELECT} WHERE 1 = 1"));
         registry_filter(self, &mut sql, &search.filter, "rm", false);
+        sql.and_visible("rm.name", &search.visible, false);
         let mut order: Vec<String> = search
             .order_by
             .iter()
@@ -332,6 +349,7 @@ impl SqlStore {
     pub async fn search_model_versions(&self, search: &RegistrySearch) -> Result<Page<ModelVersion>> {
         let mut sql = self.sql(&format!("{VERSION_SELECT} WHERE mv.current_stage <> '{DELETED_STAGE}'"));
         registry_filter(self, &mut sql, &search.filter, "mv", true);
+        sql.and_visible("mv.name", &search.visible, false);
         let mut order: Vec<String> = Vec::new();
         for o in &search.order_by {
             let column = match o.key {
@@ -417,7 +435,7 @@ impl SqlStore {
         for tag in &request.tags {
             upsert_tag(self, &mut tx, "model_version_tags", &request.name, Some(number), tag).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.get_model_version(&request.name, number).await
     }
 
@@ -444,7 +462,7 @@ impl SqlStore {
         let mut sql = self.sql("UPDATE model_versions SET description = ");
         sql.arg(description.map(str::to_owned)).push(", last_updated_timestamp = ").arg(now_ms());
         self.where_version(&mut sql, name, number);
-        if sql.query().execute(&self.write).await?.rows_affected() == 0 {
+        if self.execute_write(&sql).await? == 0 {
             return Err(version_not_found(name, number));
         }
         self.get_model_version(name, number).await
@@ -475,7 +493,7 @@ impl SqlStore {
         tags.arg(name).push(" AND version = ").arg(number);
         tags.query().execute(&mut *tx).await?;
         self.touch_model(&mut tx, name).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -506,7 +524,7 @@ impl SqlStore {
             archive.query().execute(&mut *tx).await?;
         }
         self.touch_model(&mut tx, name).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.get_model_version(name, number).await
     }
 
@@ -518,7 +536,7 @@ impl SqlStore {
         let mut tx = self.begin_write().await?;
         self.touch_version(&mut tx, name, number).await?;
         upsert_tag(self, &mut tx, "model_version_tags", name, Some(number), tag).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -532,7 +550,7 @@ impl SqlStore {
         let mut sql = self.sql("DELETE FROM model_version_tags WHERE name = ");
         sql.arg(name).push(" AND version = ").arg(number).push(" AND key = ").arg(key);
         sql.query().execute(&mut *tx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -562,7 +580,7 @@ impl SqlStore {
         sql.push(")").on_conflict_update("(name, alias)", &["version"]);
         sql.query().execute(&mut *tx).await?;
         self.touch_model(&mut tx, name).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -576,7 +594,7 @@ impl SqlStore {
         let mut sql = self.sql("DELETE FROM registered_model_aliases WHERE name = ");
         sql.arg(name).push(" AND alias = ").arg(alias);
         sql.query().execute(&mut *tx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

@@ -117,7 +117,7 @@ impl SqlStore {
             .push(", 'active')");
         insert.query().execute(&mut *tx).await?;
         self.upsert_run_tags(&mut tx, &info.run_id, info.experiment_id, &tags).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         tags.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(Run {
             info,
@@ -362,7 +362,7 @@ impl SqlStore {
             let tag = KeyValue { key: tags::RUN_NAME.to_owned(), value: name };
             self.upsert_run_tags(&mut tx, run_id, info.experiment_id, std::slice::from_ref(&tag)).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(info)
     }
 
@@ -388,7 +388,7 @@ impl SqlStore {
         let deleted_time = (stage == LifecycleStage::Deleted).then(now_ms);
         let mut sql = self.sql("UPDATE runs SET lifecycle_stage = ");
         sql.arg(stage.as_str()).push(", deleted_time = ").arg(deleted_time).push(" WHERE run_id = ").arg(run_id);
-        if sql.query().execute(&self.write).await?.rows_affected() == 0 {
+        if self.execute_write(&sql).await? == 0 {
             return Err(run_not_found(run_id));
         }
         Ok(())
@@ -407,7 +407,7 @@ impl SqlStore {
         if sql.query().execute(&mut *tx).await?.rows_affected() == 0 {
             return Err(Error::NotFound(format!("No tag with name: {key} in run with id {run_id}")));
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -471,7 +471,7 @@ impl SqlStore {
             sql.arg(run_id).push(", ").arg(model_id.as_str()).push(")").on_conflict_ignore("");
             sql.query().execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -525,7 +525,7 @@ impl SqlStore {
             sql.push(")").on_conflict_update("(run_id, model_id)", &["step"]);
             sql.query().execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }

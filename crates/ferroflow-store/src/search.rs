@@ -43,6 +43,8 @@ pub struct ExperimentSearch {
     pub order_by: Vec<ExperimentOrder>,
     /// Rows to skip (from the page token).
     pub offset: u64,
+    /// The experiments the caller may read.
+    pub visible: ferroflow_auth::Visible,
 }
 
 impl SqlStore {
@@ -109,6 +111,7 @@ impl SqlStore {
             sql.push(" AND ");
             experiment_clause_sql(&mut sql, self.dialect, clause);
         }
+        sql.and_visible("e.experiment_id", &search.visible, true);
         sql.push(" ORDER BY ").push(&experiment_order(&search.order_by));
         paginate(&mut sql, search.max_results, search.offset);
         let rows: Vec<ExperimentRow> = self.read_rows(EXPERIMENT_FIELDS, &sql).await?;

@@ -197,6 +197,32 @@ impl Sql {
         self.membership(column, true, &Members::ints(ids))
     }
 
+    /// Appends ` AND <the caller may read column>`: nothing for [`Visible::All`], a `NOT IN` or `IN`
+    /// list otherwise. With `integers`, ids that are not integers match nothing.
+    ///
+    /// [`Visible::All`]: ferroflow_auth::Visible::All
+    pub fn and_visible(&mut self, column: &str, visible: &ferroflow_auth::Visible, integers: bool) -> &mut Self {
+        use ferroflow_auth::Visible;
+        let (ids, negated) = match visible {
+            Visible::All => return self,
+            Visible::AllExcept(ids) => (ids, true),
+            Visible::Only(ids) => (ids, false),
+        };
+        if ids.is_empty() {
+            return if negated { self } else { self.push(" AND 1 = 0") };
+        }
+        self.push(" AND ");
+        if integers {
+            let ints: Vec<i64> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+            if ints.is_empty() {
+                return self.push(if negated { "1 = 1" } else { "1 = 0" });
+            }
+            self.membership(column, negated, &Members::ints(&ints))
+        } else {
+            self.membership(column, negated, &Members::text(ids))
+        }
+    }
+
     /// The membership test, spelled so that each engine's planner can use the index on `column`. A
     /// short list binds each item, which the planners treat as constants (an index range per item, and
     /// estimates from the column's statistics). A longer one is one JSON array, so the statement text
