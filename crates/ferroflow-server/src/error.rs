@@ -20,6 +20,8 @@ pub enum ErrorCode {
     InvalidState,
     /// No such endpoint (or method).
     EndpointNotFound,
+    /// The caller is not logged in (missing, malformed or wrong credentials).
+    Unauthenticated,
     /// The caller may not do this (e.g. a refused Host header).
     PermissionDenied,
     /// The server cannot do this (e.g. multipart downloads).
@@ -40,6 +42,7 @@ impl ErrorCode {
             Self::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
             Self::InvalidState => "INVALID_STATE",
             Self::EndpointNotFound => "ENDPOINT_NOT_FOUND",
+            Self::Unauthenticated => "UNAUTHENTICATED",
             Self::PermissionDenied => "PERMISSION_DENIED",
             Self::NotImplemented => "NOT_IMPLEMENTED",
             Self::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
@@ -56,6 +59,7 @@ impl ErrorCode {
                 StatusCode::BAD_REQUEST
             }
             Self::ResourceDoesNotExist | Self::EndpointNotFound => StatusCode::NOT_FOUND,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::PermissionDenied => StatusCode::FORBIDDEN,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -4,6 +4,7 @@
 //! A library so tests can build the [`router`] and call it in-process, or [`serve`] it on a listener
 //! they bound themselves (port 0).
 
+pub mod auth;
 pub mod error;
 mod extract;
 mod handlers;
@@ -37,6 +38,8 @@ pub struct ServerConfig {
     pub cors_allowed_origins: Vec<String>,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Access control and the audit log; `None` leaves the server open, as MLflow's is by default.
+    pub auth: Option<auth::AuthConfig>,
 }
 
 /// What every tracking handler can reach.
@@ -59,12 +62,23 @@ pub struct Services {
 
 /// The application with all middleware, ready to serve.
 ///
-/// Layer order, outermost first: panic guard, trace span, Host check, CORS, security headers, body limit.
-/// The body limit applies to JSON requests; artifact uploads are streamed and not limited.
+/// Layer order, outermost first: panic guard, trace span, Host check, CORS, access control (with
+/// `auth`), security headers, body limit. The body limit applies to JSON requests; artifact uploads
+/// are streamed and not limited.
+///
+/// # Panics
+/// With `auth` on but the tracking service off: access control needs the tracking database (the
+/// command line refuses that combination).
 pub fn router(services: Services, config: &ServerConfig) -> Router {
-    let mut app = router::routes(services.tracking, services.artifacts, config.max_body_bytes)
-        .layer(DefaultBodyLimit::max(config.max_body_bytes));
+    let store = services.tracking.as_ref().map(|t| t.store.clone());
+    let (routes, declared) = router::routes(services.tracking, services.artifacts, config.max_body_bytes);
+    let mut app = routes.layer(DefaultBodyLimit::max(config.max_body_bytes));
     app = app.layer(middleware::from_fn(security::security_headers));
+    if let Some(auth) = &config.auth {
+        let store = store.expect("access control needs the tracking store");
+        let gate = auth::Gate::new(store, auth.clone(), &declared, config.max_body_bytes);
+        app = app.layer(middleware::from_fn_with_state(Arc::new(gate), auth::gate::check));
+    }
     if let Some(cors) = cors_layer(&config.cors_allowed_origins) {
         app = app.layer(cors);
     }
@@ -106,5 +120,20 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The route table's declarations (path and, per method, operation and access), for tests that walk
+/// it.
+pub fn declared_routes() -> Vec<auth::Declared> {
+    router::routes(None, None, 1024).1
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -2,125 +2,440 @@
 //! `/api/2.0/mlflow` and again under `/ajax-api/2.0/mlflow` (the web UI's prefix); the artifact proxy
 //! likewise under `/api/2.0/mlflow-artifacts` and `/ajax-api/2.0/mlflow-artifacts`.
 
+use axum::handler::Handler;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::IntoResponse as _;
-use axum::routing::{any, delete, get, patch, post, put};
+use axum::routing::{any, MethodFilter, MethodRouter};
 use axum::{middleware, Router};
+use ferroflow_auth::Permission;
 
+use crate::auth::{Access, Declared, Endpoint, Target};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::artifacts::{self, Artifacts};
-use crate::handlers::{experiments, logged_models, metrics, registry, runs, server};
+use crate::handlers::{audit, experiments, logged_models, metrics, registry, runs, server, users};
 use crate::{retry, AppState};
 
-fn tracking_api() -> Router<AppState> {
-    Router::new()
-        .route("/experiments/create", post(experiments::create_experiment))
-        .route("/experiments/get", get(experiments::get_experiment))
-        .route("/experiments/get-by-name", get(experiments::get_experiment_by_name))
-        .route("/experiments/search", post(experiments::search_experiments).get(experiments::search_experiments))
-        .route("/experiments/delete", post(experiments::delete_experiment))
-        .route("/experiments/restore", post(experiments::restore_experiment))
-        .route("/experiments/update", post(experiments::update_experiment))
-        .route("/experiments/set-experiment-tag", post(experiments::set_experiment_tag))
-        .route("/experiments/delete-experiment-tag", post(experiments::delete_experiment_tag))
-        .route("/runs/create", post(runs::create_run))
-        .route("/runs/get", get(runs::get_run))
-        .route("/runs/update", post(runs::update_run))
-        .route("/runs/delete", post(runs::delete_run))
-        .route("/runs/restore", post(runs::restore_run))
-        .route("/runs/search", post(runs::search_runs).get(runs::search_runs))
-        .route("/runs/set-tag", post(runs::set_tag))
-        .route("/runs/delete-tag", post(runs::delete_tag))
-        .route("/runs/log-metric", post(runs::log_metric))
-        .route("/runs/log-parameter", post(runs::log_param))
-        .route("/runs/log-batch", post(runs::log_batch))
-        .route("/runs/log-inputs", post(runs::log_inputs))
-        .route("/runs/outputs", post(runs::log_outputs))
-        .route("/logged-models", post(logged_models::create_logged_model))
-        .route("/logged-models/search", post(logged_models::search_logged_models))
+/// The route table: the only way routes are added. Each method of each path is declared with its
+/// operation name, whether it writes, and who may call it, so a route cannot exist without a
+/// permission (the auth middleware also refuses any path that is not declared here).
+struct Table<S> {
+    routes: Vec<(&'static str, MethodRouter<S>, Vec<Endpoint>)>,
+}
+
+/// One method of a route: its declaration and its handler.
+struct Ep<S> {
+    endpoint: Endpoint,
+    router: MethodRouter<S>,
+}
+
+fn endpoint<S, H, T>(method: Method, action: &'static str, access: Access, writes: bool, handler: H) -> Ep<S>
+where
+    S: Clone + Send + Sync + 'static,
+    H: Handler<T, S>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("route methods are standard");
+    Ep { endpoint: Endpoint { method, action, access, writes }, router: axum::routing::on(filter, handler) }
+}
+
+/// A method that only reads.
+fn read<S, H, T>(method: Method, action: &'static str, access: Access, handler: H) -> Ep<S>
+where
+    S: Clone + Send + Sync + 'static,
+    H: Handler<T, S>,
+    T: 'static,
+{
+    endpoint(method, action, access, false, handler)
+}
+
+/// A method that changes state (its call always leaves an audit event).
+fn write<S, H, T>(method: Method, action: &'static str, access: Access, handler: H) -> Ep<S>
+where
+    S: Clone + Send + Sync + 'static,
+    H: Handler<T, S>,
+    T: 'static,
+{
+    endpoint(method, action, access, true, handler)
+}
+
+impl<S: Clone + Send + Sync + 'static> Table<S> {
+    fn new() -> Self {
+        Self { routes: Vec::new() }
+    }
+
+    fn route(mut self, path: &'static str, methods: impl IntoIterator<Item = Ep<S>>) -> Self {
+        let mut router = MethodRouter::new();
+        let mut endpoints = Vec::new();
+        for ep in methods {
+            router = router.merge(ep.router);
+            endpoints.push(ep.endpoint);
+        }
+        self.routes.push((path, router, endpoints));
+        self
+    }
+
+    /// The declarations, under each of `prefixes`.
+    fn declared(&self, prefixes: &[&str]) -> Vec<Declared> {
+        prefixes
+            .iter()
+            .flat_map(|prefix| {
+                self.routes.iter().map(move |(path, _, endpoints)| Declared {
+                    path: format!("{prefix}{path}"),
+                    endpoints: endpoints.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn into_router(self) -> Router<S> {
+        self.routes.into_iter().fold(Router::new(), |router, (path, methods, _)| router.route(path, methods))
+    }
+}
+
+const READ: Permission = Permission::Read;
+const EDIT: Permission = Permission::Edit;
+const MANAGE: Permission = Permission::Manage;
+const GET: Method = Method::GET;
+const POST: Method = Method::POST;
+const PATCH: Method = Method::PATCH;
+const PUT: Method = Method::PUT;
+const DELETE: Method = Method::DELETE;
+
+fn need(target: Target, level: Permission) -> Access {
+    Access::Need(target, level)
+}
+
+#[allow(clippy::too_many_lines)] // one line per endpoint, as MLflow's REST reference lists them
+fn tracking_api() -> Table<AppState> {
+    use Access::{Admin, Authenticated};
+    use Target::{Experiment, ExperimentName, LoggedModel, ModelVersionSource, RegisteredModel, Run, Runs};
+    Table::new()
+        .route("/experiments/create", [write(POST, "CreateExperiment", Authenticated, experiments::create_experiment)])
+        .route("/experiments/get", [read(GET, "GetExperiment", need(Experiment, READ), experiments::get_experiment)])
+        .route(
+            "/experiments/get-by-name",
+            [read(GET, "GetExperimentByName", need(ExperimentName, READ), experiments::get_experiment_by_name)],
+        )
+        .route(
+            "/experiments/search",
+            [
+                read(POST, "SearchExperiments", Authenticated, experiments::search_experiments),
+                read(GET, "SearchExperiments", Authenticated, experiments::search_experiments),
+            ],
+        )
+        .route("/experiments/delete", [write(POST, "DeleteExperiment", need(Experiment, MANAGE), experiments::delete_experiment)])
+        .route(
+            "/experiments/restore",
+            [write(POST, "RestoreExperiment", need(Experiment, MANAGE), experiments::restore_experiment)],
+        )
+        .route("/experiments/update", [write(POST, "UpdateExperiment", need(Experiment, EDIT), experiments::update_experiment)])
+        .route(
+            "/experiments/set-experiment-tag",
+            [write(POST, "SetExperimentTag", need(Experiment, EDIT), experiments::set_experiment_tag)],
+        )
+        .route(
+            "/experiments/delete-experiment-tag",
+            [write(POST, "DeleteExperimentTag", need(Experiment, EDIT), experiments::delete_experiment_tag)],
+        )
+        .route("/runs/create", [write(POST, "CreateRun", need(Experiment, EDIT), runs::create_run)])
+        .route("/runs/get", [read(GET, "GetRun", need(Run, READ), runs::get_run)])
+        .route("/runs/update", [write(POST, "UpdateRun", need(Run, EDIT), runs::update_run)])
+        .route("/runs/delete", [write(POST, "DeleteRun", need(Run, MANAGE), runs::delete_run)])
+        .route("/runs/restore", [write(POST, "RestoreRun", need(Run, MANAGE), runs::restore_run)])
+        .route(
+            "/runs/search",
+            [
+                read(POST, "SearchRuns", Authenticated, runs::search_runs),
+                read(GET, "SearchRuns", Authenticated, runs::search_runs),
+            ],
+        )
+        .route("/runs/set-tag", [write(POST, "SetTag", need(Run, EDIT), runs::set_tag)])
+        .route("/runs/delete-tag", [write(POST, "DeleteTag", need(Run, EDIT), runs::delete_tag)])
+        .route("/runs/log-metric", [write(POST, "LogMetric", need(Run, EDIT), runs::log_metric)])
+        .route("/runs/log-parameter", [write(POST, "LogParam", need(Run, EDIT), runs::log_param)])
+        .route("/runs/log-batch", [write(POST, "LogBatch", need(Run, EDIT), runs::log_batch)])
+        .route("/runs/log-inputs", [write(POST, "LogInputs", need(Run, EDIT), runs::log_inputs)])
+        .route("/runs/outputs", [write(POST, "LogOutputs", need(Run, EDIT), runs::log_outputs)])
+        .route("/logged-models", [write(POST, "CreateLoggedModel", need(Experiment, EDIT), logged_models::create_logged_model)])
+        .route("/logged-models/search", [read(POST, "SearchLoggedModels", Authenticated, logged_models::search_logged_models)])
         .route(
             "/logged-models/{model_id}",
-            get(logged_models::get_logged_model)
-                .patch(logged_models::finalize_logged_model)
-                .delete(logged_models::delete_logged_model),
+            [
+                read(GET, "GetLoggedModel", need(LoggedModel, READ), logged_models::get_logged_model),
+                write(PATCH, "FinalizeLoggedModel", need(LoggedModel, EDIT), logged_models::finalize_logged_model),
+                write(DELETE, "DeleteLoggedModel", need(LoggedModel, MANAGE), logged_models::delete_logged_model),
+            ],
         )
-        .route("/logged-models/{model_id}/tags", patch(logged_models::set_logged_model_tags))
-        .route("/logged-models/{model_id}/tags/{*key}", delete(logged_models::delete_logged_model_tag))
-        .route("/logged-models/{model_id}/params", post(logged_models::log_logged_model_params))
-        .route("/registered-models/create", post(registry::create_registered_model))
-        .route("/registered-models/get", get(registry::get_registered_model))
-        .route("/registered-models/rename", post(registry::rename_registered_model))
-        .route("/registered-models/update", patch(registry::update_registered_model))
-        .route("/registered-models/delete", delete(registry::delete_registered_model))
+        .route(
+            "/logged-models/{model_id}/tags",
+            [write(PATCH, "SetLoggedModelTags", need(LoggedModel, EDIT), logged_models::set_logged_model_tags)],
+        )
+        .route(
+            "/logged-models/{model_id}/tags/{*key}",
+            [write(DELETE, "DeleteLoggedModelTag", need(LoggedModel, EDIT), logged_models::delete_logged_model_tag)],
+        )
+        .route(
+            "/logged-models/{model_id}/params",
+            [write(POST, "LogLoggedModelParams", need(LoggedModel, EDIT), logged_models::log_logged_model_params)],
+        )
+        .route(
+            "/registered-models/create",
+            [write(POST, "CreateRegisteredModel", Authenticated, registry::create_registered_model)],
+        )
+        .route(
+            "/registered-models/get",
+            [read(GET, "GetRegisteredModel", need(RegisteredModel, READ), registry::get_registered_model)],
+        )
+        .route(
+            "/registered-models/rename",
+            [write(POST, "RenameRegisteredModel", need(RegisteredModel, EDIT), registry::rename_registered_model)],
+        )
+        .route(
+            "/registered-models/update",
+            [write(PATCH, "UpdateRegisteredModel", need(RegisteredModel, EDIT), registry::update_registered_model)],
+        )
+        .route(
+            "/registered-models/delete",
+            [write(DELETE, "DeleteRegisteredModel", need(RegisteredModel, MANAGE), registry::delete_registered_model)],
+        )
         .route(
             "/registered-models/search",
-            get(registry::search_registered_models).post(registry::search_registered_models),
+            [
+                read(GET, "SearchRegisteredModels", Authenticated, registry::search_registered_models),
+                read(POST, "SearchRegisteredModels", Authenticated, registry::search_registered_models),
+            ],
         )
         .route(
             "/registered-models/get-latest-versions",
-            post(registry::get_latest_versions).get(registry::get_latest_versions),
+            [
+                read(POST, "GetLatestVersions", need(RegisteredModel, READ), registry::get_latest_versions),
+                read(GET, "GetLatestVersions", need(RegisteredModel, READ), registry::get_latest_versions),
+            ],
         )
-        .route("/registered-models/set-tag", post(registry::set_registered_model_tag))
-        .route("/registered-models/delete-tag", delete(registry::delete_registered_model_tag))
+        .route(
+            "/registered-models/set-tag",
+            [write(POST, "SetRegisteredModelTag", need(RegisteredModel, EDIT), registry::set_registered_model_tag)],
+        )
+        .route(
+            "/registered-models/delete-tag",
+            [write(DELETE, "DeleteRegisteredModelTag", need(RegisteredModel, EDIT), registry::delete_registered_model_tag)],
+        )
         .route(
             "/registered-models/alias",
-            post(registry::set_alias).delete(registry::delete_alias).get(registry::get_by_alias),
+            [
+                write(POST, "SetRegisteredModelAlias", need(RegisteredModel, EDIT), registry::set_alias),
+                write(DELETE, "DeleteRegisteredModelAlias", need(RegisteredModel, EDIT), registry::delete_alias),
+                read(GET, "GetModelVersionByAlias", need(RegisteredModel, READ), registry::get_by_alias),
+            ],
         )
-        .route("/model-versions/create", post(registry::create_model_version))
-        .route("/model-versions/get", get(registry::get_model_version))
-        .route("/model-versions/update", patch(registry::update_model_version))
-        .route("/model-versions/delete", delete(registry::delete_model_version))
-        .route("/model-versions/search", get(registry::search_model_versions).post(registry::search_model_versions))
-        .route("/model-versions/transition-stage", post(registry::transition_stage))
-        .route("/model-versions/get-download-uri", get(registry::get_download_uri))
-        .route("/model-versions/set-tag", post(registry::set_model_version_tag))
-        .route("/model-versions/delete-tag", delete(registry::delete_model_version_tag))
-        .route("/metrics/get-history", get(metrics::get_metric_history))
-        .route("/metrics/get-history-bulk-interval", get(metrics::get_metric_history_bulk_interval))
+        .route(
+            "/model-versions/create",
+            [write(POST, "CreateModelVersion", need(ModelVersionSource, EDIT), registry::create_model_version)],
+        )
+        .route("/model-versions/get", [read(GET, "GetModelVersion", need(RegisteredModel, READ), registry::get_model_version)])
+        .route(
+            "/model-versions/update",
+            [write(PATCH, "UpdateModelVersion", need(RegisteredModel, EDIT), registry::update_model_version)],
+        )
+        .route(
+            "/model-versions/delete",
+            [write(DELETE, "DeleteModelVersion", need(RegisteredModel, MANAGE), registry::delete_model_version)],
+        )
+        .route(
+            "/model-versions/search",
+            [
+                read(GET, "SearchModelVersions", Authenticated, registry::search_model_versions),
+                read(POST, "SearchModelVersions", Authenticated, registry::search_model_versions),
+            ],
+        )
+        .route(
+            "/model-versions/transition-stage",
+            [write(POST, "TransitionModelVersionStage", need(RegisteredModel, EDIT), registry::transition_stage)],
+        )
+        .route(
+            "/model-versions/get-download-uri",
+            [read(GET, "GetModelVersionDownloadUri", need(RegisteredModel, READ), registry::get_download_uri)],
+        )
+        .route(
+            "/model-versions/set-tag",
+            [write(POST, "SetModelVersionTag", need(RegisteredModel, EDIT), registry::set_model_version_tag)],
+        )
+        .route(
+            "/model-versions/delete-tag",
+            [write(DELETE, "DeleteModelVersionTag", need(RegisteredModel, MANAGE), registry::delete_model_version_tag)],
+        )
+        .route("/metrics/get-history", [read(GET, "GetMetricHistory", need(Run, READ), metrics::get_metric_history)])
+        .route(
+            "/metrics/get-history-bulk-interval",
+            [read(GET, "GetMetricHistoryBulkInterval", need(Runs, READ), metrics::get_metric_history_bulk_interval)],
+        )
+        // MLflow's basic-auth app (2.x endpoints).
+        .route("/users/create", [write(POST, "CreateUser", Admin, users::create_user)])
+        .route("/users/get", [read(GET, "GetUser", Authenticated, users::get_user)])
+        .route("/users/current", [read(GET, "GetCurrentUser", Authenticated, users::current_user)])
+        .route("/users/list", [read(GET, "ListUsers", Admin, users::list_users)])
+        .route("/users/update-password", [write(PATCH, "UpdateUserPassword", Authenticated, users::update_password)])
+        .route("/users/update-admin", [write(PATCH, "UpdateUserAdmin", Admin, users::update_admin)])
+        .route("/users/delete", [write(DELETE, "DeleteUser", Admin, users::delete_user)])
+        .route(
+            "/experiments/permissions/create",
+            [write(POST, "CreateExperimentPermission", need(Experiment, MANAGE), users::create_experiment_permission)],
+        )
+        .route(
+            "/experiments/permissions/get",
+            [read(GET, "GetExperimentPermission", need(Experiment, MANAGE), users::get_experiment_permission)],
+        )
+        .route(
+            "/experiments/permissions/update",
+            [write(PATCH, "UpdateExperimentPermission", need(Experiment, MANAGE), users::update_experiment_permission)],
+        )
+        .route(
+            "/experiments/permissions/delete",
+            [write(DELETE, "DeleteExperimentPermission", need(Experiment, MANAGE), users::delete_experiment_permission)],
+        )
+        .route(
+            "/registered-models/permissions/create",
+            [write(POST, "CreateRegisteredModelPermission", need(RegisteredModel, MANAGE), users::create_model_permission)],
+        )
+        .route(
+            "/registered-models/permissions/get",
+            [read(GET, "GetRegisteredModelPermission", need(RegisteredModel, MANAGE), users::get_model_permission)],
+        )
+        .route(
+            "/registered-models/permissions/update",
+            [write(PATCH, "UpdateRegisteredModelPermission", need(RegisteredModel, MANAGE), users::update_model_permission)],
+        )
+        .route(
+            "/registered-models/permissions/delete",
+            [write(DELETE, "DeleteRegisteredModelPermission", need(RegisteredModel, MANAGE), users::delete_model_permission)],
+        )
 }
 
-fn artifacts_api() -> Router<Artifacts> {
-    Router::new()
-        .route("/artifacts", get(artifacts::list))
-        .route("/artifacts/{*path}", get(artifacts::download).put(artifacts::upload).delete(artifacts::delete))
-        .route("/mpu/create/{*path}", post(artifacts::create_multipart))
-        .route("/mpu/complete/{*path}", post(artifacts::complete_multipart))
-        .route("/mpu/abort/{*path}", post(artifacts::abort_multipart))
-        .route("/mpu/part/{*path}", put(artifacts::upload_part))
-        .route("/presigned/{*path}", get(artifacts::presigned_download))
+/// MLflow's API 3.0 routes of the basic-auth app: per-user grants.
+fn tracking_api_v3() -> Table<AppState> {
+    use Access::Authenticated;
+    Table::new()
+        .route("/users/permissions/grant", [write(POST, "GrantUserPermission", need(Target::Named, MANAGE), users::grant_user_permission)])
+        .route(
+            "/users/permissions/revoke",
+            [write(POST, "RevokeUserPermission", need(Target::Named, MANAGE), users::revoke_user_permission)],
+        )
+        .route("/users/permissions/get", [read(GET, "GetUserPermission", Authenticated, users::get_user_permission)])
+        .route("/users/permissions/list", [read(GET, "ListUserPermissions", Authenticated, users::list_user_permissions)])
+        .route(
+            "/users/current/permissions",
+            [read(GET, "ListCurrentUserPermissions", Authenticated, users::list_current_user_permissions)],
+        )
 }
 
-/// All routes, without middleware. A service that is off (`None`) answers 503 on its routes, as MLflow
-/// does for `--artifacts-only` and `--no-serve-artifacts`.
-pub fn routes(tracking: Option<AppState>, artifacts: Option<Artifacts>, max_body_bytes: usize) -> Router {
+/// ferroflow's own management API: groups, tokens, grant listings, the audit log.
+fn ferroflow_api() -> Table<AppState> {
+    use Access::{Admin, Auditor, Authenticated};
+    Table::new()
+        .route(
+            "/groups",
+            [read(GET, "ListGroups", Authenticated, users::list_groups), write(POST, "CreateGroup", Admin, users::create_group)],
+        )
+        .route("/groups/delete", [write(POST, "DeleteGroup", Admin, users::delete_group)])
+        .route("/groups/members/add", [write(POST, "AddGroupMember", Admin, users::add_group_member)])
+        .route("/groups/members/remove", [write(POST, "RemoveGroupMember", Admin, users::remove_group_member)])
+        .route(
+            "/tokens",
+            [read(GET, "ListTokens", Authenticated, users::list_tokens), write(POST, "CreateToken", Authenticated, users::create_token)],
+        )
+        .route("/tokens/revoke", [write(POST, "RevokeToken", Authenticated, users::revoke_token)])
+        .route(
+            "/grants",
+            [
+                read(GET, "ListGrants", need(Target::Named, MANAGE), users::list_grants),
+                write(POST, "PutGrant", need(Target::Named, MANAGE), users::put_grant),
+            ],
+        )
+        .route("/grants/delete", [write(POST, "DeleteGrant", need(Target::Named, MANAGE), users::delete_grant)])
+        .route("/audit/search", [read(GET, "SearchAuditEvents", Auditor, audit::search_events)])
+}
+
+fn artifacts_api() -> Table<Artifacts> {
+    use Target::Artifact;
+    Table::new()
+        .route("/artifacts", [read(GET, "ListArtifacts", need(Artifact, READ), artifacts::list)])
+        .route(
+            "/artifacts/{*path}",
+            [
+                read(GET, "DownloadArtifact", need(Artifact, READ), artifacts::download),
+                write(PUT, "UploadArtifact", need(Artifact, EDIT), artifacts::upload),
+                write(DELETE, "DeleteArtifact", need(Artifact, MANAGE), artifacts::delete),
+            ],
+        )
+        .route("/mpu/create/{*path}", [write(POST, "CreateMultipartUpload", need(Artifact, EDIT), artifacts::create_multipart)])
+        .route(
+            "/mpu/complete/{*path}",
+            [write(POST, "CompleteMultipartUpload", need(Artifact, EDIT), artifacts::complete_multipart)],
+        )
+        .route("/mpu/abort/{*path}", [write(POST, "AbortMultipartUpload", need(Artifact, EDIT), artifacts::abort_multipart)])
+        .route("/mpu/part/{*path}", [write(PUT, "UploadPart", need(Artifact, EDIT), artifacts::upload_part)])
+        .route("/presigned/{*path}", [read(GET, "PresignedDownload", need(Artifact, READ), artifacts::presigned_download)])
+}
+
+/// Routes outside the services, served even when one is off.
+fn root_api(offer_multipart: bool) -> Table<()> {
+    let server_info = move || server::server_info(offer_multipart);
+    Table::new()
+        .route("/api/3.0/mlflow/server-info", [read(GET, "GetServerInfo", Access::Public, server_info)])
+        .route("/ajax-api/3.0/mlflow/server-info", [read(GET, "GetServerInfo", Access::Public, server_info)])
+        .route("/health", [read(GET, "Health", Access::Public, server::health)])
+        .route("/version", [read(GET, "Version", Access::Public, server::version)])
+}
+
+const TRACKING_PREFIXES: [&str; 2] = ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"];
+const TRACKING_V3_PREFIXES: [&str; 2] = ["/api/3.0/mlflow", "/ajax-api/3.0/mlflow"];
+const FERROFLOW_PREFIXES: [&str; 2] = ["/api/2.0/ferroflow", "/ajax-api/2.0/ferroflow"];
+const ARTIFACT_PREFIXES: [&str; 2] = ["/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"];
+
+/// All routes, without middleware, and their declarations. A service that is off (`None`) answers
+/// 503 on its routes, as MLflow does for `--artifacts-only` and `--no-serve-artifacts`.
+pub fn routes(tracking: Option<AppState>, artifacts: Option<Artifacts>, max_body_bytes: usize) -> (Router, Vec<Declared>) {
     // As MLflow does, multipart uploads are offered for buckets only (on local disk one streamed PUT is
     // faster); the mpu routes work for local destinations all the same.
     let offer_multipart = artifacts.as_ref().is_some_and(|store| store.is_object_store());
+    let mut declared = Vec::new();
     let mut router = Router::new();
-    for prefix in ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"] {
-        router = match &tracking {
-            Some(state) => router.nest(
-                prefix,
-                tracking_api()
-                    .with_state(state.clone())
-                    .layer(middleware::from_fn_with_state(max_body_bytes, retry::retry_transient)),
-            ),
-            None => router.route(&format!("{prefix}/{{*rest}}"), any(tracking_disabled)),
-        };
+    for (table, prefixes) in [
+        (tracking_api(), TRACKING_PREFIXES),
+        (tracking_api_v3(), TRACKING_V3_PREFIXES),
+        (ferroflow_api(), FERROFLOW_PREFIXES),
+    ] {
+        declared.extend(table.declared(&prefixes));
+        let table = table.into_router();
+        for prefix in prefixes {
+            router = match &tracking {
+                Some(state) => router.nest(
+                    prefix,
+                    table
+                        .clone()
+                        .with_state(state.clone())
+                        .layer(middleware::from_fn_with_state(max_body_bytes, retry::retry_transient)),
+                ),
+                None => router.route(&format!("{prefix}/{{*rest}}"), any(tracking_disabled)),
+            };
+        }
     }
-    for prefix in ["/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"] {
+    let table = artifacts_api();
+    declared.extend(table.declared(&ARTIFACT_PREFIXES));
+    let table = table.into_router();
+    for prefix in ARTIFACT_PREFIXES {
         router = match &artifacts {
-            Some(store) => router.nest(prefix, artifacts_api().with_state(store.clone())),
+            Some(store) => router.nest(prefix, table.clone().with_state(store.clone())),
             None => router.route(&format!("{prefix}/{{*rest}}"), any(artifacts::disabled)),
         };
     }
-    router
-        .route("/api/3.0/mlflow/server-info", get(move || server::server_info(offer_multipart)))
-        .route("/ajax-api/3.0/mlflow/server-info", get(move || server::server_info(offer_multipart)))
-        .route("/health", get(server::health))
-        .route("/version", get(server::version))
+    let table = root_api(offer_multipart);
+    declared.extend(table.declared(&[""]));
+    let router = router
+        .merge(table.into_router())
         .fallback(endpoint_not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    (router, declared)
 }
 
 async fn tracking_disabled() -> axum::response::Response {

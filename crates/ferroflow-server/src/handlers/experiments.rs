@@ -1,13 +1,15 @@
 //! `/experiments/*`.
 
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use ferroflow_api::{requests as req, responses as resp};
 use ferroflow_core::model::KeyValue;
 use ferroflow_core::{page_token, search, validation};
-use ferroflow_store::ExperimentSearch;
+use ferroflow_store::{ExperimentSearch, ResourceType};
 
 use super::{experiment_id, key_values, required};
+use crate::auth::caller::visible;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::MlflowRequest;
 use crate::AppState;
@@ -54,6 +56,7 @@ pub async fn get_experiment_by_name(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn search_experiments(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     MlflowRequest(request): MlflowRequest<req::SearchExperiments>,
 ) -> ApiResult<Json<resp::SearchExperiments>> {
     let max_results = request.max_results.ok_or_else(|| {
@@ -66,6 +69,7 @@ pub async fn search_experiments(
         max_results,
         order_by: search::parse_experiment_order_by(&request.order_by)?,
         offset: page_token::decode(request.page_token.as_deref())?,
+        visible: visible(caller.as_deref(), ResourceType::Experiment),
     };
     let page = state.store.search_experiments(&search).await?;
     Ok(Json(resp::SearchExperiments {

@@ -1,7 +1,7 @@
 //! `/logged-models/*` (MLflow 3): the models every 3.x `log_model` creates, finalizes and tags.
 
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::{Extension, Json};
 use ferroflow_api::{requests as req, responses as resp};
 use ferroflow_core::model::LoggedModelStatus;
 use ferroflow_core::{page_token, search, validation};
@@ -9,6 +9,8 @@ use ferroflow_store::{CreateLoggedModel, DatasetScope, LoggedModelSearch};
 use serde_json::json;
 
 use super::{key_values, required};
+use crate::auth::caller::may_read_experiment;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::MlflowRequest;
 use crate::AppState;
@@ -114,13 +116,19 @@ pub async fn log_logged_model_params(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn search_logged_models(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     MlflowRequest(request): MlflowRequest<req::SearchLoggedModels>,
 ) -> ApiResult<Json<resp::SearchLoggedModels>> {
     if request.experiment_ids.is_empty() {
         return Err(ApiError::missing("experiment_ids"));
     }
-    let experiment_ids =
+    let mut experiment_ids =
         request.experiment_ids.iter().map(|id| validation::parse_experiment_id(id)).collect::<Result<Vec<_>, _>>()?;
+    // Logged models of experiments the caller may not read are left out.
+    experiment_ids.retain(|id| may_read_experiment(caller.as_deref(), &id.to_string()));
+    if experiment_ids.is_empty() {
+        return Ok(Json(resp::SearchLoggedModels { models: Vec::new(), next_page_token: None }));
+    }
     let filter = request.filter.as_deref().map(search::parse_logged_model_filter).transpose()?.unwrap_or_default();
     let datasets = request
         .datasets

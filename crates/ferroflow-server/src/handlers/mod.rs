@@ -2,12 +2,14 @@
 //! validated core values, calls the store and maps the result to the wire types.
 
 pub mod artifacts;
+pub mod audit;
 pub mod experiments;
 pub mod logged_models;
 pub mod metrics;
 pub mod registry;
 pub mod runs;
 pub mod server;
+pub mod users;
 
 use ferroflow_api::requests as req;
 use ferroflow_core::model::KeyValue;

@@ -1,15 +1,17 @@
 //! The model registry: `/registered-models/*` and `/model-versions/*`.
 
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use ferroflow_api::{requests as req, responses as resp};
 use ferroflow_artifacts::ArtifactPath;
 use ferroflow_core::model::{KeyValue, Stage};
 use ferroflow_core::search::{self, RegistryEntity};
 use ferroflow_core::{page_token, validation};
-use ferroflow_store::{CreateModelVersion, RegistrySearch};
+use ferroflow_store::{ResourceType, CreateModelVersion, RegistrySearch};
 
 use super::{key_values, required};
+use crate::auth::caller::visible;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::MlflowRequest;
 use crate::AppState;
@@ -71,6 +73,7 @@ fn registry_search(
     request: req::SearchRegistry,
     entity: RegistryEntity,
     (default, limit): (i64, i64),
+    caller: Option<&Caller>,
 ) -> ApiResult<RegistrySearch> {
     let max_results = request.max_results.unwrap_or(default);
     if !(1..=limit).contains(&max_results) {
@@ -87,6 +90,7 @@ fn registry_search(
         order_by: search::parse_registry_order_by(&request.order_by, entity)?,
         max_results,
         offset: page_token::decode(request.page_token.as_deref())?,
+        visible: visible(caller, ResourceType::RegisteredModel),
     })
 }
 
@@ -143,9 +147,10 @@ pub async fn delete_registered_model(
 /// GET registered-models/search
 pub async fn search_registered_models(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     MlflowRequest(request): MlflowRequest<req::SearchRegistry>,
 ) -> ApiResult<Json<resp::SearchRegisteredModels>> {
-    let search = registry_search(request, RegistryEntity::RegisteredModels, MODEL_PAGE)?;
+    let search = registry_search(request, RegistryEntity::RegisteredModels, MODEL_PAGE, caller.as_deref())?;
     let page = state.store.search_registered_models(&search).await?;
     Ok(Json(resp::SearchRegisteredModels {
         registered_models: page.items.into_iter().map(Into::into).collect(),
@@ -362,9 +367,10 @@ pub async fn delete_model_version(
 /// GET model-versions/search
 pub async fn search_model_versions(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     MlflowRequest(request): MlflowRequest<req::SearchRegistry>,
 ) -> ApiResult<Json<resp::ModelVersions>> {
-    let search = registry_search(request, RegistryEntity::ModelVersions, VERSION_PAGE)?;
+    let search = registry_search(request, RegistryEntity::ModelVersions, VERSION_PAGE, caller.as_deref())?;
     let page = state.store.search_model_versions(&search).await?;
     Ok(Json(resp::ModelVersions {
         model_versions: page.items.into_iter().map(Into::into).collect(),

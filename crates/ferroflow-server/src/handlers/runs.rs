@@ -1,13 +1,15 @@
 //! `/runs/*`.
 
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use ferroflow_api::{requests as req, responses as resp};
 use ferroflow_core::model::{Dataset, DatasetInput, KeyValue, Metric, ModelOutput};
 use ferroflow_core::{page_token, search, validation};
 use ferroflow_store::{CreateRun, LogBatch, LogInputs, RunSearch, UpdateRun};
 
 use super::{key_values, required};
+use crate::auth::caller::may_read_experiment;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::MlflowRequest;
 use crate::AppState;
@@ -91,12 +93,19 @@ pub async fn restore_run(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn search_runs(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     MlflowRequest(request): MlflowRequest<req::SearchRuns>,
 ) -> ApiResult<Json<resp::SearchRuns>> {
     let max_results = request.max_results.unwrap_or(validation::DEFAULT_RUN_SEARCH_RESULTS);
     validation::validate_max_results(max_results, validation::MAX_SEARCH_RESULTS)?;
-    let experiment_ids =
+    let mut experiment_ids =
         request.experiment_ids.iter().map(|id| validation::parse_experiment_id(id)).collect::<Result<Vec<_>, _>>()?;
+    // Runs of experiments the caller may not read are left out, as if those ids were not asked for.
+    let asked = experiment_ids.len();
+    experiment_ids.retain(|id| may_read_experiment(caller.as_deref(), &id.to_string()));
+    if asked > 0 && experiment_ids.is_empty() {
+        return Ok(Json(resp::SearchRuns { runs: Vec::new(), next_page_token: None }));
+    }
     let search = RunSearch {
         experiment_ids,
         filter: search::parse_run_filter(request.filter.as_deref().unwrap_or(""))?,
