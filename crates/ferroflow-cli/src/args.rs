@@ -23,6 +23,51 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `ferroflow audit ...`, reading the database directly.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain: exits 0 when intact, 1 naming the first bad event.
+    /// With FERROFLOW_AUDIT_KEY set, checks the keyed (HMAC) chain the server wrote with that key.
+    Verify {
+        /// The database, as for `server --backend-store-uri`.
+        #[arg(long, env = env_vars::BACKEND_STORE_URI)]
+        backend_store_uri: String,
+    },
+    /// Print events as JSON lines, filtered as the audit/search endpoint filters them.
+    Export {
+        /// The database, as for `server --backend-store-uri`.
+        #[arg(long, env = env_vars::BACKEND_STORE_URI)]
+        backend_store_uri: String,
+        /// Output format (only `jsonl`).
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
+        format: String,
+        /// Only events of this user.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this operation (`CreateRun`, `Login`, ...).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only events on resources of this type (`experiment`, `registered_model`, `run`, `user`, ...).
+        #[arg(long)]
+        resource_type: Option<String>,
+        /// Only events on this resource id or name.
+        #[arg(long)]
+        resource_id: Option<String>,
+        /// Only events at or after this time (ms since the epoch).
+        #[arg(long)]
+        since: Option<i64>,
+        /// Only events at or before this time (ms since the epoch).
+        #[arg(long)]
+        until: Option<i64>,
+        /// `success`, `failure`, or an HTTP status.
+        #[arg(long)]
+        outcome: Option<String>,
+    },
 }
 
 /// `ferroflow db ...`
@@ -145,6 +190,21 @@ pub struct ServerArgs {
     /// (run `ferroflow db upgrade` instead).
     #[arg(long, env = env_vars::NO_MIGRATE)]
     pub no_migrate: bool,
+
+    /// Require users to log in (HTTP Basic or API tokens), enforce permissions and keep the audit log.
+    /// On an empty user table the admin is created from FERROFLOW_ADMIN_USERNAME (default `admin`) and
+    /// FERROFLOW_ADMIN_PASSWORD (MLflow's MLFLOW_AUTH_ADMIN_* are read too).
+    #[arg(long, env = env_vars::AUTH)]
+    pub auth: bool,
+
+    /// What a user may do where no grant applies: READ (as MLflow), NO_PERMISSIONS for closed teams,
+    /// or USE, EDIT, MANAGE.
+    #[arg(long, env = env_vars::AUTH_DEFAULT_PERMISSION, default_value = "READ", requires = "auth")]
+    pub auth_default_permission: String,
+
+    /// Record reads in the audit log too (changes, refusals and logins are always recorded).
+    #[arg(long, env = env_vars::AUDIT_READS, requires = "auth")]
+    pub audit_reads: bool,
 
     #[command(flatten)]
     pub pool: PoolArgs,

@@ -36,6 +36,18 @@ pub const DB_IDLE_TIMEOUT: &str = "FERROFLOW_DB_IDLE_TIMEOUT";
 pub const DB_MAX_LIFETIME: &str = "FERROFLOW_DB_MAX_LIFETIME";
 /// `--db-connect-timeout`
 pub const DB_CONNECT_TIMEOUT: &str = "FERROFLOW_DB_CONNECT_TIMEOUT";
+/// `--auth`
+pub const AUTH: &str = "FERROFLOW_AUTH";
+/// `--auth-default-permission`
+pub const AUTH_DEFAULT_PERMISSION: &str = "FERROFLOW_AUTH_DEFAULT_PERMISSION";
+/// `--audit-reads`
+pub const AUDIT_READS: &str = "FERROFLOW_AUDIT_READS";
+/// Key of the audit chain's HMAC (read from the environment only, so it never shows in `ps`).
+pub const AUDIT_KEY: &str = "FERROFLOW_AUDIT_KEY";
+/// The admin created on an empty user table.
+pub const ADMIN_USERNAME: &str = "FERROFLOW_ADMIN_USERNAME";
+/// Its password (environment only).
+pub const ADMIN_PASSWORD: &str = "FERROFLOW_ADMIN_PASSWORD";
 
 /// The variables `mlflow server` reads for the same options, accepted as aliases so a deployment can
 /// swap the binary without touching its environment. Ours win when both are set.
@@ -49,6 +61,8 @@ pub const MLFLOW_ALIASES: &[(&str, &str)] = &[
     (WORKERS, "MLFLOW_WORKERS"),
     (ALLOWED_HOSTS, "MLFLOW_SERVER_ALLOWED_HOSTS"),
     (CORS_ALLOWED_ORIGINS, "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"),
+    (ADMIN_USERNAME, "MLFLOW_AUTH_ADMIN_USERNAME"),
+    (ADMIN_PASSWORD, "MLFLOW_AUTH_ADMIN_PASSWORD"),
 ];
 
 /// Copies each MLflow alias that is set into our variable when ours is unset. Runs first thing in

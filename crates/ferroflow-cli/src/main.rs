@@ -34,5 +34,14 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(commands::db::upgrade(&url, &pool)),
+        Command::Audit(command) => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let intact = runtime.block_on(commands::audit::run(command))?;
+            if !intact {
+                #[allow(clippy::exit)] // the verdict is the exit status
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }

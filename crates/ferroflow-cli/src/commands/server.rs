@@ -5,10 +5,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ferroflow_artifacts::{ArtifactStore, LocationPolicy};
+use ferroflow_auth::audit::AuditEvent;
+use ferroflow_auth::{password, Permission};
+use ferroflow_server::auth::AuthConfig;
 use ferroflow_server::{AllowedHosts, AppState, ServerConfig, Services};
-use ferroflow_store::{BackendUri, SqlStore, StoreConfig};
+use ferroflow_store::{BackendUri, RequestContext, SqlStore, StoreConfig};
 
 use crate::args::ServerArgs;
+use crate::env_vars;
 
 /// Runs the server on the current tokio runtime.
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -44,10 +48,19 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     } else {
         AllowedHosts::from_list(&args.allowed_hosts)
     };
+    let auth = match (&tracking, args.auth) {
+        (_, false) => None,
+        (None, true) => anyhow::bail!(
+            "--auth needs the tracking database, which --artifacts-only turns off: run the artifact proxy \
+             behind an authenticated tracking server instead"
+        ),
+        (Some(state), true) => Some(prepare_auth(&args, &state.store).await?),
+    };
     let config = ServerConfig {
         allowed_hosts,
         cors_allowed_origins: args.cors_allowed_origins.clone(),
         max_body_bytes: args.max_body_bytes,
+        auth,
     };
     let tracking_store = tracking.as_ref().map(|state| state.store.clone());
     let app = ferroflow_server::router(Services { tracking, artifacts }, &config);
@@ -61,6 +74,55 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// Reads the auth settings, sets the audit key and creates the first admin on an empty user table.
+async fn prepare_auth(args: &ServerArgs, store: &SqlStore) -> anyhow::Result<AuthConfig> {
+    let default_permission = Permission::parse(&args.auth_default_permission)
+        .ok()
+        .filter(|p| *p != Permission::Deny)
+        .with_context(|| {
+            format!(
+                "invalid --auth-default-permission '{}': use READ, USE, EDIT, MANAGE or NO_PERMISSIONS",
+                args.auth_default_permission
+            )
+        })?;
+    if let Some(key) = std::env::var_os(env_vars::AUDIT_KEY) {
+        store.set_audit_key(key.into_encoded_bytes());
+    }
+    if store.count_users().await? == 0 {
+        let username = std::env::var(env_vars::ADMIN_USERNAME).unwrap_or_else(|_| "admin".to_owned());
+        let Ok(password) = std::env::var(env_vars::ADMIN_PASSWORD) else {
+            anyhow::bail!(
+                "--auth is on and there are no users yet: set {} (and optionally {}, default 'admin') to create the \
+                 first admin",
+                env_vars::ADMIN_PASSWORD,
+                env_vars::ADMIN_USERNAME
+            );
+        };
+        password::check_policy(&password)
+            .map_err(|weak| anyhow::anyhow!("refusing {} for the first admin: {weak}", env_vars::ADMIN_PASSWORD))?;
+        let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await?;
+        let event = AuditEvent {
+            time_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            actor: Some("ferroflow".to_owned()),
+            action: "BootstrapAdmin".to_owned(),
+            method: "-".to_owned(),
+            path: "-".to_owned(),
+            ..AuditEvent::default()
+        };
+        let created = RequestContext::scope(RequestContext::new(None, event), store.create_user(&username, &hash, true));
+        match created.await {
+            Ok(_) => tracing::info!(username = %username, "created the first admin user"),
+            // Another replica starting at the same time created it.
+            Err(ferroflow_store::Error::AlreadyExists(_)) => {}
+            Err(err) => return Err(err).context("could not create the first admin user"),
+        }
+    }
+    tracing::info!(default_permission = %default_permission, audit_reads = args.audit_reads, "access control on");
+    Ok(AuthConfig { default_permission, audit_reads: args.audit_reads })
 }
 
 async fn shutdown_signal() {
