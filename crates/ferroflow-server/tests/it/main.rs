@@ -1,6 +1,7 @@
 //! HTTP-level tests: the router is called in-process on a fresh SQLite file per test.
 
 mod artifacts;
+mod auth;
 mod connections;
 mod errors;
 mod experiments;
@@ -63,6 +64,8 @@ pub struct TestApp {
     pub artifacts: String,
     /// The tracking database (`None` with `artifacts_only`).
     pub database: Option<BackendUri>,
+    /// The tracking store behind the router (`None` with `artifacts_only`).
+    pub store: Option<SqlStore>,
     pub dir: tempfile::TempDir,
 }
 
@@ -75,6 +78,8 @@ pub struct Options {
     pub artifacts_only: bool,
     /// `None`: a fresh database from [`test_database`].
     pub database: Option<BackendUri>,
+    /// Access control (`None`: off).
+    pub auth: Option<ferroflow_server::auth::AuthConfig>,
 }
 
 impl Default for Options {
@@ -85,6 +90,7 @@ impl Default for Options {
             serve_artifacts: true,
             artifacts_only: false,
             database: None,
+            auth: None,
         }
     }
 }
@@ -129,9 +135,11 @@ impl TestApp {
             allowed_hosts: AllowedHosts::default_for("127.0.0.1"),
             cors_allowed_origins: options.cors_allowed_origins,
             max_body_bytes: 8 * 1024 * 1024,
+            auth: options.auth,
         };
+        let sql = tracking.as_ref().map(|t| t.store.clone());
         let router = ferroflow_server::router(Services { tracking, artifacts: store }, &config);
-        Self { router, artifacts, database, dir }
+        Self { router, artifacts, database, store: sql, dir }
     }
 
     pub async fn raw(&self, request: Request<Body>) -> (StatusCode, Value) {
