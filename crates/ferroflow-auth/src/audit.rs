@@ -1,9 +1,13 @@
 //! The audit log's records and their hash chain.
 //!
-//! Each stored event carries `hash = H(domain ‖ canonical JSON of (seq, prev_hash, event))`, where
-//! `prev_hash` is the hash of the event before it (or [`GENESIS`]). `H` is SHA-256, or HMAC-SHA256
-//! under a key kept outside the database: without the key, someone who can write to the database can
-//! recompute every hash after an edit; with it, they cannot.
+//! An event is stored with `digest = H(event domain ‖ canonical JSON of the event)` in the
+//! transaction of the change it records. Sealing, shortly after and in the order the events were
+//! stored, gives it the next gapless sequence number and `hash = H(chain domain ‖ canonical JSON of
+//! (seq, prev_hash, digest))`, where `prev_hash` is the hash of the event before it (or
+//! [`GENESIS`]). Writers thus never wait for each other to extend the chain; only sealing is
+//! serialized. `H` is SHA-256, or HMAC-SHA256 under a key kept outside the database: without the
+//! key, someone who can write to the database can recompute every digest and hash after an edit;
+//! with it, they cannot, and cannot forge an event awaiting its seal either.
 
 use hmac::{Hmac, Mac as _};
 use serde::{Deserialize, Serialize};
@@ -14,8 +18,9 @@ use crate::token::hex;
 /// `prev_hash` of the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Separates these hashes from any other use of SHA-256 over JSON.
-const DOMAIN: &[u8] = b"ferroflow audit event v1\n";
+/// Separate these hashes from each other and from any other use of SHA-256 over JSON.
+const EVENT_DOMAIN: &[u8] = b"ferroflow audit event v2\n";
+const CHAIN_DOMAIN: &[u8] = b"ferroflow audit chain v2\n";
 
 /// One audit event, as stored (without its sequence number and hashes).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,24 +55,35 @@ pub struct AuditEvent {
     pub details: Option<String>,
 }
 
-/// The hash of the event at `seq` following `prev_hash`.
-#[must_use]
-pub fn chain_hash(key: Option<&[u8]>, seq: i64, prev_hash: &str, event: &AuditEvent) -> String {
-    let canonical = serde_json::to_vec(&(seq, prev_hash, event)).expect("an audit event serializes");
+fn keyed_sha256(key: Option<&[u8]>, domain: &[u8], canonical: &[u8]) -> String {
     match key {
         None => {
             let mut hasher = Sha256::new();
-            hasher.update(DOMAIN);
-            hasher.update(&canonical);
+            hasher.update(domain);
+            hasher.update(canonical);
             hex(&hasher.finalize())
         }
         Some(key) => {
             let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-            mac.update(DOMAIN);
-            mac.update(&canonical);
+            mac.update(domain);
+            mac.update(canonical);
             hex(&mac.finalize().into_bytes())
         }
     }
+}
+
+/// The digest of an event's contents, stored with it when it is written.
+#[must_use]
+pub fn event_digest(key: Option<&[u8]>, event: &AuditEvent) -> String {
+    let canonical = serde_json::to_vec(event).expect("an audit event serializes");
+    keyed_sha256(key, EVENT_DOMAIN, &canonical)
+}
+
+/// The hash that seals the event with `digest` at `seq`, following `prev_hash`.
+#[must_use]
+pub fn chain_hash(key: Option<&[u8]>, seq: i64, prev_hash: &str, digest: &str) -> String {
+    let canonical = serde_json::to_vec(&(seq, prev_hash, digest)).expect("a chain link serializes");
+    keyed_sha256(key, CHAIN_DOMAIN, &canonical)
 }
 
 /// A stored event with its place in the chain.
@@ -78,6 +94,8 @@ pub struct SealedEvent {
     /// The event.
     #[serde(flatten)]
     pub event: AuditEvent,
+    /// Digest of the event's contents.
+    pub digest: String,
     /// Hash of the event before.
     pub prev_hash: String,
     /// This event's hash.
@@ -115,6 +133,12 @@ pub enum ChainBreak {
         /// What the head records.
         head: i64,
     },
+    /// An event awaiting its seal does not match its digest (a row edited or forged before sealing).
+    #[error("audit event {id} (not yet sealed) was altered: its contents do not match its digest")]
+    AlteredUnsealed {
+        /// Its row id.
+        id: i64,
+    },
     /// The last event is not the one the head records.
     #[error("audit event {seq} is not the event the log's head records")]
     HeadMismatch {
@@ -150,7 +174,9 @@ impl<'k> ChainVerifier<'k> {
         if event.prev_hash != self.prev_hash {
             return Err(ChainBreak::Unlinked { seq: event.seq });
         }
-        if chain_hash(self.key, event.seq, &event.prev_hash, &event.event) != event.hash {
+        if event_digest(self.key, &event.event) != event.digest
+            || chain_hash(self.key, event.seq, &event.prev_hash, &event.digest) != event.hash
+        {
             return Err(ChainBreak::Altered { seq: event.seq });
         }
         self.next_seq += 1;
@@ -191,8 +217,9 @@ mod tests {
                     status: 200,
                     ..AuditEvent::default()
                 };
-                let hash = chain_hash(key, seq, &prev, &event);
-                let sealed = SealedEvent { seq, event, prev_hash: prev.clone(), hash: hash.clone() };
+                let digest = event_digest(key, &event);
+                let hash = chain_hash(key, seq, &prev, &digest);
+                let sealed = SealedEvent { seq, event, digest, prev_hash: prev.clone(), hash: hash.clone() };
                 prev = hash;
                 sealed
             })
@@ -223,6 +250,11 @@ mod tests {
         edited[2].event.actor = Some("mallory".into());
         assert_eq!(verify(&edited, head, None), Err(ChainBreak::Altered { seq: 3 }));
 
+        let mut rehashed = events.clone();
+        rehashed[2].event.actor = Some("mallory".into());
+        rehashed[2].digest = event_digest(None, &rehashed[2].event);
+        assert_eq!(verify(&rehashed, head, None), Err(ChainBreak::Altered { seq: 3 }));
+
         let mut deleted = events.clone();
         deleted.remove(1);
         assert_eq!(verify(&deleted, head, None), Err(ChainBreak::Missing { expected: 2, found: 3 }));
@@ -230,7 +262,8 @@ mod tests {
         let mut inserted = events.clone();
         let mut forged = inserted[1].clone();
         forged.event.actor = Some("mallory".into());
-        forged.hash = chain_hash(None, 2, &forged.prev_hash, &forged.event);
+        forged.digest = event_digest(None, &forged.event);
+        forged.hash = chain_hash(None, 2, &forged.prev_hash, &forged.digest);
         inserted[1] = forged;
         assert_eq!(verify(&inserted, head, None), Err(ChainBreak::Unlinked { seq: 3 }));
 

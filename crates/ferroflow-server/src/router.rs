@@ -123,12 +123,18 @@ fn tracking_api() -> Table<AppState> {
                 read(GET, "SearchExperiments", Authenticated, experiments::search_experiments),
             ],
         )
-        .route("/experiments/delete", [write(POST, "DeleteExperiment", need(Experiment, MANAGE), experiments::delete_experiment)])
+        .route(
+            "/experiments/delete",
+            [write(POST, "DeleteExperiment", need(Experiment, MANAGE), experiments::delete_experiment)],
+        )
         .route(
             "/experiments/restore",
             [write(POST, "RestoreExperiment", need(Experiment, MANAGE), experiments::restore_experiment)],
         )
-        .route("/experiments/update", [write(POST, "UpdateExperiment", need(Experiment, EDIT), experiments::update_experiment)])
+        .route(
+            "/experiments/update",
+            [write(POST, "UpdateExperiment", need(Experiment, EDIT), experiments::update_experiment)],
+        )
         .route(
             "/experiments/set-experiment-tag",
             [write(POST, "SetExperimentTag", need(Experiment, EDIT), experiments::set_experiment_tag)],
@@ -156,8 +162,14 @@ fn tracking_api() -> Table<AppState> {
         .route("/runs/log-batch", [write(POST, "LogBatch", need(Run, EDIT), runs::log_batch)])
         .route("/runs/log-inputs", [write(POST, "LogInputs", need(Run, EDIT), runs::log_inputs)])
         .route("/runs/outputs", [write(POST, "LogOutputs", need(Run, EDIT), runs::log_outputs)])
-        .route("/logged-models", [write(POST, "CreateLoggedModel", need(Experiment, EDIT), logged_models::create_logged_model)])
-        .route("/logged-models/search", [read(POST, "SearchLoggedModels", Authenticated, logged_models::search_logged_models)])
+        .route(
+            "/logged-models",
+            [write(POST, "CreateLoggedModel", need(Experiment, EDIT), logged_models::create_logged_model)],
+        )
+        .route(
+            "/logged-models/search",
+            [read(POST, "SearchLoggedModels", Authenticated, logged_models::search_logged_models)],
+        )
         .route(
             "/logged-models/{model_id}",
             [
@@ -218,7 +230,12 @@ fn tracking_api() -> Table<AppState> {
         )
         .route(
             "/registered-models/delete-tag",
-            [write(DELETE, "DeleteRegisteredModelTag", need(RegisteredModel, EDIT), registry::delete_registered_model_tag)],
+            [write(
+                DELETE,
+                "DeleteRegisteredModelTag",
+                need(RegisteredModel, EDIT),
+                registry::delete_registered_model_tag,
+            )],
         )
         .route(
             "/registered-models/alias",
@@ -232,7 +249,10 @@ fn tracking_api() -> Table<AppState> {
             "/model-versions/create",
             [write(POST, "CreateModelVersion", need(ModelVersionSource, EDIT), registry::create_model_version)],
         )
-        .route("/model-versions/get", [read(GET, "GetModelVersion", need(RegisteredModel, READ), registry::get_model_version)])
+        .route(
+            "/model-versions/get",
+            [read(GET, "GetModelVersion", need(RegisteredModel, READ), registry::get_model_version)],
+        )
         .route(
             "/model-versions/update",
             [write(PATCH, "UpdateModelVersion", need(RegisteredModel, EDIT), registry::update_model_version)],
@@ -291,11 +311,21 @@ fn tracking_api() -> Table<AppState> {
         )
         .route(
             "/experiments/permissions/delete",
-            [write(DELETE, "DeleteExperimentPermission", need(Experiment, MANAGE), users::delete_experiment_permission)],
+            [write(
+                DELETE,
+                "DeleteExperimentPermission",
+                need(Experiment, MANAGE),
+                users::delete_experiment_permission,
+            )],
         )
         .route(
             "/registered-models/permissions/create",
-            [write(POST, "CreateRegisteredModelPermission", need(RegisteredModel, MANAGE), users::create_model_permission)],
+            [write(
+                POST,
+                "CreateRegisteredModelPermission",
+                need(RegisteredModel, MANAGE),
+                users::create_model_permission,
+            )],
         )
         .route(
             "/registered-models/permissions/get",
@@ -303,11 +333,21 @@ fn tracking_api() -> Table<AppState> {
         )
         .route(
             "/registered-models/permissions/update",
-            [write(PATCH, "UpdateRegisteredModelPermission", need(RegisteredModel, MANAGE), users::update_model_permission)],
+            [write(
+                PATCH,
+                "UpdateRegisteredModelPermission",
+                need(RegisteredModel, MANAGE),
+                users::update_model_permission,
+            )],
         )
         .route(
             "/registered-models/permissions/delete",
-            [write(DELETE, "DeleteRegisteredModelPermission", need(RegisteredModel, MANAGE), users::delete_model_permission)],
+            [write(
+                DELETE,
+                "DeleteRegisteredModelPermission",
+                need(RegisteredModel, MANAGE),
+                users::delete_model_permission,
+            )],
         )
 }
 
@@ -315,13 +355,19 @@ fn tracking_api() -> Table<AppState> {
 fn tracking_api_v3() -> Table<AppState> {
     use Access::Authenticated;
     Table::new()
-        .route("/users/permissions/grant", [write(POST, "GrantUserPermission", need(Target::Named, MANAGE), users::grant_user_permission)])
+        .route(
+            "/users/permissions/grant",
+            [write(POST, "GrantUserPermission", need(Target::Named, MANAGE), users::grant_user_permission)],
+        )
         .route(
             "/users/permissions/revoke",
             [write(POST, "RevokeUserPermission", need(Target::Named, MANAGE), users::revoke_user_permission)],
         )
         .route("/users/permissions/get", [read(GET, "GetUserPermission", Authenticated, users::get_user_permission)])
-        .route("/users/permissions/list", [read(GET, "ListUserPermissions", Authenticated, users::list_user_permissions)])
+        .route(
+            "/users/permissions/list",
+            [read(GET, "ListUserPermissions", Authenticated, users::list_user_permissions)],
+        )
         .route(
             "/users/current/permissions",
             [read(GET, "ListCurrentUserPermissions", Authenticated, users::list_current_user_permissions)],
@@ -334,14 +380,20 @@ fn ferroflow_api() -> Table<AppState> {
     Table::new()
         .route(
             "/groups",
-            [read(GET, "ListGroups", Authenticated, users::list_groups), write(POST, "CreateGroup", Admin, users::create_group)],
+            [
+                read(GET, "ListGroups", Authenticated, users::list_groups),
+                write(POST, "CreateGroup", Admin, users::create_group),
+            ],
         )
         .route("/groups/delete", [write(POST, "DeleteGroup", Admin, users::delete_group)])
         .route("/groups/members/add", [write(POST, "AddGroupMember", Admin, users::add_group_member)])
         .route("/groups/members/remove", [write(POST, "RemoveGroupMember", Admin, users::remove_group_member)])
         .route(
             "/tokens",
-            [read(GET, "ListTokens", Authenticated, users::list_tokens), write(POST, "CreateToken", Authenticated, users::create_token)],
+            [
+                read(GET, "ListTokens", Authenticated, users::list_tokens),
+                write(POST, "CreateToken", Authenticated, users::create_token),
+            ],
         )
         .route("/tokens/revoke", [write(POST, "RevokeToken", Authenticated, users::revoke_token)])
         .route(
@@ -367,14 +419,23 @@ fn artifacts_api() -> Table<Artifacts> {
                 write(DELETE, "DeleteArtifact", need(Artifact, MANAGE), artifacts::delete),
             ],
         )
-        .route("/mpu/create/{*path}", [write(POST, "CreateMultipartUpload", need(Artifact, EDIT), artifacts::create_multipart)])
+        .route(
+            "/mpu/create/{*path}",
+            [write(POST, "CreateMultipartUpload", need(Artifact, EDIT), artifacts::create_multipart)],
+        )
         .route(
             "/mpu/complete/{*path}",
             [write(POST, "CompleteMultipartUpload", need(Artifact, EDIT), artifacts::complete_multipart)],
         )
-        .route("/mpu/abort/{*path}", [write(POST, "AbortMultipartUpload", need(Artifact, EDIT), artifacts::abort_multipart)])
+        .route(
+            "/mpu/abort/{*path}",
+            [write(POST, "AbortMultipartUpload", need(Artifact, EDIT), artifacts::abort_multipart)],
+        )
         .route("/mpu/part/{*path}", [write(PUT, "UploadPart", need(Artifact, EDIT), artifacts::upload_part)])
-        .route("/presigned/{*path}", [read(GET, "PresignedDownload", need(Artifact, READ), artifacts::presigned_download)])
+        .route(
+            "/presigned/{*path}",
+            [read(GET, "PresignedDownload", need(Artifact, READ), artifacts::presigned_download)],
+        )
 }
 
 /// Routes outside the services, served even when one is off.
@@ -394,7 +455,11 @@ const ARTIFACT_PREFIXES: [&str; 2] = ["/api/2.0/mlflow-artifacts", "/ajax-api/2.
 
 /// All routes, without middleware, and their declarations. A service that is off (`None`) answers
 /// 503 on its routes, as MLflow does for `--artifacts-only` and `--no-serve-artifacts`.
-pub fn routes(tracking: Option<AppState>, artifacts: Option<Artifacts>, max_body_bytes: usize) -> (Router, Vec<Declared>) {
+pub fn routes(
+    tracking: Option<AppState>,
+    artifacts: Option<Artifacts>,
+    max_body_bytes: usize,
+) -> (Router, Vec<Declared>) {
     // As MLflow does, multipart uploads are offered for buckets only (on local disk one streamed PUT is
     // faster); the mpu routes work for local destinations all the same.
     let offer_multipart = artifacts.as_ref().is_some_and(|store| store.is_object_store());
@@ -431,10 +496,8 @@ pub fn routes(tracking: Option<AppState>, artifacts: Option<Artifacts>, max_body
     }
     let table = root_api(offer_multipart);
     declared.extend(table.declared(&[""]));
-    let router = router
-        .merge(table.into_router())
-        .fallback(endpoint_not_found)
-        .method_not_allowed_fallback(method_not_allowed);
+    let router =
+        router.merge(table.into_router()).fallback(endpoint_not_found).method_not_allowed_fallback(method_not_allowed);
     (router, declared)
 }
 

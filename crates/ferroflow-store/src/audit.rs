@@ -1,14 +1,21 @@
-//! The audit log: appending to its hash chain inside a write transaction, searching it, verifying it.
+//! The audit log: storing events inside write transactions, sealing them into the hash chain,
+//! searching it, verifying it.
 
-use ferroflow_auth::audit::{chain_hash, AuditEvent, ChainBreak, ChainVerifier, SealedEvent};
+use ferroflow_auth::audit::{chain_hash, event_digest, AuditEvent, ChainBreak, ChainVerifier, SealedEvent};
 use sqlx::Any;
 
 use crate::context::RequestContext;
 use crate::sql::Dialect;
 use crate::{Error, Result, SqlStore};
 
-const EVENT_COLUMNS: &str = "seq, time_ms, actor, auth_method, token_id, source, user_agent, action, method, path, \
-                             resource_type, resource_id, status, error_code, details, prev_hash, hash";
+/// The columns of an event's contents, in [`AuditEvent`] order.
+const CONTENT_COLUMNS: &str = "time_ms, actor, auth_method, token_id, source, user_agent, action, method, path, \
+                               resource_type, resource_id, status, error_code, details";
+/// The columns of a stored event, in [`EventRow`] order.
+const EVENT_COLUMNS: &str = "id, seq, time_ms, actor, auth_method, token_id, source, user_agent, action, method, \
+                             path, resource_type, resource_id, status, error_code, details, digest, prev_hash, hash";
+/// Events sealed per transaction, and stored per INSERT.
+const SEAL_BATCH: i64 = 200;
 
 /// Filters of an audit search; all optional, combined with AND.
 #[derive(Debug, Clone, Default)]
@@ -36,16 +43,24 @@ pub struct AuditSearch {
 /// What `ferroflow audit verify` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditVerdict {
-    /// Every event from 1 to this one is intact and linked.
-    Intact(i64),
+    /// Every sealed event, from 1 to `last`, is intact and linked, and the `unsealed` events not
+    /// yet sealed match their digests.
+    Intact {
+        /// The last sealed sequence number.
+        last: i64,
+        /// Events stored but not yet sealed (a running server seals them within a second).
+        unsealed: u64,
+    },
     /// The first fault.
     Broken(ChainBreak),
 }
 
-/// A row of `audit_events`, in [`EVENT_COLUMNS`] order (decoded from the row as a sequence).
+/// A row of `audit_events`, in [`EVENT_COLUMNS`] order (decoded from the row as a sequence); `seq`
+/// and the hashes are `None` until it is sealed.
 #[derive(serde::Deserialize)]
 struct EventRow {
-    seq: i64,
+    id: i64,
+    seq: Option<i64>,
     time_ms: i64,
     actor: Option<String>,
     auth_method: Option<String>,
@@ -60,31 +75,40 @@ struct EventRow {
     status: i64,
     error_code: Option<String>,
     details: Option<String>,
-    prev_hash: String,
-    hash: String,
+    digest: String,
+    prev_hash: Option<String>,
+    hash: Option<String>,
 }
 
+impl EventRow {
+    fn event(&self) -> AuditEvent {
+        AuditEvent {
+            time_ms: self.time_ms,
+            actor: self.actor.clone(),
+            auth_method: self.auth_method.clone(),
+            token_id: self.token_id.clone(),
+            source: self.source.clone(),
+            user_agent: self.user_agent.clone(),
+            action: self.action.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            resource_type: self.resource_type.clone(),
+            resource_id: self.resource_id.clone(),
+            status: i32::try_from(self.status).unwrap_or(i32::MAX),
+            error_code: self.error_code.clone(),
+            details: self.details.clone(),
+        }
+    }
+}
+
+/// A row read by seq (so sealed) as the chain's view of it.
 fn sealed(row: EventRow) -> SealedEvent {
     SealedEvent {
-        seq: row.seq,
-        event: AuditEvent {
-            time_ms: row.time_ms,
-            actor: row.actor,
-            auth_method: row.auth_method,
-            token_id: row.token_id,
-            source: row.source,
-            user_agent: row.user_agent,
-            action: row.action,
-            method: row.method,
-            path: row.path,
-            resource_type: row.resource_type,
-            resource_id: row.resource_id,
-            status: i32::try_from(row.status).unwrap_or(i32::MAX),
-            error_code: row.error_code,
-            details: row.details,
-        },
-        prev_hash: row.prev_hash,
-        hash: row.hash,
+        seq: row.seq.unwrap_or_default(),
+        event: row.event(),
+        digest: row.digest,
+        prev_hash: row.prev_hash.unwrap_or_default(),
+        hash: row.hash.unwrap_or_default(),
     }
 }
 
@@ -125,65 +149,133 @@ impl SqlStore {
         Ok(changed)
     }
 
-    /// Appends `event` to the chain inside `tx`. The chain's head row is locked until `tx` ends, so
-    /// concurrent writers (other replicas too) append one after the other; it is taken last, just
-    /// before the commit, so the lock is held briefly and never waits for another of the
-    /// transaction's locks.
-    pub(crate) async fn append_event(&self, tx: &mut sqlx::Transaction<'static, Any>, event: &AuditEvent) -> Result<()> {
+    /// Stores `event`, unsealed, inside `tx`: it takes no lock, so writers do not wait for each
+    /// other on the log. [`SqlStore::seal_audit_events`] gives it its place in the chain.
+    pub(crate) async fn append_event(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Any>,
+        event: &AuditEvent,
+    ) -> Result<()> {
+        self.append_events(tx, std::slice::from_ref(event)).await
+    }
+
+    /// [`SqlStore::append_event`] for several events, in one statement per [`SEAL_BATCH`] of them.
+    pub(crate) async fn append_events(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Any>,
+        events: &[AuditEvent],
+    ) -> Result<()> {
+        for chunk in events.chunks(usize::try_from(SEAL_BATCH).unwrap_or(1)) {
+            let mut insert = self.sql(&format!("INSERT INTO audit_events ({CONTENT_COLUMNS}, digest) VALUES "));
+            for (i, event) in chunk.iter().enumerate() {
+                insert.push(if i == 0 { "(" } else { ", (" });
+                insert
+                    .arg(event.time_ms)
+                    .push(", ")
+                    .arg(event.actor.clone())
+                    .push(", ")
+                    .arg(event.auth_method.clone())
+                    .push(", ")
+                    .arg(event.token_id.clone())
+                    .push(", ")
+                    .arg(event.source.clone())
+                    .push(", ")
+                    .arg(event.user_agent.clone())
+                    .push(", ")
+                    .arg(event.action.as_str())
+                    .push(", ")
+                    .arg(event.method.as_str())
+                    .push(", ")
+                    .arg(event.path.as_str())
+                    .push(", ")
+                    .arg(event.resource_type.clone())
+                    .push(", ")
+                    .arg(event.resource_id.clone())
+                    .push(", ")
+                    .arg(i64::from(event.status))
+                    .push(", ")
+                    .arg(event.error_code.clone())
+                    .push(", ")
+                    .arg(event.details.clone())
+                    .push(", ")
+                    .arg(event_digest(self.audit_key(), event))
+                    .push(")");
+            }
+            insert.query().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Seals the stored events that have no sequence number yet, in the order they were stored:
+    /// each gets the next seq and its chain hash, and the head moves on. The head row is locked
+    /// for each batch, so replicas sealing at once extend one linear, gapless chain. Returns how
+    /// many events were sealed.
+    ///
+    /// # Errors
+    /// `Database`.
+    pub async fn seal_audit_events(&self) -> Result<u64> {
         let lock = match self.dialect {
             Dialect::Sqlite => "",
             Dialect::Postgres | Dialect::MySql => " FOR UPDATE",
         };
-        let head = self.sql(&format!("SELECT seq, hash FROM audit_head WHERE id = 1{lock}"));
-        let (last, prev_hash) = self.head(&mut **tx, &head).await?;
-        let seq = last + 1;
-        let hash = chain_hash(self.audit_key(), seq, &prev_hash, event);
-        let mut insert = self.sql(&format!("INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES ("));
-        insert
-            .arg(seq)
-            .push(", ")
-            .arg(event.time_ms)
-            .push(", ")
-            .arg(event.actor.clone())
-            .push(", ")
-            .arg(event.auth_method.clone())
-            .push(", ")
-            .arg(event.token_id.clone())
-            .push(", ")
-            .arg(event.source.clone())
-            .push(", ")
-            .arg(event.user_agent.clone())
-            .push(", ")
-            .arg(event.action.as_str())
-            .push(", ")
-            .arg(event.method.as_str())
-            .push(", ")
-            .arg(event.path.as_str())
-            .push(", ")
-            .arg(event.resource_type.clone())
-            .push(", ")
-            .arg(event.resource_id.clone())
-            .push(", ")
-            .arg(i64::from(event.status))
-            .push(", ")
-            .arg(event.error_code.clone())
-            .push(", ")
-            .arg(event.details.clone())
-            .push(", ")
-            .arg(prev_hash.as_str())
-            .push(", ")
-            .arg(hash.as_str())
-            .push(")");
-        insert.query().execute(&mut **tx).await?;
-        let mut update = self.sql("UPDATE audit_head SET seq = ");
-        update.arg(seq).push(", hash = ").arg(hash.as_str()).push(" WHERE id = 1");
-        update.query().execute(&mut **tx).await?;
-        Ok(())
+        let mut sealed = 0;
+        loop {
+            let mut tx = self.begin_write().await?;
+            let (mut seq, mut prev_hash) =
+                self.head(&mut *tx, &self.sql(&format!("SELECT seq, hash FROM audit_head WHERE id = 1{lock}"))).await?;
+            // A plain read after the head's lock: it sees every event committed before the lock was
+            // granted, including what another sealer just sealed.
+            let mut pending = self.sql("SELECT id, digest FROM audit_events WHERE seq IS NULL ORDER BY id LIMIT ");
+            pending.arg(SEAL_BATCH);
+            let rows: Vec<(i64, String)> = self.fetch_rows(&mut *tx, "id, digest", &pending).await?;
+            if rows.is_empty() {
+                tx.rollback().await?;
+                return Ok(sealed);
+            }
+            let count = rows.len();
+            // One statement for the batch: seq, prev_hash and hash each chosen by id.
+            let mut links = Vec::with_capacity(count);
+            for (id, digest) in rows {
+                seq += 1;
+                let hash = chain_hash(self.audit_key(), seq, &prev_hash, &digest);
+                links.push((id, seq, std::mem::replace(&mut prev_hash, hash.clone()), hash));
+            }
+            let mut update = self.sql("UPDATE audit_events SET seq = CASE id");
+            for (id, seq, _, _) in &links {
+                update.push(" WHEN ").arg(*id).push(" THEN ").arg(*seq);
+            }
+            update.push(" END, prev_hash = CASE id");
+            for (id, _, prev, _) in &links {
+                update.push(" WHEN ").arg(*id).push(" THEN ").arg(prev.as_str());
+            }
+            update.push(" END, hash = CASE id");
+            for (id, _, _, hash) in &links {
+                update.push(" WHEN ").arg(*id).push(" THEN ").arg(hash.as_str());
+            }
+            update.push(" END WHERE id IN (");
+            for (i, (id, _, _, _)) in links.iter().enumerate() {
+                update.push(if i == 0 { "" } else { ", " }).arg(*id);
+            }
+            update.push(")");
+            update.query().execute(&mut *tx).await?;
+            let mut head = self.sql("UPDATE audit_head SET seq = ");
+            head.arg(seq).push(", hash = ").arg(prev_hash.as_str()).push(" WHERE id = 1");
+            head.query().execute(&mut *tx).await?;
+            tx.commit().await?;
+            sealed += count as u64;
+            if (count as i64) < SEAL_BATCH {
+                return Ok(sealed);
+            }
+        }
     }
 
     /// The chain's head: last sequence number and hash. (Read through `fetch_rows`, which decodes
     /// MySQL's binary-collated text.)
-    async fn head(&self, executor: impl sqlx::Executor<'_, Database = Any>, sql: &crate::sql::Sql) -> Result<(i64, String)> {
+    async fn head(
+        &self,
+        executor: impl sqlx::Executor<'_, Database = Any>,
+        sql: &crate::sql::Sql,
+    ) -> Result<(i64, String)> {
         let rows: Vec<(i64, String)> = self.fetch_rows(executor, "seq, hash", sql).await?;
         rows.into_iter().next().ok_or(Error::Database(sqlx::Error::RowNotFound))
     }
@@ -273,9 +365,29 @@ impl SqlStore {
             }
         }
         let (seq, hash) = self.head(&self.read, &self.sql("SELECT seq, hash FROM audit_head WHERE id = 1")).await?;
-        Ok(match verifier.finish(seq, &hash) {
-            Ok(last) => AuditVerdict::Intact(last),
-            Err(fault) => AuditVerdict::Broken(fault),
-        })
+        let last = match verifier.finish(seq, &hash) {
+            Ok(last) => last,
+            Err(fault) => return Ok(AuditVerdict::Broken(fault)),
+        };
+        // Events awaiting their seal: each must still match the digest it was stored with.
+        let mut unsealed = 0;
+        let mut after_id = 0;
+        loop {
+            let mut sql = self.sql(&format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq IS NULL AND id > "));
+            sql.arg(after_id).push(" ORDER BY id LIMIT ").arg(PAGE);
+            let rows: Vec<EventRow> = self.fetch_rows(&self.read, EVENT_COLUMNS, &sql).await?;
+            let done = rows.len() < usize::try_from(PAGE).unwrap_or(usize::MAX);
+            for row in rows {
+                after_id = row.id;
+                if event_digest(self.audit_key(), &row.event()) != row.digest {
+                    return Ok(AuditVerdict::Broken(ChainBreak::AlteredUnsealed { id: row.id }));
+                }
+                unsealed += 1;
+            }
+            if done {
+                break;
+            }
+        }
+        Ok(AuditVerdict::Intact { last, unsealed })
     }
 }

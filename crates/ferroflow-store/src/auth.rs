@@ -238,8 +238,7 @@ impl SqlStore {
         };
         let id: i64 = if self.dialect == Dialect::MySql {
             let done = insert.query().execute(&mut *tx).await.map_err(duplicate)?;
-            i64::try_from(done.last_insert_id().ok_or(Error::Database(sqlx::Error::RowNotFound))?)
-                .unwrap_or(i64::MAX)
+            done.last_insert_id().ok_or(Error::Database(sqlx::Error::RowNotFound))?
         } else {
             insert.push(" RETURNING id");
             insert.query().fetch_one(&mut *tx).await.map_err(duplicate)?.try_get("id")?
@@ -603,7 +602,12 @@ impl SqlStore {
 
     /// Gives the current request's user MANAGE on a resource it just created, inside the creating
     /// transaction (MLflow does the same after the request).
-    pub(crate) async fn grant_creator(&self, tx: &mut Tx, resource_type: ResourceType, resource_id: &str) -> Result<()> {
+    pub(crate) async fn grant_creator(
+        &self,
+        tx: &mut Tx,
+        resource_type: ResourceType,
+        resource_id: &str,
+    ) -> Result<()> {
         let Some(user_id) = RequestContext::current().and_then(|c| c.user_id) else { return Ok(()) };
         self.write_grant(tx, resource_type, resource_id, PrincipalKind::User, &user_id.to_string(), Permission::Manage)
             .await?;
@@ -721,7 +725,12 @@ impl SqlStore {
     ///
     /// # Errors
     /// `Database`.
-    pub async fn principal_grants(&self, kind: PrincipalKind, principal: &str, user_id: Option<i64>) -> Result<Vec<Grant>> {
+    pub async fn principal_grants(
+        &self,
+        kind: PrincipalKind,
+        principal: &str,
+        user_id: Option<i64>,
+    ) -> Result<Vec<Grant>> {
         let mut sql = self.sql(
             "SELECT g.resource_type, g.resource_id, g.principal_kind, g.principal, g.permission FROM grants g WHERE ",
         );
@@ -793,8 +802,7 @@ impl SqlStore {
         }
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let mut sql =
-            self.sql("INSERT INTO api_tokens (id, user_id, name, digest, created_ms, expires_ms) VALUES (");
+        let mut sql = self.sql("INSERT INTO api_tokens (id, user_id, name, digest, created_ms, expires_ms) VALUES (");
         sql.arg(token.id.as_str())
             .push(", ")
             .arg(user.id)
@@ -850,7 +858,11 @@ impl SqlStore {
     async fn tokens_from(&self, sql: &crate::sql::Sql) -> Result<Vec<TokenRecord>> {
         type Row = (String, String, String, i64, Option<i64>, Option<i64>, i64, String, i64);
         let rows: Vec<Row> = self
-            .fetch_rows(&self.read, "id, name, digest, created_ms, expires_ms, revoked_ms, user_id, username, is_admin", sql)
+            .fetch_rows(
+                &self.read,
+                "id, name, digest, created_ms, expires_ms, revoked_ms, user_id, username, is_admin",
+                sql,
+            )
             .await?;
         Ok(rows
             .into_iter()

@@ -191,9 +191,8 @@ impl SqlStore {
         self.insert_metrics(&mut tx, &accepted, &states).await?;
         let contexts: Vec<&Arc<RequestContext>> =
             accepted.iter().filter_map(|job| job.context.as_ref()).filter(|c| !c.is_written()).collect();
-        for context in &contexts {
-            self.append_event(&mut tx, &context.event(200, None)).await?;
-        }
+        let events: Vec<_> = contexts.iter().map(|c| c.event(200, None)).collect();
+        self.append_events(&mut tx, &events).await?;
         tx.commit().await?;
         for context in contexts {
             context.mark_written();

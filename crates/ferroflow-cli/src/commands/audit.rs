@@ -34,8 +34,15 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<bool> {
             let verdict = store.verify_audit_log().await.context("could not read the audit log")?;
             store.close().await;
             match verdict {
-                AuditVerdict::Intact(last) => {
+                AuditVerdict::Intact { last, unsealed } => {
                     writeln!(out, "audit log intact: events 1 to {last} verified")?;
+                    if unsealed > 0 {
+                        writeln!(
+                            out,
+                            "{unsealed} newer event(s) match their digests and await their seal (a running server \
+                             seals them within a second)"
+                        )?;
+                    }
                     Ok(true)
                 }
                 AuditVerdict::Broken(fault) => {

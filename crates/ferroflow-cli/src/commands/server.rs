@@ -63,12 +63,21 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         auth,
     };
     let tracking_store = tracking.as_ref().map(|state| state.store.clone());
+    let audit_store = tracking_store.clone().filter(|_| config.auth.is_some());
+    if let Some(store) = &audit_store {
+        tokio::spawn(seal_audit_log(store.clone()));
+    }
     let app = ferroflow_server::router(Services { tracking, artifacts }, &config);
     let address = format!("{}:{}", args.host, args.port);
     let listener =
         tokio::net::TcpListener::bind(&address).await.with_context(|| format!("could not listen on {address}"))?;
     tracing::info!(address = %listener.local_addr()?, "ferroflow server listening");
     ferroflow_server::serve(listener, app, shutdown_signal()).await?;
+    if let Some(store) = audit_store {
+        if let Err(err) = store.seal_audit_events().await {
+            tracing::warn!(error = %err, "could not seal the last audit events; another replica or the next start will");
+        }
+    }
     if let Some(store) = tracking_store {
         store.close().await;
     }
@@ -82,11 +91,11 @@ async fn prepare_auth(args: &ServerArgs, store: &SqlStore) -> anyhow::Result<Aut
         .ok()
         .filter(|p| *p != Permission::Deny)
         .with_context(|| {
-            format!(
-                "invalid --auth-default-permission '{}': use READ, USE, EDIT, MANAGE or NO_PERMISSIONS",
-                args.auth_default_permission
-            )
-        })?;
+        format!(
+            "invalid --auth-default-permission '{}': use READ, USE, EDIT, MANAGE or NO_PERMISSIONS",
+            args.auth_default_permission
+        )
+    })?;
     if let Some(key) = std::env::var_os(env_vars::AUDIT_KEY) {
         store.set_audit_key(key.into_encoded_bytes());
     }
@@ -113,7 +122,8 @@ async fn prepare_auth(args: &ServerArgs, store: &SqlStore) -> anyhow::Result<Aut
             path: "-".to_owned(),
             ..AuditEvent::default()
         };
-        let created = RequestContext::scope(RequestContext::new(None, event), store.create_user(&username, &hash, true));
+        let created =
+            RequestContext::scope(RequestContext::new(None, event), store.create_user(&username, &hash, true));
         match created.await {
             Ok(_) => tracing::info!(username = %username, "created the first admin user"),
             // Another replica starting at the same time created it.
@@ -152,6 +162,21 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
 const ABANDONED_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Removes abandoned multipart uploads at start and then every [`SWEEP_EVERY`].
+/// How often the server seals the audit events written since (see `SqlStore::seal_audit_events`).
+const SEAL_EVERY: Duration = Duration::from_millis(200);
+
+/// Seals audit events into the hash chain as they come, on every replica (they take turns).
+async fn seal_audit_log(store: SqlStore) {
+    let mut every = tokio::time::interval(SEAL_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(err) = store.seal_audit_events().await {
+            tracing::warn!(error = %err, "could not seal audit events; retrying");
+        }
+    }
+}
+
 async fn sweep_abandoned_uploads(store: Arc<ArtifactStore>) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
     loop {

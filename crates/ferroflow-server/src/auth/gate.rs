@@ -128,7 +128,6 @@ impl Origin {
     }
 }
 
-
 /// The middleware.
 pub async fn check(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
     let origin = Origin {
@@ -277,7 +276,9 @@ impl Gate {
         let found = self.store.user_credentials(username).await.map_err(|e| ApiError::from(e).into_response())?;
         let secret_owned = secret.to_owned();
         let verified = tokio::task::spawn_blocking(move || match found {
-            Some(credentials) => password::verify(&secret_owned, &credentials.password_hash).then_some(credentials.user),
+            Some(credentials) => {
+                password::verify(&secret_owned, &credentials.password_hash).then_some(credentials.user)
+            }
             None => {
                 password::verify_nothing(&secret_owned);
                 None
@@ -364,7 +365,8 @@ impl Gate {
             tracing::error!(error = ?err, "could not record a refused login in the audit log");
         }
         let mut response =
-            (StatusCode::UNAUTHORIZED, ApiError::new(ErrorCode::Unauthenticated, message).into_response()).into_response();
+            (StatusCode::UNAUTHORIZED, ApiError::new(ErrorCode::Unauthenticated, message).into_response())
+                .into_response();
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"mlflow\""));
         response
     }
@@ -438,13 +440,15 @@ enum Credentials {
 
 fn parse_authorization(value: &HeaderValue) -> Result<Credentials, &'static str> {
     let text = value.to_str().map_err(|_| "Malformed Authorization header: it is not ASCII text")?;
-    let (scheme, rest) = text.trim().split_once(' ').ok_or("Malformed Authorization header: expected '<scheme> <credentials>'")?;
+    let (scheme, rest) =
+        text.trim().split_once(' ').ok_or("Malformed Authorization header: expected '<scheme> <credentials>'")?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(rest)
             .map_err(|_| "Malformed Authorization header: the Basic credentials are not base64")?;
-        let decoded = String::from_utf8(decoded).map_err(|_| "Malformed Authorization header: the Basic credentials are not UTF-8")?;
+        let decoded = String::from_utf8(decoded)
+            .map_err(|_| "Malformed Authorization header: the Basic credentials are not UTF-8")?;
         let (username, secret) =
             decoded.split_once(':').ok_or("Malformed Authorization header: the Basic credentials lack a ':'")?;
         if username.is_empty() || secret.is_empty() {
@@ -649,7 +653,8 @@ impl Gate {
             let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned();
             fields.insert(key.clone(), Value::String(value));
         }
-        let needs_request_fields = !matches!(target, Target::LoggedModel) && !(target == Target::Artifact && !params.is_empty());
+        let needs_request_fields =
+            !matches!(target, Target::LoggedModel) && (target != Target::Artifact || params.is_empty());
         if !needs_request_fields {
             return Ok((request, fields));
         }
@@ -723,15 +728,23 @@ mod tests {
 
     #[test]
     fn authorization_headers_parse_or_say_what_is_wrong() {
-        let basic = |s: &str| HeaderValue::from_str(&format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(s))).unwrap();
-        assert!(matches!(parse_authorization(&basic("alice:secret")), Ok(Credentials::Basic { username, secret }) if username == "alice" && secret == "secret"));
-        assert!(matches!(parse_authorization(&basic("alice:pa:ss")), Ok(Credentials::Basic { secret, .. }) if secret == "pa:ss"));
+        let basic = |s: &str| {
+            HeaderValue::from_str(&format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(s))).unwrap()
+        };
+        assert!(
+            matches!(parse_authorization(&basic("alice:secret")), Ok(Credentials::Basic { username, secret }) if username == "alice" && secret == "secret")
+        );
+        assert!(
+            matches!(parse_authorization(&basic("alice:pa:ss")), Ok(Credentials::Basic { secret, .. }) if secret == "pa:ss")
+        );
         assert!(parse_authorization(&basic("alice")).unwrap_err().contains("lack a ':'"));
         assert!(parse_authorization(&basic(":secret")).unwrap_err().contains("empty username"));
         assert!(parse_authorization(&HeaderValue::from_static("Basic !!!")).unwrap_err().contains("not base64"));
         assert!(parse_authorization(&HeaderValue::from_static("Basic")).is_err());
         assert!(parse_authorization(&HeaderValue::from_static("Digest abc")).unwrap_err().contains("Unsupported"));
-        assert!(matches!(parse_authorization(&HeaderValue::from_static("Bearer ffp_x")), Ok(Credentials::Bearer(t)) if t == "ffp_x"));
+        assert!(
+            matches!(parse_authorization(&HeaderValue::from_static("Bearer ffp_x")), Ok(Credentials::Bearer(t)) if t == "ffp_x")
+        );
     }
 
     #[test]

@@ -38,14 +38,16 @@ fn number<T: std::str::FromStr>(value: Option<String>, field: &str) -> ApiResult
         .transpose()
 }
 
-/// GET audit/search: events in sequence order; `since`/`until` in ms since the epoch.
+/// GET audit/search: sealed events in sequence order; `since`/`until` in ms since the epoch.
 pub async fn search_events(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<SearchEvents>,
 ) -> ApiResult<Json<Value>> {
     let max_results = number::<usize>(request.max_results, "max_results")?.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&max_results) {
-        return Err(ApiError::invalid(format!("Invalid value {max_results} for parameter 'max_results': it must be between 1 and {MAX_PAGE}")));
+        return Err(ApiError::invalid(format!(
+            "Invalid value {max_results} for parameter 'max_results': it must be between 1 and {MAX_PAGE}"
+        )));
     }
     let search = AuditSearch {
         actor: request.actor.filter(|v| !v.is_empty()),
@@ -58,6 +60,10 @@ pub async fn search_events(
         after_seq: number(request.page_token, "page_token")?.unwrap_or(0),
         max_results,
     };
+    // Seal what is waiting first, so the caller sees every event stored before the search.
+    if let Err(err) = state.store.seal_audit_events().await {
+        tracing::warn!(error = %err, "could not seal audit events before a search");
+    }
     let (events, more) = state.store.search_events(&search).await?;
     let next = if more { events.last().map(|e| e.seq.to_string()) } else { None };
     let mut body = json!({ "events": events });

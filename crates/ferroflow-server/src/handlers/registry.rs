@@ -7,7 +7,7 @@ use ferroflow_artifacts::ArtifactPath;
 use ferroflow_core::model::{KeyValue, Stage};
 use ferroflow_core::search::{self, RegistryEntity};
 use ferroflow_core::{page_token, validation};
-use ferroflow_store::{ResourceType, CreateModelVersion, RegistrySearch};
+use ferroflow_store::{CreateModelVersion, RegistrySearch, ResourceType};
 
 use super::{key_values, required};
 use crate::auth::caller::visible;

@@ -184,9 +184,7 @@ pub async fn update_password(
             }
         }
         (None, true) if matches!(caller.method, AuthMethod::Token(_)) => {
-            return Err(ApiError::invalid(
-                "Changing your own password with an API token requires 'current_password'",
-            ));
+            return Err(ApiError::invalid("Changing your own password with an API token requires 'current_password'"));
         }
         _ => {}
     }
@@ -201,7 +199,9 @@ fn parse_bool(value: Option<Value>, field: &str) -> ApiResult<bool> {
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
         None => Err(ApiError::missing(field)),
-        Some(other) => Err(ApiError::invalid(format!("Invalid value {other} for parameter '{field}': expected true or false"))),
+        Some(other) => {
+            Err(ApiError::invalid(format!("Invalid value {other} for parameter '{field}': expected true or false")))
+        }
     }
 }
 
@@ -548,7 +548,11 @@ pub async fn create_token(
             let days = value.as_f64().or_else(|| value.as_str().and_then(|s| s.parse().ok()));
             match days {
                 Some(d) if d > 0.0 && d <= 3650.0 => Some(d),
-                _ => return Err(ApiError::invalid(format!("Invalid value {value} for 'expires_in_days': use a number of days between 0 and 3650"))),
+                _ => {
+                    return Err(ApiError::invalid(format!(
+                        "Invalid value {value} for 'expires_in_days': use a number of days between 0 and 3650"
+                    )))
+                }
             }
         }
     };
@@ -568,9 +572,11 @@ pub async fn revoke_token(
 ) -> ApiResult<Json<Value>> {
     let caller = caller(caller_ext)?;
     let id = required(request.id, "id")?;
-    let record = state.store.token(&id).await?.ok_or_else(|| {
-        ApiError::new(ErrorCode::ResourceDoesNotExist, format!("No active token with id '{id}'"))
-    })?;
+    let record = state
+        .store
+        .token(&id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::ResourceDoesNotExist, format!("No active token with id '{id}'")))?;
     if record.user.id != caller.user.id && !caller.user.is_admin {
         return Err(ApiError::new(ErrorCode::ResourceDoesNotExist, format!("No active token with id '{id}'")));
     }

@@ -30,7 +30,13 @@ fn basic(user: &str, secret: &str) -> String {
 }
 
 /// A request with an `Authorization` header (`None`: anonymous). `path` is the full path.
-async fn send(app: &TestApp, auth: Option<&str>, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn send(
+    app: &TestApp,
+    auth: Option<&str>,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut request = Request::builder().method(method).uri(path).header(header::HOST, "localhost:5000");
     if let Some(auth) = auth {
         request = request.header(header::AUTHORIZATION, auth);
@@ -101,7 +107,8 @@ async fn every_declared_route_refuses_anonymous_callers_on_both_prefixes() {
             _ => None,
         };
         if let Some(twin) = twin {
-            let other = declared.iter().find(|d| d.path == twin).unwrap_or_else(|| panic!("{} has no twin", route.path));
+            let other =
+                declared.iter().find(|d| d.path == twin).unwrap_or_else(|| panic!("{} has no twin", route.path));
             let access = |d: &ferroflow_server::auth::Declared| {
                 d.endpoints.iter().map(|e| (e.method.clone(), e.access)).collect::<Vec<_>>()
             };
@@ -124,7 +131,12 @@ async fn every_declared_route_refuses_anonymous_callers_on_both_prefixes() {
 
     // What is not declared is not served, even to an admin.
     let admin = login(&app, "admin", ADMIN_PASSWORD);
-    assert_error(&admin.get("/api/2.0/mlflow/not-a-route").await, StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", "No endpoint");
+    assert_error(
+        &admin.get("/api/2.0/mlflow/not-a-route").await,
+        StatusCode::NOT_FOUND,
+        "ENDPOINT_NOT_FOUND",
+        "No endpoint",
+    );
     assert_error(&admin.get("/graphql").await, StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", "No endpoint");
 }
 
@@ -141,7 +153,14 @@ async fn unauthenticated_requests_get_401_with_the_basic_challenge() {
     assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Basic realm=\"mlflow\"");
 
     let search = "/api/2.0/mlflow/experiments/search?max_results=10";
-    for bad in ["Basic !!!", "Basic", "Bearer ", "Digest x", &basic("admin", "wrong password!"), &basic("nobody", "whatever pass")] {
+    for bad in [
+        "Basic !!!",
+        "Basic",
+        "Bearer ",
+        "Digest x",
+        &basic("admin", "wrong password!"),
+        &basic("nobody", "whatever pass"),
+    ] {
         let response = send(&app, Some(bad), Method::GET, search, None).await;
         assert_eq!(response.0, StatusCode::UNAUTHORIZED, "{bad}: {:?}", response.1);
         assert_eq!(response.1["error_code"], "UNAUTHENTICATED", "{bad}");
@@ -185,8 +204,11 @@ async fn owners_manage_others_read_and_grants_widen_or_narrow_it() {
     );
     // Bob cannot grant himself access: that needs MANAGE.
     assert_error(
-        &bob.post("experiments/permissions/create", json!({"experiment_id": experiment, "username": "bob", "permission": "EDIT"}))
-            .await,
+        &bob.post(
+            "experiments/permissions/create",
+            json!({"experiment_id": experiment, "username": "bob", "permission": "EDIT"}),
+        )
+        .await,
         StatusCode::FORBIDDEN,
         "PERMISSION_DENIED",
         "MANAGE",
@@ -194,12 +216,20 @@ async fn owners_manage_others_read_and_grants_widen_or_narrow_it() {
 
     // Alice, who owns it, grants EDIT.
     let granted = alice
-        .ok("experiments/permissions/create", json!({"experiment_id": experiment, "username": "bob", "permission": "EDIT"}))
+        .ok(
+            "experiments/permissions/create",
+            json!({"experiment_id": experiment, "username": "bob", "permission": "EDIT"}),
+        )
         .await;
     assert_eq!(granted["experiment_permission"]["permission"], "EDIT");
     bob.ok("runs/log-metric", json!({"run_id": run, "key": "m", "value": 1, "timestamp": 1})).await;
     // EDIT does not delete.
-    assert_error(&bob.post("runs/delete", json!({"run_id": run})).await, StatusCode::FORBIDDEN, "PERMISSION_DENIED", "MANAGE");
+    assert_error(
+        &bob.post("runs/delete", json!({"run_id": run})).await,
+        StatusCode::FORBIDDEN,
+        "PERMISSION_DENIED",
+        "MANAGE",
+    );
 
     // A group's DENY beats Bob's own EDIT, and hides the experiment from his searches.
     admin.ok("/api/2.0/ferroflow/groups", json!({"name": "contractors"})).await;
@@ -213,13 +243,15 @@ async fn owners_manage_others_read_and_grants_widen_or_narrow_it() {
         .await;
     assert_error(&bob.get(&format!("runs/get?run_id={run}")).await, StatusCode::FORBIDDEN, "PERMISSION_DENIED", "DENY");
     let found = bob.get("experiments/search?max_results=100").await.1;
-    let names: Vec<&str> = found["experiments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        found["experiments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert!(!names.contains(&"alice-exp"), "{names:?}");
     let runs = bob.ok("runs/search", json!({"experiment_ids": [experiment]})).await;
     assert!(runs.get("runs").is_none(), "{runs}");
 
     // Who holds what on it.
-    let holders = alice.get(&format!("/api/2.0/ferroflow/grants?resource_type=experiment&resource_id={experiment}")).await.1;
+    let holders =
+        alice.get(&format!("/api/2.0/ferroflow/grants?resource_type=experiment&resource_id={experiment}")).await.1;
     let holders: Vec<(String, String)> = holders["grants"]
         .as_array()
         .unwrap()
@@ -271,7 +303,10 @@ async fn with_no_permissions_by_default_searches_hold_only_what_the_caller_reads
         "PERMISSION_DENIED",
         "requires READ",
     );
-    assert_eq!(alice.get("registered-models/search?max_results=3").await.1["registered_models"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        alice.get("registered-models/search?max_results=3").await.1["registered_models"].as_array().unwrap().len(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -308,7 +343,9 @@ async fn a_changed_password_stops_working_at_once() {
     let admin = login(&app, "admin", ADMIN_PASSWORD);
     let alice = add_user(&app, &admin, "alice").await;
     assert_eq!(alice.get("users/current").await.0, StatusCode::OK);
-    admin.call(Method::PATCH, "users/update-password", json!({"username": "alice", "password": "another long one"})).await;
+    admin
+        .call(Method::PATCH, "users/update-password", json!({"username": "alice", "password": "another long one"}))
+        .await;
     assert_eq!(alice.get("users/current").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(login(&app, "alice", "another long one").get("users/current").await.0, StatusCode::OK);
 }
@@ -343,21 +380,33 @@ async fn bad_input_gets_clear_4xx_answers() {
         "carol",
     );
     assert_error(
-        &admin.post("experiments/permissions/create", json!({"experiment_id": "0", "username": "carol", "permission": "WRITE"}))
+        &admin
+            .post(
+                "experiments/permissions/create",
+                json!({"experiment_id": "0", "username": "carol", "permission": "WRITE"}),
+            )
             .await,
         StatusCode::BAD_REQUEST,
         "INVALID_PARAMETER_VALUE",
         "Invalid permission 'WRITE'",
     );
     assert_error(
-        &admin.post("experiments/permissions/create", json!({"experiment_id": "999", "username": "carol", "permission": "READ"}))
+        &admin
+            .post(
+                "experiments/permissions/create",
+                json!({"experiment_id": "999", "username": "carol", "permission": "READ"}),
+            )
             .await,
         StatusCode::NOT_FOUND,
         "RESOURCE_DOES_NOT_EXIST",
         "999",
     );
     assert_error(
-        &admin.post("experiments/permissions/create", json!({"experiment_id": "0", "username": "nobody", "permission": "READ"}))
+        &admin
+            .post(
+                "experiments/permissions/create",
+                json!({"experiment_id": "0", "username": "nobody", "permission": "READ"}),
+            )
             .await,
         StatusCode::NOT_FOUND,
         "RESOURCE_DOES_NOT_EXIST",
@@ -370,8 +419,18 @@ async fn bad_input_gets_clear_4xx_answers() {
         "last admin",
     );
     let carol = login(&app, "carol", PASSWORD);
-    assert_error(&carol.post("users/create", json!({"username": "x", "password": PASSWORD})).await, StatusCode::FORBIDDEN, "PERMISSION_DENIED", "admin");
-    assert_error(&carol.get("/api/2.0/ferroflow/audit/search").await, StatusCode::FORBIDDEN, "PERMISSION_DENIED", "auditor");
+    assert_error(
+        &carol.post("users/create", json!({"username": "x", "password": PASSWORD})).await,
+        StatusCode::FORBIDDEN,
+        "PERMISSION_DENIED",
+        "admin",
+    );
+    assert_error(
+        &carol.get("/api/2.0/ferroflow/audit/search").await,
+        StatusCode::FORBIDDEN,
+        "PERMISSION_DENIED",
+        "auditor",
+    );
 }
 
 #[tokio::test]
@@ -379,8 +438,12 @@ async fn every_change_and_refusal_is_audited_in_a_verifiable_chain() {
     let app = app(Permission::Read).await;
     let admin = login(&app, "admin", ADMIN_PASSWORD);
     let alice = add_user(&app, &admin, "alice").await;
-    let experiment = alice.ok("experiments/create", json!({"name": "audited"})).await["experiment_id"].as_str().unwrap().to_owned();
-    let run = alice.ok("runs/create", json!({"experiment_id": experiment})).await["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    let experiment =
+        alice.ok("experiments/create", json!({"name": "audited"})).await["experiment_id"].as_str().unwrap().to_owned();
+    let run = alice.ok("runs/create", json!({"experiment_id": experiment})).await["run"]["info"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     alice
         .ok("runs/log-batch", json!({"run_id": run, "metrics": [{"key": "m", "value": 1, "timestamp": 1, "step": 0}, {"key": "m", "value": 2, "timestamp": 2, "step": 1}], "params": [{"key": "p", "value": "v"}]}))
         .await;
@@ -388,12 +451,29 @@ async fn every_change_and_refusal_is_audited_in_a_verifiable_chain() {
     assert_eq!(bob.post("experiments/delete", json!({"experiment_id": experiment})).await.0, StatusCode::FORBIDDEN);
     assert_eq!(login(&app, "alice", "not her password").get("users/current").await.0, StatusCode::UNAUTHORIZED);
     alice.ok("registered-models/create", json!({"name": "m"})).await;
-    alice.ok("model-versions/create", json!({"name": "m", "source": format!("runs:/{run}/model"), "run_id": run})).await;
-    alice.ok("model-versions/transition-stage", json!({"name": "m", "version": "1", "stage": "Production", "archive_existing_versions": false})).await;
+    alice
+        .ok("model-versions/create", json!({"name": "m", "source": format!("runs:/{run}/model"), "run_id": run}))
+        .await;
+    alice
+        .ok(
+            "model-versions/transition-stage",
+            json!({"name": "m", "version": "1", "stage": "Production", "archive_existing_versions": false}),
+        )
+        .await;
 
-    let events = admin.get("/api/2.0/ferroflow/audit/search?max_results=1000").await.1["events"].as_array().unwrap().clone();
+    let events =
+        admin.get("/api/2.0/ferroflow/audit/search?max_results=1000").await.1["events"].as_array().unwrap().clone();
     let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for expected in ["CreateUser", "CreateExperiment", "CreateRun", "LogBatch", "DeleteExperiment", "Login", "CreateModelVersion", "TransitionModelVersionStage"] {
+    for expected in [
+        "CreateUser",
+        "CreateExperiment",
+        "CreateRun",
+        "LogBatch",
+        "DeleteExperiment",
+        "Login",
+        "CreateModelVersion",
+        "TransitionModelVersionStage",
+    ] {
         assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
     }
     let batch = events.iter().find(|e| e["action"] == "LogBatch").unwrap();
@@ -419,7 +499,7 @@ async fn every_change_and_refusal_is_audited_in_a_verifiable_chain() {
 
     let store = app.store.as_ref().unwrap();
     let total = i64::try_from(seqs.len()).unwrap();
-    assert_eq!(store.verify_audit_log().await.unwrap(), AuditVerdict::Intact(total));
+    assert_eq!(store.verify_audit_log().await.unwrap(), AuditVerdict::Intact { last: total, unsealed: 0 });
 }
 
 /// Runs SQL on the test database directly, as someone with write access to it would.
@@ -440,8 +520,30 @@ async fn audited_app() -> TestApp {
     for i in 0..5 {
         admin.ok("experiments/create", json!({"name": format!("e{i}")})).await;
     }
-    assert_eq!(app.store.as_ref().unwrap().verify_audit_log().await.unwrap(), AuditVerdict::Intact(5));
+    let store = app.store.as_ref().unwrap();
+    // Stored with their changes, unsealed; the server's sealer (or a search) seals them.
+    assert_eq!(store.verify_audit_log().await.unwrap(), AuditVerdict::Intact { last: 0, unsealed: 5 });
+    assert_eq!(store.seal_audit_events().await.unwrap(), 5);
+    assert_eq!(store.verify_audit_log().await.unwrap(), AuditVerdict::Intact { last: 5, unsealed: 0 });
     app
+}
+
+#[tokio::test]
+async fn verify_names_an_event_altered_before_its_seal() {
+    let app = audited_app().await;
+    let admin = login(&app, "admin", ADMIN_PASSWORD);
+    admin.ok("experiments/create", json!({"name": "e5"})).await;
+    tamper(&app, "UPDATE audit_events SET actor = 'mallory' WHERE seq IS NULL").await;
+    let store = app.store.as_ref().unwrap();
+    let verdict = store.verify_audit_log().await.unwrap();
+    assert!(
+        matches!(verdict, AuditVerdict::Broken(ferroflow_auth::audit::ChainBreak::AlteredUnsealed { .. })),
+        "{verdict:?}"
+    );
+    // Sealing does not launder it.
+    assert_eq!(store.seal_audit_events().await.unwrap(), 1);
+    let verdict = store.verify_audit_log().await.unwrap();
+    assert_eq!(verdict, AuditVerdict::Broken(ferroflow_auth::audit::ChainBreak::Altered { seq: 6 }));
 }
 
 #[tokio::test]
@@ -474,8 +576,8 @@ async fn verify_names_an_inserted_row() {
     }
     tamper(
         &app,
-        "INSERT INTO audit_events (seq, time_ms, actor, action, method, path, status, prev_hash, hash) \
-         SELECT 3, time_ms, 'mallory', 'DeleteExperiment', 'POST', path, 200, hash, hash FROM audit_events WHERE seq = 2",
+        "INSERT INTO audit_events (seq, time_ms, actor, action, method, path, status, digest, prev_hash, hash) \
+         SELECT 3, time_ms, 'mallory', 'DeleteExperiment', 'POST', path, 200, digest, hash, hash FROM audit_events WHERE seq = 2",
     )
     .await;
     let verdict = app.store.as_ref().unwrap().verify_audit_log().await.unwrap();

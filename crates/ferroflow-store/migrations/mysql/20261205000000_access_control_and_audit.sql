@@ -52,7 +52,8 @@ CREATE TABLE auth_state (
 INSERT INTO auth_state (id, epoch) VALUES (1, 0);
 
 CREATE TABLE audit_events (
-    seq BIGINT NOT NULL PRIMARY KEY,
+    id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    seq BIGINT UNIQUE,
     time_ms BIGINT NOT NULL,
     actor VARCHAR(255),
     auth_method VARCHAR(16),
@@ -67,9 +68,9 @@ CREATE TABLE audit_events (
     status BIGINT NOT NULL,
     error_code VARCHAR(64),
     details MEDIUMTEXT,
-    prev_hash VARCHAR(64) NOT NULL,
-    hash VARCHAR(64) NOT NULL,
-    KEY audit_events_time (time_ms),
+    digest VARCHAR(64) NOT NULL,
+    prev_hash VARCHAR(64),
+    hash VARCHAR(64),
     KEY audit_events_actor (actor, seq),
     KEY audit_events_resource (resource_type, resource_id, seq)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -49,7 +49,8 @@ CREATE TABLE auth_state (
 INSERT INTO auth_state (id, epoch) VALUES (1, 0);
 
 CREATE TABLE audit_events (
-    seq BIGINT PRIMARY KEY,
+    id BIGSERIAL PRIMARY KEY,
+    seq BIGINT UNIQUE,
     time_ms BIGINT NOT NULL,
     actor TEXT,
     auth_method TEXT,
@@ -64,10 +65,11 @@ CREATE TABLE audit_events (
     status BIGINT NOT NULL,
     error_code TEXT,
     details TEXT,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
+    digest TEXT NOT NULL,
+    prev_hash TEXT,
+    hash TEXT
 );
-CREATE INDEX audit_events_time ON audit_events (time_ms);
+CREATE INDEX audit_events_unsealed ON audit_events (id) WHERE seq IS NULL;
 CREATE INDEX audit_events_actor ON audit_events (actor, seq);
 CREATE INDEX audit_events_resource ON audit_events (resource_type, resource_id, seq);
 

@@ -2,9 +2,13 @@
 --
 -- Users, groups and their grants on experiments and registered models; API tokens (only their
 -- SHA-256 digest); a counter every change to any of these bumps, so each replica can tell in one
--- cheap read whether what it cached is still good. The audit log is a hash chain over a gapless
--- sequence; audit_head holds the last sequence number and hash, and appending an event locks it, so
--- replicas writing at once still build one linear chain.
+-- cheap read whether what it cached is still good.
+--
+-- The audit log: each event is inserted, with the digest of its contents, in the transaction of the
+-- change it records, without a sequence number. Sealing then takes the unsealed events in id order
+-- and gives each the next gapless seq, the hash of the event before, and its own chain hash.
+-- audit_head holds the last sealed seq and hash; sealing locks it, so replicas sealing at once
+-- still build one linear chain, while writers never wait for each other on the log.
 CREATE TABLE users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     username TEXT NOT NULL UNIQUE,
@@ -56,7 +60,8 @@ CREATE TABLE auth_state (
 INSERT INTO auth_state (id, epoch) VALUES (1, 0);
 
 CREATE TABLE audit_events (
-    seq INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER UNIQUE,
     time_ms INTEGER NOT NULL,
     actor TEXT,
     auth_method TEXT,
@@ -71,10 +76,10 @@ CREATE TABLE audit_events (
     status INTEGER NOT NULL,
     error_code TEXT,
     details TEXT,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
+    digest TEXT NOT NULL,
+    prev_hash TEXT,
+    hash TEXT
 );
-CREATE INDEX audit_events_time ON audit_events (time_ms);
 CREATE INDEX audit_events_actor ON audit_events (actor, seq);
 CREATE INDEX audit_events_resource ON audit_events (resource_type, resource_id, seq);
 
