@@ -12,6 +12,7 @@ use ferroflow_auth::Permission;
 use crate::auth::{Access, Declared, Endpoint, Target};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::artifacts::{self, Artifacts};
+use crate::handlers::users::{ExperimentPermission, ModelPermission};
 use crate::handlers::{audit, experiments, logged_models, metrics, registry, runs, server, users};
 use crate::{retry, AppState};
 
@@ -299,15 +300,15 @@ fn tracking_api() -> Table<AppState> {
         .route("/users/delete", [write(DELETE, "DeleteUser", Admin, users::delete_user)])
         .route(
             "/experiments/permissions/create",
-            [write(POST, "CreateExperimentPermission", need(Experiment, MANAGE), users::create_experiment_permission)],
+            [write(POST, "CreateExperimentPermission", need(Experiment, MANAGE), users::create_permission::<ExperimentPermission>)],
         )
         .route(
             "/experiments/permissions/get",
-            [read(GET, "GetExperimentPermission", need(Experiment, MANAGE), users::get_experiment_permission)],
+            [read(GET, "GetExperimentPermission", need(Experiment, MANAGE), users::get_permission::<ExperimentPermission>)],
         )
         .route(
             "/experiments/permissions/update",
-            [write(PATCH, "UpdateExperimentPermission", need(Experiment, MANAGE), users::update_experiment_permission)],
+            [write(PATCH, "UpdateExperimentPermission", need(Experiment, MANAGE), users::update_permission::<ExperimentPermission>)],
         )
         .route(
             "/experiments/permissions/delete",
@@ -315,7 +316,7 @@ fn tracking_api() -> Table<AppState> {
                 DELETE,
                 "DeleteExperimentPermission",
                 need(Experiment, MANAGE),
-                users::delete_experiment_permission,
+                users::delete_permission::<ExperimentPermission>,
             )],
         )
         .route(
@@ -324,12 +325,12 @@ fn tracking_api() -> Table<AppState> {
                 POST,
                 "CreateRegisteredModelPermission",
                 need(RegisteredModel, MANAGE),
-                users::create_model_permission,
+                users::create_permission::<ModelPermission>,
             )],
         )
         .route(
             "/registered-models/permissions/get",
-            [read(GET, "GetRegisteredModelPermission", need(RegisteredModel, MANAGE), users::get_model_permission)],
+            [read(GET, "GetRegisteredModelPermission", need(RegisteredModel, MANAGE), users::get_permission::<ModelPermission>)],
         )
         .route(
             "/registered-models/permissions/update",
@@ -337,7 +338,7 @@ fn tracking_api() -> Table<AppState> {
                 PATCH,
                 "UpdateRegisteredModelPermission",
                 need(RegisteredModel, MANAGE),
-                users::update_model_permission,
+                users::update_permission::<ModelPermission>,
             )],
         )
         .route(
@@ -346,7 +347,7 @@ fn tracking_api() -> Table<AppState> {
                 DELETE,
                 "DeleteRegisteredModelPermission",
                 need(RegisteredModel, MANAGE),
-                users::delete_model_permission,
+                users::delete_permission::<ModelPermission>,
             )],
         )
 }

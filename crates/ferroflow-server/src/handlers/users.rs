@@ -243,99 +243,90 @@ async fn put_user_grant(
     Ok(())
 }
 
-/// POST experiments/permissions/create
-pub async fn create_experiment_permission(
-    State(state): State<AppState>,
-    MlflowRequest(request): MlflowRequest<ExperimentPermission>,
-) -> ApiResult<Json<Value>> {
-    let id = id_text(request.experiment_id, "experiment_id")?;
-    let username = required(request.username, "username")?;
-    let level = permission(request.permission)?;
-    put_user_grant(&state.store, ResourceType::Experiment, &id, &username, level, GrantMode::Create).await?;
-    let user = state.store.get_user(&username).await?;
-    Ok(Json(json!({"experiment_permission": {"experiment_id": id, "user_id": user.id, "permission": level.name()}})))
+/// The two kinds of MLflow 2.x per-resource permission calls, which differ only in the resource
+/// they name and the JSON they answer with.
+pub trait ResourcePermission: RequestMessage {
+    /// What the grant is on.
+    const RESOURCE: ResourceType;
+    /// The key of the answer's object (`experiment_permission`, ...).
+    const ANSWER_KEY: &'static str;
+    /// The field naming the resource, in requests and answers.
+    const ID_FIELD: &'static str;
+    /// The resource id, the username and the permission name of the request.
+    fn into_parts(self) -> ApiResult<(String, String, Option<String>)>;
 }
 
-/// GET experiments/permissions/get
-pub async fn get_experiment_permission(
-    State(state): State<AppState>,
-    MlflowRequest(request): MlflowRequest<ExperimentPermission>,
-) -> ApiResult<Json<Value>> {
-    let id = id_text(request.experiment_id, "experiment_id")?;
-    let username = required(request.username, "username")?;
-    let level = state.store.get_grant(ResourceType::Experiment, &id, PrincipalKind::User, &username).await?;
-    let user = state.store.get_user(&username).await?;
-    Ok(Json(json!({"experiment_permission": {"experiment_id": id, "user_id": user.id, "permission": level.name()}})))
+impl ResourcePermission for ExperimentPermission {
+    const RESOURCE: ResourceType = ResourceType::Experiment;
+    const ANSWER_KEY: &'static str = "experiment_permission";
+    const ID_FIELD: &'static str = "experiment_id";
+    fn into_parts(self) -> ApiResult<(String, String, Option<String>)> {
+        Ok((id_text(self.experiment_id, Self::ID_FIELD)?, required(self.username, "username")?, self.permission))
+    }
 }
 
-/// PATCH experiments/permissions/update
-pub async fn update_experiment_permission(
-    State(state): State<AppState>,
-    MlflowRequest(request): MlflowRequest<ExperimentPermission>,
+impl ResourcePermission for ModelPermission {
+    const RESOURCE: ResourceType = ResourceType::RegisteredModel;
+    const ANSWER_KEY: &'static str = "registered_model_permission";
+    const ID_FIELD: &'static str = "name";
+    fn into_parts(self) -> ApiResult<(String, String, Option<String>)> {
+        Ok((required(self.name, Self::ID_FIELD)?, required(self.username, "username")?, self.permission))
+    }
+}
+
+/// `{"<answer key>": {"<id field>": id, "user_id": ..., "permission": ...}}`
+async fn permission_answer<M: ResourcePermission>(
+    store: &SqlStore,
+    id: String,
+    username: &str,
+    level: Permission,
 ) -> ApiResult<Json<Value>> {
-    let id = id_text(request.experiment_id, "experiment_id")?;
-    let username = required(request.username, "username")?;
-    let level = permission(request.permission)?;
-    put_user_grant(&state.store, ResourceType::Experiment, &id, &username, level, GrantMode::Update).await?;
+    let user = store.get_user(username).await?;
+    let mut grant = serde_json::Map::new();
+    grant.insert(M::ID_FIELD.to_owned(), Value::String(id));
+    grant.insert("user_id".to_owned(), json!(user.id));
+    grant.insert("permission".to_owned(), json!(level.name()));
+    Ok(Json(json!({ M::ANSWER_KEY: grant })))
+}
+
+/// POST experiments/permissions/create, registered-models/permissions/create
+pub async fn create_permission<M: ResourcePermission>(
+    State(state): State<AppState>,
+    MlflowRequest(request): MlflowRequest<M>,
+) -> ApiResult<Json<Value>> {
+    let (id, username, level) = request.into_parts()?;
+    let level = permission(level)?;
+    put_user_grant(&state.store, M::RESOURCE, &id, &username, level, GrantMode::Create).await?;
+    permission_answer::<M>(&state.store, id, &username, level).await
+}
+
+/// GET experiments/permissions/get, registered-models/permissions/get
+pub async fn get_permission<M: ResourcePermission>(
+    State(state): State<AppState>,
+    MlflowRequest(request): MlflowRequest<M>,
+) -> ApiResult<Json<Value>> {
+    let (id, username, _) = request.into_parts()?;
+    let level = state.store.get_grant(M::RESOURCE, &id, PrincipalKind::User, &username).await?;
+    permission_answer::<M>(&state.store, id, &username, level).await
+}
+
+/// PATCH experiments/permissions/update, registered-models/permissions/update
+pub async fn update_permission<M: ResourcePermission>(
+    State(state): State<AppState>,
+    MlflowRequest(request): MlflowRequest<M>,
+) -> ApiResult<Json<Value>> {
+    let (id, username, level) = request.into_parts()?;
+    put_user_grant(&state.store, M::RESOURCE, &id, &username, permission(level)?, GrantMode::Update).await?;
     Ok(Json(json!({})))
 }
 
-/// DELETE experiments/permissions/delete
-pub async fn delete_experiment_permission(
+/// DELETE experiments/permissions/delete, registered-models/permissions/delete
+pub async fn delete_permission<M: ResourcePermission>(
     State(state): State<AppState>,
-    MlflowRequest(request): MlflowRequest<ExperimentPermission>,
+    MlflowRequest(request): MlflowRequest<M>,
 ) -> ApiResult<Json<Value>> {
-    let id = id_text(request.experiment_id, "experiment_id")?;
-    let username = required(request.username, "username")?;
-    state.store.delete_grant(ResourceType::Experiment, &id, PrincipalKind::User, &username).await?;
-    Ok(Json(json!({})))
-}
-
-/// POST registered-models/permissions/create
-pub async fn create_model_permission(
-    State(state): State<AppState>,
-    MlflowRequest(request): MlflowRequest<ModelPermission>,
-) -> ApiResult<Json<Value>> {
-    let name = required(request.name, "name")?;
-    let username = required(request.username, "username")?;
-    let level = permission(request.permission)?;
-    put_user_grant(&state.store, ResourceType::RegisteredModel, &name, &username, level, GrantMode::Create).await?;
-    let user = state.store.get_user(&username).await?;
-    Ok(Json(json!({"registered_model_permission": {"name": name, "user_id": user.id, "permission": level.name()}})))
-}
-
-/// GET registered-models/permissions/get
-pub async fn get_model_permission(
-    State(state): State<AppState>,
-    MlflowRequest(request): MlflowRequest<ModelPermission>,
-) -> ApiResult<Json<Value>> {
-    let name = required(request.name, "name")?;
-    let username = required(request.username, "username")?;
-    let level = state.store.get_grant(ResourceType::RegisteredModel, &name, PrincipalKind::User, &username).await?;
-    let user = state.store.get_user(&username).await?;
-    Ok(Json(json!({"registered_model_permission": {"name": name, "user_id": user.id, "permission": level.name()}})))
-}
-
-/// PATCH registered-models/permissions/update
-pub async fn update_model_permission(
-    State(state): State<AppState>,
-    MlflowRequest(request): MlflowRequest<ModelPermission>,
-) -> ApiResult<Json<Value>> {
-    let name = required(request.name, "name")?;
-    let username = required(request.username, "username")?;
-    let level = permission(request.permission)?;
-    put_user_grant(&state.store, ResourceType::RegisteredModel, &name, &username, level, GrantMode::Update).await?;
-    Ok(Json(json!({})))
-}
-
-/// DELETE registered-models/permissions/delete
-pub async fn delete_model_permission(
-    State(state): State<AppState>,
-    MlflowRequest(request): MlflowRequest<ModelPermission>,
-) -> ApiResult<Json<Value>> {
-    let name = required(request.name, "name")?;
-    let username = required(request.username, "username")?;
-    state.store.delete_grant(ResourceType::RegisteredModel, &name, PrincipalKind::User, &username).await?;
+    let (id, username, _) = request.into_parts()?;
+    state.store.delete_grant(M::RESOURCE, &id, PrincipalKind::User, &username).await?;
     Ok(Json(json!({})))
 }
 
