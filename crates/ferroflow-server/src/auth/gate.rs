@@ -1,9 +1,10 @@
 //! The middleware every request passes with auth on: find the route's declaration (undeclared routes
 //! fail closed), authenticate, check the declared permission, and record the audit event.
 //!
-//! Verified credentials are cached per auth epoch (see `ferroflow_store::auth`): each request reads
-//! the epoch once, and any change on any replica (a new password, a revoked token, a grant) empties
-//! the caches, so it takes effect with the next request. Password caching keys are salted SHA-256
+//! Verified credentials are cached per auth epoch (see `ferroflow_store::auth`): each request waits
+//! for a read of the epoch that started after it arrived (shared with the requests arriving with it,
+//! see [`super::epoch`]), and any change on any replica (a new password, a revoked token, a grant)
+//! empties the caches, so it takes effect with the next request. Password caching keys are salted SHA-256
 //! digests of `username\0password` under a random per-process salt, so the cache never holds a
 //! password and its keys are useless outside the process.
 
@@ -27,6 +28,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::access::{Access, Declared, Endpoint, Target};
 use super::caller::{AuthMethod, Caller, Holdings};
+use super::epoch::EpochReads;
 use crate::error::{ApiError, ErrorCode};
 use crate::now_ms;
 
@@ -45,6 +47,7 @@ pub struct Gate {
     config: AuthConfig,
     routes: matchit::Router<Vec<Endpoint>>,
     cache: Mutex<Cache>,
+    epochs: EpochReads,
     /// Run → experiment, which never changes, so it outlives auth epochs.
     run_experiments: Mutex<HashMap<String, i64>>,
     throttle: Throttle,
@@ -94,6 +97,7 @@ impl Gate {
             config,
             routes,
             cache: Mutex::default(),
+            epochs: EpochReads::default(),
             run_experiments: Mutex::default(),
             throttle: Throttle::default(),
             salt,
@@ -223,7 +227,7 @@ impl Gate {
             Ok(credentials) => credentials,
             Err(message) => return Err(self.refuse(origin, None, message, message).await),
         };
-        let epoch = match self.store.auth_epoch().await {
+        let epoch = match self.epochs.read(&self.store).await {
             Ok(epoch) => epoch,
             Err(err) => return Err(ApiError::from(err).into_response()),
         };

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod caller;
+mod epoch;
 pub mod gate;
 
 pub use access::{Access, Declared, Endpoint, Target};
