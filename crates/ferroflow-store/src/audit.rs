@@ -149,8 +149,10 @@ impl SqlStore {
         Ok(changed)
     }
 
-    /// Stores `event`, unsealed, inside `tx`: it takes no lock, so writers do not wait for each
-    /// other on the log. [`SqlStore::seal_audit_events`] gives it its place in the chain.
+    /// Stores `event` inside `tx`. On PostgreSQL and MySQL it is stored unsealed and takes no lock,
+    /// so writers do not wait for each other on the log; [`SqlStore::seal_audit_events`] gives it its
+    /// place in the chain. SQLite runs one write transaction at a time anyway, so there the event is
+    /// chained at once, and nothing is left for the sealer.
     pub(crate) async fn append_event(
         &self,
         tx: &mut sqlx::Transaction<'static, Any>,
@@ -165,8 +167,18 @@ impl SqlStore {
         tx: &mut sqlx::Transaction<'static, Any>,
         events: &[AuditEvent],
     ) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        // SQLite's write transactions begin IMMEDIATE: the head read here cannot go stale before
+        // the commit, whichever process holds the file.
+        let mut head = match self.dialect {
+            Dialect::Sqlite => Some(self.head(&mut **tx, &self.sql("SELECT seq, hash FROM audit_head WHERE id = 1")).await?),
+            Dialect::Postgres | Dialect::MySql => None,
+        };
+        let columns = if head.is_some() { ", digest, seq, prev_hash, hash" } else { ", digest" };
         for chunk in events.chunks(usize::try_from(SEAL_BATCH).unwrap_or(1)) {
-            let mut insert = self.sql(&format!("INSERT INTO audit_events ({CONTENT_COLUMNS}, digest) VALUES "));
+            let mut insert = self.sql(&format!("INSERT INTO audit_events ({CONTENT_COLUMNS}{columns}) VALUES "));
             for (i, event) in chunk.iter().enumerate() {
                 insert.push(if i == 0 { "(" } else { ", (" });
                 insert
@@ -197,12 +209,30 @@ impl SqlStore {
                     .arg(event.error_code.clone())
                     .push(", ")
                     .arg(event.details.clone())
-                    .push(", ")
-                    .arg(event_digest(self.audit_key(), event))
-                    .push(")");
+                    .push(", ");
+                let digest = event_digest(self.audit_key(), event);
+                if let Some((seq, prev_hash)) = &mut head {
+                    *seq += 1;
+                    let hash = chain_hash(self.audit_key(), *seq, prev_hash, &digest);
+                    insert.arg(digest).push(", ").arg(*seq).push(", ").arg(prev_hash.as_str()).push(", ").arg(hash.as_str());
+                    *prev_hash = hash;
+                } else {
+                    insert.arg(digest);
+                }
+                insert.push(")");
             }
             insert.query().execute(&mut **tx).await?;
         }
+        if let Some((seq, hash)) = head {
+            self.move_head(tx, seq, &hash).await?;
+        }
+        Ok(())
+    }
+
+    async fn move_head(&self, tx: &mut sqlx::Transaction<'static, Any>, seq: i64, hash: &str) -> Result<()> {
+        let mut head = self.sql("UPDATE audit_head SET seq = ");
+        head.arg(seq).push(", hash = ").arg(hash).push(" WHERE id = 1");
+        head.query().execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -258,9 +288,7 @@ impl SqlStore {
             }
             update.push(")");
             update.query().execute(&mut *tx).await?;
-            let mut head = self.sql("UPDATE audit_head SET seq = ");
-            head.arg(seq).push(", hash = ").arg(prev_hash.as_str()).push(" WHERE id = 1");
-            head.query().execute(&mut *tx).await?;
+            self.move_head(&mut tx, seq, &prev_hash).await?;
             tx.commit().await?;
             sealed += count as u64;
             if (count as i64) < SEAL_BATCH {

@@ -5,10 +5,10 @@
 -- cheap read whether what it cached is still good.
 --
 -- The audit log: each event is inserted, with the digest of its contents, in the transaction of the
--- change it records, without a sequence number. Sealing then takes the unsealed events in id order
--- and gives each the next gapless seq, the hash of the event before, and its own chain hash.
--- audit_head holds the last sealed seq and hash; sealing locks it, so replicas sealing at once
--- still build one linear chain, while writers never wait for each other on the log.
+-- change it records. SQLite runs one write transaction at a time, so the event gets its gapless
+-- seq, the hash of the event before and its own chain hash right there, and audit_head (the last
+-- seq and hash) moves on in the same transaction. seq stays nullable as on the server engines,
+-- where a sealer chains the events after their transactions.
 CREATE TABLE users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     username TEXT NOT NULL UNIQUE,
