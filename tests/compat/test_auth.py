@@ -7,6 +7,7 @@ per-resource permission calls; 3.x: users/permissions/grant). A token revoked th
 stops working at once through the other, and `ferroflow audit verify` passes on the log both wrote.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -64,6 +65,19 @@ class Login:
             monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
         if token:
             monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+
+
+def ferroflow_cli(*args, url=None, login=None, token=None, password=None):
+    """Runs the `ferroflow` binary; `login` is (username, password) for the management commands."""
+    binary = os.environ.get("FERROFLOW_BIN") or str(REPO_ROOT / "target" / "release" / "ferroflow")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+    if url:
+        env["MLFLOW_TRACKING_URI"] = url
+    if login:
+        env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = login
+    if token:
+        env["MLFLOW_TRACKING_TOKEN"] = token
+    return subprocess.run([binary, *args], env=env, input=password, capture_output=True, text=True, timeout=120)
 
 
 def error_code(excinfo):
@@ -238,8 +252,57 @@ def test_audit_log_of_both_replicas_verifies_after_concurrent_writes(auth_replic
         assert len(events) == per_writer, (run_id, len(events))
         assert all(e["status"] == 200 and e["actor"] == "admin" for e in events)
 
-    binary = os.environ.get("FERROFLOW_BIN") or str(REPO_ROOT / "target" / "release" / "ferroflow")
-    done = subprocess.run([binary, "audit", "verify", "--backend-store-uri", auth_replicas["backend"]],
-                          capture_output=True, text=True, timeout=120)
+    done = ferroflow_cli("audit", "verify", "--backend-store-uri", auth_replicas["backend"])
     assert done.returncode == 0, done.stdout + done.stderr
     assert "intact" in done.stdout
+
+
+def test_the_cli_manages_users_groups_grants_and_tokens(auth_replicas, monkeypatch):
+    url, second = auth_replicas["urls"]
+    admin = ("admin", ADMIN_PASSWORD)
+    carol, group = unique_name("carol"), unique_name("cli-team")
+
+    def ok(*args, **kwargs):
+        done = ferroflow_cli(*args, url=url, **kwargs)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done.stdout
+
+    weak = ferroflow_cli("users", "create", carol, url=url, login=admin, password="short")
+    assert weak.returncode != 0 and "12 characters" in weak.stderr, weak.stderr
+    anonymous = ferroflow_cli("groups", "list", url=url)
+    assert anonymous.returncode != 0 and "UNAUTHENTICATED" in anonymous.stderr, anonymous.stderr
+    ok("users", "create", carol, login=admin, password=PASSWORD + "\n")
+    ok("groups", "create", group, "--description", "made by the CLI", login=admin)
+    ok("groups", "add-member", group, carol, login=admin)
+    listed = json.loads(ok("groups", "list", login=(carol, PASSWORD)))["groups"]
+    assert [(g["name"], g["members"]) for g in listed] == [(group, [carol])]
+
+    Login(monkeypatch, "admin", ADMIN_PASSWORD)
+    experiment = MlflowClient(url).create_experiment(unique_name("cli-exp"))
+    ok("grants", "set", "experiment", experiment, "EDIT", "--group", group, login=admin)
+    holders = json.loads(ok("grants", "list", "experiment", experiment, login=admin))["grants"]
+    assert any(h["principal_kind"] == "group" and h["principal"] == group and h["permission"] == "EDIT"
+               for h in holders), holders
+
+    # carol's token (printed alone on stdout) works with the stock client on the other replica.
+    token = ok("tokens", "create", "ci", "--expires-in-days", "7", login=(carol, PASSWORD)).strip()
+    assert token.startswith("ffp_")
+    Login(monkeypatch, token=token)
+    run = MlflowClient(second).create_run(experiment).info.run_id
+
+    ok("grants", "delete", "experiment", experiment, "--group", group, login=admin)
+    with pytest.raises(MlflowException) as refused:
+        MlflowClient(second).create_run(experiment)
+    assert error_code(refused) == "PERMISSION_DENIED"
+
+    (mine,) = json.loads(ok("tokens", "list", token=token))["tokens"]
+    ok("tokens", "revoke", mine["id"], login=(carol, PASSWORD))
+    with pytest.raises(MlflowException) as revoked:
+        MlflowClient(second).get_run(run)
+    assert "401" in str(revoked.value) or error_code(revoked) == "UNAUTHENTICATED"
+
+    lines = ok("audit", "search", "--actor", carol, "--action", "CreateRun", login=admin).splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [(e["status"], e["auth_method"], e["token_id"]) for e in events] == [
+        (200, "token", mine["id"]), (403, "token", mine["id"])]
+    assert ferroflow_cli("audit", "search", url=url, login=(carol, PASSWORD)).returncode != 0

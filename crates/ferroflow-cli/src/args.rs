@@ -26,9 +26,134 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Users of a server running with --auth (admins; `get` and `set-password` for oneself too).
+    Users(Managed<UsersCommand>),
+    /// Groups of users, which grants can name.
+    Groups(Managed<GroupsCommand>),
+    /// API tokens, sent as `MLFLOW_TRACKING_TOKEN` or as the Basic password.
+    Tokens(Managed<TokensCommand>),
+    /// Who holds which permission on an experiment or a registered model.
+    Grants(Managed<GrantsCommand>),
 }
 
-/// `ferroflow audit ...`, reading the database directly.
+/// The server a management command talks to. It logs in as the stock client does: with
+/// `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`, or with `MLFLOW_TRACKING_TOKEN`
+/// (credentials come from the environment only, so they never show in `ps`).
+#[derive(Debug, Clone, Args)]
+pub struct ServerAddress {
+    /// The server's address, as the client's MLFLOW_TRACKING_URI.
+    #[arg(long, global = true, env = "MLFLOW_TRACKING_URI", default_value = "http://127.0.0.1:5000")]
+    pub tracking_uri: String,
+}
+
+/// A management command and the server it talks to.
+#[derive(Debug, Args)]
+pub struct Managed<C: Subcommand> {
+    #[command(flatten)]
+    pub server: ServerAddress,
+    #[command(subcommand)]
+    pub command: C,
+}
+
+/// `ferroflow users ...`. New passwords are read from standard input, never from the command line.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List every user (admins).
+    List,
+    /// Show a user and their own grants.
+    Get { username: String },
+    /// Create a user; the password (12 characters or more) is read from standard input.
+    Create { username: String },
+    /// Set a user's password, read from standard input.
+    SetPassword { username: String },
+    /// Make a user an admin (`true`) or take it back (`false`).
+    SetAdmin {
+        username: String,
+        #[arg(action = clap::ArgAction::Set)]
+        is_admin: bool,
+    },
+    /// Delete a user, with their grants, tokens and group memberships.
+    Delete { username: String },
+}
+
+/// `ferroflow groups ...`
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// List groups and their members (admins see all, others their own).
+    List,
+    /// Create a group (admins).
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a group and the grants made to it (admins).
+    Delete { name: String },
+    /// Add a user to a group (admins).
+    AddMember { group: String, username: String },
+    /// Remove a user from a group (admins).
+    RemoveMember { group: String, username: String },
+}
+
+/// `ferroflow tokens ...`
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// List your tokens (admins: anyone's, with --username).
+    List {
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Create a token and print it: it is shown this once.
+    Create {
+        /// What the token is for.
+        name: String,
+        /// Whose token (admins only; yourself by default).
+        #[arg(long)]
+        username: Option<String>,
+        /// Days until it expires (never, by default).
+        #[arg(long)]
+        expires_in_days: Option<f64>,
+    },
+    /// Revoke a token by its id (the `id` of `tokens list`).
+    Revoke { id: String },
+}
+
+/// Whom a grant names.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Principal {
+    /// A user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// A group.
+    #[arg(long)]
+    pub group: Option<String>,
+}
+
+/// `ferroflow grants ...` (needs MANAGE on the resource). RESOURCE_TYPE is `experiment` or
+/// `registered_model`; RESOURCE_ID an experiment id, a model name, or `*` for all of them.
+#[derive(Debug, Subcommand)]
+pub enum GrantsCommand {
+    /// Who holds what on the resource, `*` grants included.
+    List { resource_type: String, resource_id: String },
+    /// Grant READ, USE, EDIT, MANAGE or DENY, replacing the principal's grant on the resource.
+    Set {
+        resource_type: String,
+        resource_id: String,
+        permission: String,
+        #[command(flatten)]
+        principal: Principal,
+    },
+    /// Remove the principal's grant on the resource.
+    Delete {
+        resource_type: String,
+        resource_id: String,
+        #[command(flatten)]
+        principal: Principal,
+    },
+}
+
+/// `ferroflow audit ...`: `verify` and `export` read the database directly, `search` asks a server.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check the audit log's hash chain: exits 0 when intact, 1 naming the first bad event.
@@ -38,7 +163,7 @@ pub enum AuditCommand {
         #[arg(long, env = env_vars::BACKEND_STORE_URI)]
         backend_store_uri: String,
     },
-    /// Print events as JSON lines, filtered as the audit/search endpoint filters them.
+    /// Print events as JSON lines, read from the database, filtered as `audit search` filters them.
     Export {
         /// The database, as for `server --backend-store-uri`.
         #[arg(long, env = env_vars::BACKEND_STORE_URI)]
@@ -46,28 +171,45 @@ pub enum AuditCommand {
         /// Output format (only `jsonl`).
         #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
         format: String,
-        /// Only events of this user.
-        #[arg(long)]
-        actor: Option<String>,
-        /// Only this operation (`CreateRun`, `Login`, ...).
-        #[arg(long)]
-        action: Option<String>,
-        /// Only events on resources of this type (`experiment`, `registered_model`, `run`, `user`, ...).
-        #[arg(long)]
-        resource_type: Option<String>,
-        /// Only events on this resource id or name.
-        #[arg(long)]
-        resource_id: Option<String>,
-        /// Only events at or after this time (ms since the epoch).
-        #[arg(long)]
-        since: Option<i64>,
-        /// Only events at or before this time (ms since the epoch).
-        #[arg(long)]
-        until: Option<i64>,
-        /// `success`, `failure`, or an HTTP status.
-        #[arg(long)]
-        outcome: Option<String>,
+        #[command(flatten)]
+        filter: AuditFilter,
     },
+    /// Print events as JSON lines, asked of a running server (admins and the `auditor` group).
+    Search {
+        #[command(flatten)]
+        server: ServerAddress,
+        #[command(flatten)]
+        filter: AuditFilter,
+        /// Stop after this many events.
+        #[arg(long)]
+        max_results: Option<usize>,
+    },
+}
+
+/// Which audit events to show.
+#[derive(Debug, Clone, Args)]
+pub struct AuditFilter {
+    /// Only events of this user.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this operation (`CreateRun`, `Login`, ...).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only events on resources of this type (`experiment`, `registered_model`, `run`, `user`, ...).
+    #[arg(long)]
+    pub resource_type: Option<String>,
+    /// Only events on this resource id or name.
+    #[arg(long)]
+    pub resource_id: Option<String>,
+    /// Only events at or after this time (ms since the epoch).
+    #[arg(long)]
+    pub since: Option<i64>,
+    /// Only events at or before this time (ms since the epoch).
+    #[arg(long)]
+    pub until: Option<i64>,
+    /// `success`, `failure`, or an HTTP status.
+    #[arg(long)]
+    pub outcome: Option<String>,
 }
 
 /// `ferroflow db ...`

@@ -30,13 +30,13 @@ fn main() -> anyhow::Result<()> {
             }
             runtime.build()?.block_on(commands::server::run(args))
         }
-        Command::Db(DbCommand::Upgrade { url, pool }) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(commands::db::upgrade(&url, &pool)),
+        Command::Db(DbCommand::Upgrade { url, pool }) => client_runtime()?.block_on(commands::db::upgrade(&url, &pool)),
+        Command::Users(managed) => client_runtime()?.block_on(commands::manage::users(managed)),
+        Command::Groups(managed) => client_runtime()?.block_on(commands::manage::groups(managed)),
+        Command::Tokens(managed) => client_runtime()?.block_on(commands::manage::tokens(managed)),
+        Command::Grants(managed) => client_runtime()?.block_on(commands::manage::grants(managed)),
         Command::Audit(command) => {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            let intact = runtime.block_on(commands::audit::run(command))?;
+            let intact = client_runtime()?.block_on(commands::audit::run(command))?;
             if !intact {
                 #[allow(clippy::exit)] // the verdict is the exit status
                 std::process::exit(1);
@@ -44,4 +44,9 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The runtime of the commands other than `server`: one thread is plenty.
+fn client_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
 }

@@ -1,12 +1,16 @@
 //! `ferroflow audit verify|export`: read the audit log straight from the database, as an auditor
-//! would, without a running server.
+//! would, without a running server; `ferroflow audit search` asks a running one.
 
 use std::io::Write as _;
 
 use anyhow::Context as _;
 use ferroflow_store::{AuditSearch, AuditVerdict, BackendUri, PoolSettings, SqlStore, StoreConfig};
 
-use crate::args::AuditCommand;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::remote::Remote;
+use crate::args::{AuditCommand, AuditFilter};
 use crate::env_vars;
 
 async fn open(uri: &str) -> anyhow::Result<SqlStore> {
@@ -51,26 +55,16 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<bool> {
                 }
             }
         }
-        AuditCommand::Export {
-            backend_store_uri,
-            format: _,
-            actor,
-            action,
-            resource_type,
-            resource_id,
-            since,
-            until,
-            outcome,
-        } => {
+        AuditCommand::Export { backend_store_uri, format: _, filter } => {
             let store = open(&backend_store_uri).await?;
             let mut search = AuditSearch {
-                actor,
-                action,
-                resource_type,
-                resource_id,
-                since_ms: since,
-                until_ms: until,
-                outcome,
+                actor: filter.actor,
+                action: filter.action,
+                resource_type: filter.resource_type,
+                resource_id: filter.resource_id,
+                since_ms: filter.since,
+                until_ms: filter.until,
+                outcome: filter.outcome,
                 after_seq: 0,
                 max_results: 5000,
             };
@@ -86,6 +80,47 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<bool> {
             }
             store.close().await;
             Ok(true)
+        }
+        AuditCommand::Search { server, filter, max_results } => {
+            search_server(&Remote::new(&server)?, &filter, max_results, &mut out).await?;
+            Ok(true)
+        }
+    }
+}
+
+/// Pages through the server's audit/search, printing each event as a JSON line.
+async fn search_server(
+    remote: &Remote,
+    filter: &AuditFilter,
+    limit: Option<usize>,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    let mut printed = 0usize;
+    let mut page_token: Option<String> = None;
+    loop {
+        let page_size = limit.map_or(1000, |l| (l - printed).min(1000));
+        if page_size == 0 {
+            return Ok(());
+        }
+        let fields = json!({
+            "actor": filter.actor,
+            "action": filter.action,
+            "resource_type": filter.resource_type,
+            "resource_id": filter.resource_id,
+            "since": filter.since,
+            "until": filter.until,
+            "outcome": filter.outcome,
+            "max_results": page_size,
+            "page_token": page_token,
+        });
+        let page = remote.call(Method::GET, "ferroflow/audit/search", fields).await?;
+        for event in page.get("events").and_then(Value::as_array).into_iter().flatten() {
+            writeln!(out, "{event}")?;
+            printed += 1;
+        }
+        match page.get("next_page_token").and_then(Value::as_str) {
+            Some(next) => page_token = Some(next.to_owned()),
+            None => return Ok(()),
         }
     }
 }

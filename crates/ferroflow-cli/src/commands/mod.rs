@@ -2,4 +2,6 @@
 
 pub mod audit;
 pub mod db;
+pub mod manage;
+mod remote;
 pub mod server;
