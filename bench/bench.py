@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import platform
+import secrets
 import shlex
 import shutil
 import signal
@@ -40,7 +41,22 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-SERVERS = ("ferroflow", "mlflow", "fasttrackml")
+# The access-control variants (--auth) run the same workloads as a non-admin user that owns
+# its experiments: ferroflow with --auth and the audit log, sending Basic credentials or an API
+# token, and MLflow's basic-auth app.
+AUTH_SERVERS = ("ferroflow-basic", "ferroflow-token", "mlflow-basic-auth")
+SERVERS = ("ferroflow", "mlflow", "fasttrackml") + AUTH_SERVERS
+DEFAULT_SERVERS = ("ferroflow", "mlflow", "fasttrackml")
+# --auth: the servers and workloads of the access-control comparison.
+AUTH_PRESET_SERVERS = ("ferroflow", "ferroflow-basic", "ferroflow-token", "mlflow-basic-auth")
+AUTH_PRESET_WORKLOADS = ("ingest", "small")
+# Ratio columns: (server, compared with), shown when both ran.
+RATIO_PAIRS = (("ferroflow", "mlflow"), ("ferroflow", "fasttrackml"),
+               ("ferroflow-basic", "mlflow-basic-auth"), ("ferroflow-token", "mlflow-basic-auth"),
+               ("ferroflow-basic", "ferroflow"), ("ferroflow-token", "ferroflow"))
+# The admin of the access-control variants, and the user the load generator logs in as.
+BENCH_ADMIN = ("admin", "bench admin password")
+BENCH_USER = ("bench", "bench user password")
 LOADGEN_WORKLOADS = ("ingest", "small", "search", "history", "registry")
 # The load-generator workloads that seed data first and then time reads of it.
 SEEDED_WORKLOADS = ("search", "history", "registry")
@@ -49,7 +65,7 @@ WORKLOADS = LOADGEN_WORKLOADS + ARTIFACT_WORKLOADS
 # The artifact proxy is compared against the stock server only.
 ARTIFACT_SERVERS = ("ferroflow", "mlflow")
 # FastTrackML has no model registry.
-REGISTRY_SERVERS = ("ferroflow", "mlflow")
+REGISTRY_SERVERS = ("ferroflow", "mlflow") + AUTH_SERVERS
 # Backend stores (--backend): SQLite files, or a database created per server run
 # on a PostgreSQL or MySQL/MariaDB server (dropped afterwards).
 BACKENDS = ("sqlite", "postgres", "mysql")
@@ -283,13 +299,32 @@ def server_spec(name: str, port: int, workdir: Path, args: argparse.Namespace, s
         artifact_flags = ["--artifacts-destination", artifacts_destination]
     else:
         artifact_flags = ["--default-artifact-root", str(artifacts)]
-    if name == "ferroflow":
+    # No telemetry or other outside traffic from the servers under test.
+    env = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    if name.startswith("ferroflow"):
         argv = [str(args.ferroflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
                 "--backend-store-uri", store_uri] + artifact_flags
-    elif name == "mlflow":
+        if name in AUTH_SERVERS:
+            argv.append("--auth")
+            env["FERROFLOW_ADMIN_USERNAME"], env["FERROFLOW_ADMIN_PASSWORD"] = BENCH_ADMIN
+    elif name.startswith("mlflow"):
         # Default settings, as a user would start it (the default worker count included).
         argv = [str(venv_bin / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
                 "--backend-store-uri", store_uri] + artifact_flags
+        if name == "mlflow-basic-auth":
+            # MLflow keeps its users and permissions in a database of its own (SQLite here, next
+            # to the tracking store), configured through an INI file.
+            config = workdir / "basic_auth.ini"
+            config.write_text("[mlflow]\n"
+                              "default_permission = READ\n"
+                              f"database_uri = sqlite:///{workdir / 'basic_auth.db'}\n"
+                              f"admin_username = {BENCH_ADMIN[0]}\n"
+                              f"admin_password = {BENCH_ADMIN[1]}\n"
+                              "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+            argv += ["--app-name", "basic-auth"]
+            env["MLFLOW_AUTH_CONFIG_PATH"] = str(config)
+            # The app refuses to start without a fixed key for its CSRF tokens.
+            env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = secrets.token_hex(16)
     elif name == "fasttrackml":
         if artifacts_destination is not None:
             raise ValueError("fasttrackml is not part of the artifact workloads")
@@ -298,9 +333,36 @@ def server_spec(name: str, port: int, workdir: Path, args: argparse.Namespace, s
                 "--database-uri", store_uri, "--default-artifact-root", str(artifacts)]
     else:
         raise ValueError(name)
-    # No telemetry or other outside traffic from the servers under test.
-    env = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
     return ServerSpec(name, argv, env)
+
+
+def basic(user: tuple[str, str]) -> str:
+    import base64
+    return "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+
+
+def post_json(url: str, body: dict, authorization: str) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": authorization})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(f"POST {url}: HTTP {e.code}: {e.read()[:300]!r}") from None
+
+
+def login_header(name: str, url: str) -> str | None:
+    """The Authorization header the load generator sends to server `name` (None: no
+    access control): the admin creates the bench user, who logs in with Basic credentials
+    or, for ferroflow-token, with an API token the user makes for itself."""
+    if name not in AUTH_SERVERS:
+        return None
+    post_json(f"{url}/api/2.0/mlflow/users/create", {"username": BENCH_USER[0], "password": BENCH_USER[1]},
+              basic(BENCH_ADMIN))
+    if name == "ferroflow-token":
+        made = post_json(f"{url}/api/2.0/ferroflow/tokens", {"name": "bench"}, basic(BENCH_USER))
+        return f"Bearer {made['token']}"
+    return basic(BENCH_USER)
 
 
 class Database:
@@ -617,6 +679,7 @@ def bench_loadgen_workloads(name: str, backend: str, args: argparse.Namespace, p
             raise RuntimeError(f"exited right after becoming ready; last log lines:\n{server.log_tail()}")
         result["memory"]["idle"] = server.memory()
         log(f"{name}: idle memory {fmt_mem(result['memory']['idle'])}")
+        authorization = login_header(name, server.url)
         for workload in workloads:
             if workload == "registry" and name not in REGISTRY_SERVERS:
                 result["workloads"][workload] = {"ok": False, "skipped": "no model registry"}
@@ -633,6 +696,8 @@ def bench_loadgen_workloads(name: str, backend: str, args: argparse.Namespace, p
             refresh = db.statistics_command()
             if refresh and workload in SEEDED_WORKLOADS:
                 params["after-seed"], env = refresh
+            if authorization:
+                env = {**env, "LOADGEN_AUTHORIZATION": authorization}
             r = run_loadgen(loadgen, workload, server.url, params, env)
             sys1, srv1, wall = _cpu_times(), tree_cpu_seconds(server.proc.pid), time.monotonic() - t0
             db1 = db_cpu_seconds(backend)
@@ -1619,7 +1684,8 @@ def render(all_results: dict[str, dict[str, dict]], args: argparse.Namespace, pr
     out.append(f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB RAM, "
                f"{machine['os']} (kernel {machine['kernel']}). Servers and load generator share the machine; "
                f"{mode}.")
-    servers_run = {s for results in all_results.values() for s in results}
+    # Versions are per program: ferroflow-basic is ferroflow, mlflow-basic-auth is mlflow.
+    servers_run = {s.split("-")[0] for results in all_results.values() for s in results}
     out.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()
                                         if k in servers_run or k in ("loadgen",) + S3_SERVERS))
     for backend, results in all_results.items():
@@ -1648,21 +1714,28 @@ def render_backend(results: dict[str, dict], backend: str, args: argparse.Namesp
                    versions: dict, shared: dict) -> str:
     servers = [s for s in SERVERS if s in results]
     rows = rows_for(profile, args.workloads)
-    ratio_cols = [o for o in ("mlflow", "fasttrackml") if "ferroflow" in results and o in results]
-    header = ["workload"] + servers + [f"ferroflow vs {o}" for o in ratio_cols]
+    ratio_cols = [(a, b) for a, b in RATIO_PAIRS if a in results and b in results]
+    header = ["workload"] + servers + [f"{a} vs {b}" for a, b in ratio_cols]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     for row in rows:
         vals = {s: cell_value(results[s], row) for s in servers}
         cells = [row.label] + [vals[s][1] for s in servers]
-        for o in ratio_cols:
-            cells.append(ratio_text(vals["ferroflow"][0], vals[o][0], row.higher_is_better))
+        for a, b in ratio_cols:
+            cells.append(ratio_text(vals[a][0], vals[b][0], row.higher_is_better))
         lines.append("| " + " | ".join(cells) + " |")
 
     out = []
     out.extend(lines)
     out.append("")
-    notes = ["Ratios: how many times better ferroflow is (throughput: ferroflow / other; "
-             "latency, time and memory: other / ferroflow); > 1 means ferroflow is better."]
+    notes = ["Ratios \"a vs b\": how many times better a is (throughput: a / b; "
+             "latency, time and memory: b / a); > 1 means a is better."]
+    if any(s in AUTH_SERVERS for s in servers):
+        notes.append("ferroflow-basic and ferroflow-token run `ferroflow server --auth` (every write audited in its "
+                     "transaction); mlflow-basic-auth runs `mlflow server --app-name basic-auth`. On all three the "
+                     "load generator is a non-admin user that created, and so manages, its experiments; "
+                     "ferroflow-basic and mlflow-basic-auth send HTTP Basic credentials, ferroflow-token a "
+                     "bearer API token. \"ferroflow-basic vs ferroflow\" is the cost of access control and "
+                     "the audit log (1.00× = none; 0.87× = 15% slower).")
     notes.append("Memory is the sum of VmRSS over the server process and all its descendants "
                  "(shared pages of forked workers count once per process).")
     for s in servers:
@@ -1761,7 +1834,7 @@ def build(args: argparse.Namespace) -> None:
     packages = []
     if any(w in LOADGEN_WORKLOADS for w in args.workloads):
         packages.append("ferroflow-loadgen")
-    if "ferroflow" in args.servers and args.ferroflow_bin == default_ferroflow_bin():
+    if any(s.startswith("ferroflow") for s in args.servers) and args.ferroflow_bin == default_ferroflow_bin():
         packages.append("ferroflow-cli")
     if not packages:
         return
@@ -1776,12 +1849,13 @@ def default_ferroflow_bin() -> Path:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--servers", default=",".join(SERVERS),
-                   type=lambda v: parse_list(v, SERVERS, "server"),
-                   help=f"comma-separated subset of {','.join(SERVERS)} (default: all)")
-    p.add_argument("--workloads", default=",".join(WORKLOADS),
-                   type=lambda v: parse_list(v, WORKLOADS, "workload"),
+    p.add_argument("--servers", type=lambda v: parse_list(v, SERVERS, "server"),
+                   help=f"comma-separated subset of {','.join(SERVERS)} (default: {','.join(DEFAULT_SERVERS)})")
+    p.add_argument("--workloads", type=lambda v: parse_list(v, WORKLOADS, "workload"),
                    help=f"comma-separated subset of {','.join(WORKLOADS)} (default: all)")
+    p.add_argument("--auth", action="store_true",
+                   help=f"the access-control comparison: servers {','.join(AUTH_PRESET_SERVERS)} and workloads "
+                        f"{','.join(AUTH_PRESET_WORKLOADS)} unless --servers / --workloads say otherwise")
     p.add_argument("--backend", dest="backends", default="sqlite",
                    type=lambda v: parse_list(v, BACKENDS, "backend"),
                    help=f"backend store(s), comma-separated subset of {','.join(BACKENDS)} (default: sqlite); "
@@ -1822,6 +1896,10 @@ def main() -> int:
     p.add_argument("--json", type=Path, help="also write the raw results to this file")
     p.add_argument("--keep", action="store_true", help="keep the temporary directories (databases, server logs)")
     args = p.parse_args()
+    if args.servers is None:
+        args.servers = list(AUTH_PRESET_SERVERS if args.auth else DEFAULT_SERVERS)
+    if args.workloads is None:
+        args.workloads = list(AUTH_PRESET_WORKLOADS if args.auth else WORKLOADS)
 
     profile = json.loads(json.dumps(QUICK if args.quick else FULL))
     if args.duration:
@@ -1843,7 +1921,7 @@ def main() -> int:
             "`cargo build --release -p ferroflow-loadgen`")
         return 2
     venv_bin = Path(args.venv) / "bin"
-    for name, exe in (("mlflow", "mlflow"), ("fasttrackml", "fml")):
+    for name, exe in (("mlflow", "mlflow"), ("mlflow-basic-auth", "mlflow"), ("fasttrackml", "fml")):
         if name in args.servers and not (venv_bin / exe).exists():
             log(f"{exe} not found in {venv_bin}; run bench/run.sh (it creates the venv) or pass --venv")
             return 2

@@ -46,7 +46,8 @@ TOOLS="${BENCH_TOOLS:-$REPO/.tools}"
 want_s3s=1
 prev=""
 for arg in "$@"; do
-    if [[ "$arg" == "--s3-server=moto" || ( "$prev" == "--s3-server" && "$arg" == "moto" ) ]]; then
+    # The access-control comparison (--auth) has no artifact workload.
+    if [[ "$arg" == "--auth" || "$arg" == "--s3-server=moto" || ( "$prev" == "--s3-server" && "$arg" == "moto" ) ]]; then
         want_s3s=0
     fi
     prev="$arg"

@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -19,6 +19,8 @@ pub struct Target {
     pub authority: String,
     /// Path prefix without a trailing slash (usually empty).
     pub base_path: String,
+    /// `Authorization` header sent with every request, if any.
+    pub authorization: Option<String>,
 }
 
 impl Target {
@@ -37,7 +39,7 @@ impl Target {
             None => false,
         };
         let authority = if has_port { authority.to_string() } else { format!("{authority}:80") };
-        Ok(Self { authority, base_path: path.trim_end_matches('/').to_string() })
+        Ok(Self { authority, base_path: path.trim_end_matches('/').to_string(), authorization: None })
     }
 }
 
@@ -113,12 +115,15 @@ impl Client {
             bail!("no connection");
         };
         sender.ready().await.context("connection not ready")?;
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(method)
             .uri(format!("{}{}", self.target.base_path, path))
             .header(HOST, self.target.authority.as_str())
-            .header(CONTENT_TYPE, "application/json")
-            .body(Full::new(body))?;
+            .header(CONTENT_TYPE, "application/json");
+        if let Some(authorization) = &self.target.authorization {
+            req = req.header(AUTHORIZATION, authorization.as_str());
+        }
+        let req = req.body(Full::new(body))?;
         let resp = sender.send_request(req).await?;
         let status = resp.status();
         let body = resp.into_body().collect().await?.to_bytes();

@@ -3,6 +3,7 @@
 //! Each subcommand drives one workload against an MLflow-compatible tracking
 //! server over HTTP (setting up its own experiment, runs and data through the
 //! REST API) and prints a single JSON line with the results on stdout.
+//! `LOADGEN_AUTHORIZATION`, when set, is sent as the `Authorization` header of every request.
 // Printing the result line is this program's job.
 #![allow(clippy::print_stdout)]
 
@@ -131,8 +132,11 @@ enum Cmd {
 }
 
 fn common(args: &CommonArgs) -> Result<Common> {
+    let mut target = Target::parse(&args.url)?;
+    // From the environment rather than a flag, so that credentials stay out of `ps`.
+    target.authorization = std::env::var("LOADGEN_AUTHORIZATION").ok().filter(|v| !v.is_empty());
     Ok(Common {
-        target: Target::parse(&args.url)?,
+        target,
         timeout: Duration::from_secs_f64(args.timeout.max(0.001)),
         max_duration: Duration::from_secs_f64(args.max_duration.max(0.001)),
         after_seed: args.after_seed.clone(),
