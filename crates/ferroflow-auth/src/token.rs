@@ -55,12 +55,9 @@ pub fn matches(text: &str, stored_digest: &str) -> bool {
     digest(text).as_bytes().ct_eq(stored_digest.as_bytes()).into()
 }
 
+/// Lower-case hex, the form every stored digest and hash takes.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    hex::encode(bytes)
 }
 
 #[cfg(test)]
@@ -77,6 +74,12 @@ mod tests {
         assert!(!matches(&other.secret, &token.digest));
         assert_eq!(token.digest.len(), 64);
         assert!(!token.digest.contains(&token.secret));
+    }
+
+    #[test]
+    fn digests_are_lower_case_hex_sha256_as_stored() {
+        // Stored digests of tokens made by earlier builds must keep matching.
+        assert_eq!(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
