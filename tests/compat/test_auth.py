@@ -306,3 +306,105 @@ def test_the_cli_manages_users_groups_grants_and_tokens(auth_replicas, monkeypat
     assert [(e["status"], e["auth_method"], e["token_id"]) for e in events] == [
         (200, "token", mine["id"]), (403, "token", mine["id"])]
     assert ferroflow_cli("audit", "search", url=url, login=(carol, PASSWORD)).returncode != 0
+
+
+def test_roles_of_the_3x_client_are_groups(auth_replicas, monkeypatch):
+    url, second = auth_replicas["urls"]
+    auth = get_app_client("basic-auth", tracking_uri=url)
+    if not hasattr(auth, "create_role"):
+        pytest.skip(f"mlflow {mlflow.__version__}'s basic-auth client has no role API")
+    client = MlflowClient(url)
+    owner, member = unique_name("roleowner"), unique_name("rolemember")
+    name = unique_name("readers")
+
+    Login(monkeypatch, "admin", ADMIN_PASSWORD)
+    auth.create_user(owner, PASSWORD)
+    member_id = auth.create_user(member, PASSWORD).id
+    Login(monkeypatch, owner, PASSWORD)
+    experiment = client.create_experiment(unique_name("role-exp"))
+    run = client.create_run(experiment).info.run_id
+    model = unique_name("role-model")
+    client.create_registered_model(model)
+
+    Login(monkeypatch, "admin", ADMIN_PASSWORD)
+    role = auth.create_role("default", name, description="can log to one experiment")
+    assert (role.name, role.workspace, role.description, role.permissions) == (
+        name, "default", "can log to one experiment", [])
+    assert auth.get_role(role.id).name == name
+    assert role.id in [r.id for r in auth.list_roles("default")]
+    assert auth.list_roles("elsewhere") == []
+    for bad_call, code in [
+        (lambda: auth.create_role("default", name), "RESOURCE_ALREADY_EXISTS"),
+        (lambda: auth.create_role("elsewhere", unique_name("role")), "INVALID_PARAMETER_VALUE"),
+        (lambda: auth.create_role("default", " "), "INVALID_PARAMETER_VALUE"),
+        (lambda: auth.get_role(987654321), "RESOURCE_DOES_NOT_EXIST"),
+        (lambda: auth.add_role_permission(role.id, "prompt", "*", "READ"), "INVALID_PARAMETER_VALUE"),
+        (lambda: auth.add_role_permission(role.id, "experiment", experiment, "SUPERUSER"),
+         "INVALID_PARAMETER_VALUE"),
+        (lambda: auth.add_role_permission(role.id, "experiment", "987654321", "EDIT"), "RESOURCE_DOES_NOT_EXIST"),
+        (lambda: auth.update_role_permission(987654321, "READ"), "RESOURCE_DOES_NOT_EXIST"),
+    ]:
+        with pytest.raises(MlflowException) as refused:
+            bad_call()
+        assert error_code(refused) == code, refused.value
+
+    # A role permission is a grant to the role's group; assigning the role adds a member.
+    Login(monkeypatch, member, PASSWORD)
+    with pytest.raises(MlflowException) as refused:
+        client.log_metric(run, "m", 1.0)
+    assert error_code(refused) == "PERMISSION_DENIED"
+    Login(monkeypatch, "admin", ADMIN_PASSWORD)
+    edit = auth.add_role_permission(role.id, "experiment", experiment, "EDIT")
+    assert (edit.role_id, edit.resource_type, edit.resource_pattern, edit.permission) == (
+        role.id, "experiment", experiment, "EDIT")
+    every_model = auth.add_role_permission(role.id, "registered_model", "*", "EDIT")
+    assignment = auth.assign_role(member, role.id)
+    assert (assignment.user_id, assignment.role_id) == (member_id, role.id)
+    with pytest.raises(MlflowException) as twice:
+        auth.assign_role(member, role.id)
+    assert error_code(twice) == "RESOURCE_ALREADY_EXISTS"
+    assert [(a.id, a.user_id) for a in auth.list_role_users(role.id)] == [(assignment.id, member_id)]
+    assert {p.id for p in auth.list_role_permissions(role.id)} == {edit.id, every_model.id}
+
+    Login(monkeypatch, member, PASSWORD)
+    client.log_metric(run, "m", 1.0)
+    MlflowClient(second).set_registered_model_tag(model, "reviewed", "yes")  # through the wildcard
+    assert [r.name for r in auth.list_user_roles(member)] == [name]
+    for admin_only in (lambda: auth.create_role("default", unique_name("mine")),
+                       lambda: auth.list_role_users(role.id),
+                       lambda: auth.list_user_roles(owner)):
+        with pytest.raises(MlflowException) as refused:
+            admin_only()
+        assert error_code(refused) == "PERMISSION_DENIED"
+
+    # Renaming the role renames its group; its grants and members follow.
+    Login(monkeypatch, "admin", ADMIN_PASSWORD)
+    renamed = unique_name("loggers")
+    assert auth.update_role(role.id, name=renamed).name == renamed
+    groups = requests.get(f"{url}/api/2.0/ferroflow/groups", auth=("admin", ADMIN_PASSWORD)).json()["groups"]
+    assert [(g["id"], g["members"]) for g in groups if g["name"] == renamed] == [(role.id, [member])]
+    Login(monkeypatch, member, PASSWORD)
+    MlflowClient(second).log_metric(run, "m", 2.0)
+
+    # Lowering, removing and unassigning take effect at once, on the other replica too.
+    Login(monkeypatch, "admin", ADMIN_PASSWORD)
+    assert auth.update_role_permission(edit.id, "READ").permission == "READ"
+    Login(monkeypatch, member, PASSWORD)
+    with pytest.raises(MlflowException) as lowered:
+        MlflowClient(second).log_metric(run, "m", 3.0)
+    assert error_code(lowered) == "PERMISSION_DENIED"
+    Login(monkeypatch, "admin", ADMIN_PASSWORD)
+    auth.remove_role_permission(edit.id)
+    assert [p.id for p in auth.list_role_permissions(role.id)] == [every_model.id]
+    auth.unassign_role(member, role.id)
+    Login(monkeypatch, member, PASSWORD)
+    with pytest.raises(MlflowException) as unassigned:
+        MlflowClient(second).set_registered_model_tag(model, "reviewed", "again")
+    assert error_code(unassigned) == "PERMISSION_DENIED"
+    assert auth.list_user_roles(member) == []
+
+    Login(monkeypatch, "admin", ADMIN_PASSWORD)
+    auth.delete_role(role.id)
+    with pytest.raises(MlflowException) as gone:
+        auth.get_role(role.id)
+    assert error_code(gone) == "RESOURCE_DOES_NOT_EXIST"

@@ -13,7 +13,7 @@ use crate::auth::{Access, Declared, Endpoint, Target};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::artifacts::{self, Artifacts};
 use crate::handlers::users::{ExperimentPermission, ModelPermission};
-use crate::handlers::{audit, experiments, logged_models, metrics, registry, runs, server, users};
+use crate::handlers::{audit, experiments, logged_models, metrics, registry, roles, runs, server, users};
 use crate::{retry, AppState};
 
 /// The route table: the only way routes are added. Each method of each path is declared with its
@@ -352,10 +352,29 @@ fn tracking_api() -> Table<AppState> {
         )
 }
 
-/// MLflow's API 3.0 routes of the basic-auth app: per-user grants.
+/// MLflow's API 3.0 routes of the basic-auth app: per-user grants, and roles (served by groups).
 fn tracking_api_v3() -> Table<AppState> {
-    use Access::Authenticated;
+    use Access::{Admin, Authenticated};
     Table::new()
+        .route("/roles/create", [write(POST, "CreateRole", Admin, roles::create_role)])
+        .route("/roles/get", [read(GET, "GetRole", Admin, roles::get_role)])
+        .route("/roles/list", [read(GET, "ListRoles", Admin, roles::list_roles)])
+        .route("/roles/update", [write(PATCH, "UpdateRole", Admin, roles::update_role)])
+        .route("/roles/delete", [write(DELETE, "DeleteRole", Admin, roles::delete_role)])
+        .route("/roles/permissions/add", [write(POST, "AddRolePermission", Admin, roles::add_role_permission)])
+        .route(
+            "/roles/permissions/remove",
+            [write(DELETE, "RemoveRolePermission", Admin, roles::remove_role_permission)],
+        )
+        .route("/roles/permissions/list", [read(GET, "ListRolePermissions", Admin, roles::list_role_permissions)])
+        .route(
+            "/roles/permissions/update",
+            [write(PATCH, "UpdateRolePermission", Admin, roles::update_role_permission)],
+        )
+        .route("/roles/assign", [write(POST, "AssignRole", Admin, roles::assign_role)])
+        .route("/roles/unassign", [write(DELETE, "UnassignRole", Admin, roles::unassign_role)])
+        .route("/roles/users/list", [read(GET, "ListRoleUsers", Admin, roles::list_role_users)])
+        .route("/users/roles/list", [read(GET, "ListUserRoles", Authenticated, roles::list_user_roles)])
         .route(
             "/users/permissions/grant",
             [write(POST, "GrantUserPermission", need(Target::Named, MANAGE), users::grant_user_permission)],

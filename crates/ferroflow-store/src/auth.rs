@@ -36,6 +36,8 @@ pub struct UserCredentials {
 /// A group of users; grants to it apply to every member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Group {
+    /// Number (MLflow's role id).
+    pub id: i64,
     /// Name.
     pub name: String,
     /// What the group is for.
@@ -121,6 +123,8 @@ impl ResourceType {
 /// One grant, as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Grant {
+    /// Number (MLflow's role permission id, for a group's grant).
+    pub id: i64,
     /// What it is on.
     pub resource_type: ResourceType,
     /// Experiment id, model name, or `*`.
@@ -149,13 +153,13 @@ pub enum GrantMode {
     Upsert,
 }
 
-type Tx = sqlx::Transaction<'static, Any>;
+pub(crate) type Tx = sqlx::Transaction<'static, Any>;
 
 fn user_not_found(username: &str) -> Error {
     Error::NotFound(format!("User with username={username} not found"))
 }
 
-fn group_not_found(name: &str) -> Error {
+pub(crate) fn group_not_found(name: &str) -> Error {
     Error::NotFound(format!("Group '{name}' not found"))
 }
 
@@ -172,7 +176,7 @@ fn validate_username(username: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_group_name(name: &str) -> Result<()> {
+pub(crate) fn validate_group_name(name: &str) -> Result<()> {
     if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
         return Err(Error::InvalidParameterValue(format!(
             "Invalid group name '{name}': it must be 1 to 255 characters, without control characters"
@@ -229,23 +233,28 @@ impl SqlStore {
             .push(", ")
             .arg(now)
             .push(")");
-        let duplicate = |err: sqlx::Error| {
-            if is_unique_violation(&err) {
-                Error::AlreadyExists(format!("User '{username}' already exists"))
-            } else {
-                err.into()
-            }
-        };
-        let id: i64 = if self.dialect == Dialect::MySql {
-            let done = insert.query().execute(&mut *tx).await.map_err(duplicate)?;
-            done.last_insert_id().ok_or(Error::Database(sqlx::Error::RowNotFound))?
-        } else {
-            insert.push(" RETURNING id");
-            insert.query().fetch_one(&mut *tx).await.map_err(duplicate)?.try_get("id")?
-        };
+        let id =
+            self.insert_returning_id(&mut tx, insert, || Error::AlreadyExists(format!("User '{username}' already exists"))).await?;
         self.bump_auth_epoch(&mut tx).await?;
         self.commit(tx).await?;
         Ok(User { id, username: username.to_owned(), is_admin })
+    }
+
+    /// Runs an INSERT and returns the new row's `id`; a unique violation becomes `duplicate()`.
+    async fn insert_returning_id(
+        &self,
+        tx: &mut Tx,
+        mut insert: crate::sql::Sql,
+        duplicate: impl Fn() -> Error,
+    ) -> Result<i64> {
+        let duplicate = |err: sqlx::Error| if is_unique_violation(&err) { duplicate() } else { err.into() };
+        if self.dialect == Dialect::MySql {
+            let done = insert.query().execute(&mut **tx).await.map_err(duplicate)?;
+            done.last_insert_id().ok_or(Error::Database(sqlx::Error::RowNotFound))
+        } else {
+            insert.push(" RETURNING id");
+            Ok(insert.query().fetch_one(&mut **tx).await.map_err(duplicate)?.try_get("id")?)
+        }
     }
 
     /// A user and the password hash, or `None`.
@@ -388,16 +397,10 @@ impl SqlStore {
         let mut tx = self.begin_write().await?;
         let mut sql = self.sql("INSERT INTO user_groups (name, description, created_ms) VALUES (");
         sql.arg(name).push(", ").arg(description.map(str::to_owned)).push(", ").arg(now_ms()).push(")");
-        sql.query().execute(&mut *tx).await.map_err(|err| {
-            if is_unique_violation(&err) {
-                Error::AlreadyExists(format!("Group '{name}' already exists"))
-            } else {
-                err.into()
-            }
-        })?;
+        let id = self.insert_returning_id(&mut tx, sql, || Error::AlreadyExists(format!("Group '{name}' already exists"))).await?;
         self.bump_auth_epoch(&mut tx).await?;
         self.commit(tx).await?;
-        Ok(Group { name: name.to_owned(), description: description.map(str::to_owned), members: Vec::new() })
+        Ok(Group { id, name: name.to_owned(), description: description.map(str::to_owned), members: Vec::new() })
     }
 
     /// Deletes a group and its grants.
@@ -429,18 +432,29 @@ impl SqlStore {
     /// # Errors
     /// `Database`.
     pub async fn list_groups(&self) -> Result<Vec<Group>> {
-        let sql = self.sql("SELECT name, description FROM user_groups ORDER BY name");
-        let groups: Vec<(String, Option<String>)> = self.fetch_rows(&self.read, "name, description", &sql).await?;
-        let sql = self.sql(
-            "SELECT m.group_name, u.username FROM group_members m JOIN users u ON u.id = m.user_id \
-             ORDER BY m.group_name, u.username",
+        self.groups_where(None).await
+    }
+
+    /// The groups (all, or the one numbered `id`) with their members, by name.
+    pub(crate) async fn groups_where(&self, id: Option<i64>) -> Result<Vec<Group>> {
+        let mut sql = self.sql("SELECT id, name, description FROM user_groups");
+        let mut members = self.sql(
+            "SELECT m.group_name, u.username FROM group_members m JOIN users u ON u.id = m.user_id",
         );
-        let members: Vec<(String, String)> = self.fetch_rows(&self.read, "group_name, username", &sql).await?;
+        if let Some(id) = id {
+            sql.push(" WHERE id = ").arg(id);
+            members.push(" WHERE m.group_name IN (SELECT name FROM user_groups WHERE id = ").arg(id).push(")");
+        }
+        sql.push(" ORDER BY name");
+        members.push(" ORDER BY m.group_name, u.username");
+        let groups: Vec<(i64, String, Option<String>)> =
+            self.fetch_rows(&self.read, "id, name, description", &sql).await?;
+        let members: Vec<(String, String)> = self.fetch_rows(&self.read, "group_name, username", &members).await?;
         Ok(groups
             .into_iter()
-            .map(|(name, description)| {
+            .map(|(id, name, description)| {
                 let members = members.iter().filter(|(g, _)| *g == name).map(|(_, u)| u.clone()).collect();
-                Group { name, description, members }
+                Group { id, name, description, members }
             })
             .collect())
     }
@@ -459,7 +473,8 @@ impl SqlStore {
     /// Adds a user to a group, or (`add` false) removes them.
     ///
     /// # Errors
-    /// `NotFound` for an unknown user, group or (removing) membership.
+    /// `NotFound` for an unknown user, group or (removing) membership; `AlreadyExists` for adding a
+    /// member.
     pub async fn set_group_member(&self, group: &str, username: &str, add: bool) -> Result<()> {
         if let Some(context) = RequestContext::current() {
             context.set_resource("group", group);
@@ -470,8 +485,14 @@ impl SqlStore {
         self.require_group(&mut tx, group).await?;
         if add {
             let mut sql = self.sql("INSERT INTO group_members (group_name, user_id) VALUES (");
-            sql.arg(group).push(", ").arg(user.id).push(")").on_conflict_ignore("(group_name, user_id)");
-            sql.query().execute(&mut *tx).await?;
+            sql.arg(group).push(", ").arg(user.id).push(")");
+            sql.query().execute(&mut *tx).await.map_err(|err| {
+                if is_unique_violation(&err) {
+                    Error::AlreadyExists(format!("User '{username}' is already a member of group '{group}'"))
+                } else {
+                    err.into()
+                }
+            })?;
         } else {
             let mut sql = self.sql("DELETE FROM group_members WHERE group_name = ");
             sql.arg(group).push(" AND user_id = ").arg(user.id);
@@ -705,7 +726,7 @@ impl SqlStore {
     /// `Database`.
     pub async fn resource_grants(&self, resource_type: ResourceType, resource_id: &str) -> Result<Vec<Grant>> {
         let mut sql = self.sql(
-            "SELECT g.resource_id, g.principal_kind, COALESCE(u.username, g.principal) AS principal, g.permission \
+            "SELECT g.id, g.resource_id, g.principal_kind, COALESCE(u.username, g.principal) AS principal, g.permission \
              FROM grants g LEFT JOIN users u ON g.principal_kind = 'user' AND g.principal = ",
         );
         sql.push(match self.dialect {
@@ -732,7 +753,7 @@ impl SqlStore {
         user_id: Option<i64>,
     ) -> Result<Vec<Grant>> {
         let mut sql = self.sql(
-            "SELECT g.resource_type, g.resource_id, g.principal_kind, g.principal, g.permission FROM grants g WHERE ",
+            "SELECT g.id, g.resource_type, g.resource_id, g.principal_kind, g.principal, g.permission FROM grants g WHERE ",
         );
         match (kind, user_id) {
             (PrincipalKind::User, Some(id)) => {
@@ -747,16 +768,17 @@ impl SqlStore {
             }
         }
         sql.push(" ORDER BY g.resource_type, g.resource_id");
-        let rows: Vec<(String, String, String, String, String)> = self
-            .fetch_rows(&self.read, "resource_type, resource_id, principal_kind, principal, permission", &sql)
+        let rows: Vec<(i64, String, String, String, String, String)> = self
+            .fetch_rows(&self.read, "id, resource_type, resource_id, principal_kind, principal, permission", &sql)
             .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(rtype, id, pkind, p, perm)| {
+            .filter_map(|(id, rtype, resource_id, pkind, p, perm)| {
                 let principal_kind = if pkind == "group" { PrincipalKind::Group } else { PrincipalKind::User };
                 Some(Grant {
+                    id,
                     resource_type: ResourceType::parse(&rtype).ok()?,
-                    resource_id: id,
+                    resource_id,
                     principal_kind,
                     principal: if principal_kind == PrincipalKind::User { principal.to_owned() } else { p },
                     permission: Permission::parse(&perm).ok()?,
@@ -766,12 +788,13 @@ impl SqlStore {
     }
 
     async fn grants_from(&self, resource_type: ResourceType, sql: &crate::sql::Sql) -> Result<Vec<Grant>> {
-        let rows: Vec<(String, String, String, String)> =
-            self.fetch_rows(&self.read, "resource_id, principal_kind, principal, permission", sql).await?;
+        let rows: Vec<(i64, String, String, String, String)> =
+            self.fetch_rows(&self.read, "id, resource_id, principal_kind, principal, permission", sql).await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(resource_id, kind, principal, permission)| {
+            .filter_map(|(id, resource_id, kind, principal, permission)| {
                 Some(Grant {
+                    id,
                     resource_type,
                     resource_id,
                     principal_kind: if kind == "group" { PrincipalKind::Group } else { PrincipalKind::User },

@@ -1,12 +1,26 @@
 //! Endpoint handlers, one module per resource. Each extracts the request message, turns it into
 //! validated core values, calls the store and maps the result to the wire types.
 
+/// Request messages of the management endpoints: structs of optional fields, read by
+/// [`crate::extract::MlflowRequest`].
+macro_rules! messages {
+    ($($name:ident { $($field:ident : $ty:ty),* $(,)? })*) => {
+        $(
+            #[derive(Debug, Default, Deserialize)]
+            #[serde(default)]
+            pub struct $name { $(pub $field: $ty),* }
+            impl RequestMessage for $name {}
+        )*
+    };
+}
+
 pub mod artifacts;
 pub mod audit;
 pub mod experiments;
 pub mod logged_models;
 pub mod metrics;
 pub mod registry;
+pub mod roles;
 pub mod runs;
 pub mod server;
 pub mod users;

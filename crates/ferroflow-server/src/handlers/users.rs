@@ -16,7 +16,7 @@ use crate::extract::MlflowRequest;
 use crate::AppState;
 
 /// The caller, or the answer for a server running without `--auth`.
-fn caller(extension: Option<Extension<Caller>>) -> ApiResult<Caller> {
+pub(super) fn caller(extension: Option<Extension<Caller>>) -> ApiResult<Caller> {
     extension.map(|Extension(c)| c).ok_or_else(|| {
         ApiError::new(
             ErrorCode::EndpointNotFound,
@@ -25,11 +25,11 @@ fn caller(extension: Option<Extension<Caller>>) -> ApiResult<Caller> {
     })
 }
 
-fn required(value: Option<String>, field: &str) -> ApiResult<String> {
+pub(super) fn required(value: Option<String>, field: &str) -> ApiResult<String> {
     super::required(value, field)
 }
 
-fn permission(value: Option<String>) -> ApiResult<Permission> {
+pub(super) fn permission(value: Option<String>) -> ApiResult<Permission> {
     let name = required(value, "permission")?;
     Permission::parse(&name).map_err(|e| ApiError::invalid(e.to_string()))
 }
@@ -39,7 +39,7 @@ fn forbidden(message: impl Into<String>) -> ApiError {
 }
 
 /// Refuses unless the caller is `username` or an admin.
-fn self_or_admin(caller: &Caller, username: &str) -> ApiResult<()> {
+pub(super) fn self_or_admin(caller: &Caller, username: &str) -> ApiResult<()> {
     if caller.user.is_admin || caller.user.username == username {
         Ok(())
     } else {
@@ -78,17 +78,6 @@ async fn user_json(store: &SqlStore, user: &User) -> ApiResult<Value> {
     }))
 }
 
-macro_rules! messages {
-    ($($name:ident { $($field:ident : $ty:ty),* $(,)? })*) => {
-        $(
-            #[derive(Debug, Default, Deserialize)]
-            #[serde(default)]
-            pub struct $name { $(pub $field: $ty),* }
-            impl RequestMessage for $name {}
-        )*
-    };
-}
-
 messages! {
     UserPassword { username: Option<String>, password: Option<String>, current_password: Option<String> }
     Username { username: Option<String> }
@@ -110,7 +99,7 @@ messages! {
 }
 
 /// Experiment ids and resource ids arrive as strings or numbers.
-fn id_text(value: Option<Value>, field: &str) -> ApiResult<String> {
+pub(super) fn id_text(value: Option<Value>, field: &str) -> ApiResult<String> {
     match value {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(Value::Number(n)) => Ok(n.to_string()),
