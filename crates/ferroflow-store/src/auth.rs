@@ -315,10 +315,12 @@ impl SqlStore {
     pub async fn update_admin(&self, username: &str, is_admin: bool) -> Result<()> {
         if let Some(context) = RequestContext::current() {
             context.set_resource("user", username);
-            context.note("is_admin", is_admin);
         }
         let mut tx = self.begin_write().await?;
         let user = self.locked_user(&mut tx, username).await?;
+        if let Some(context) = RequestContext::current() {
+            context.note_change("is_admin", Some(user.is_admin.into()), Some(is_admin.into()));
+        }
         if user.is_admin && !is_admin {
             self.refuse_last_admin(&mut tx, "remove the admin role from").await?;
         }
@@ -569,7 +571,6 @@ impl SqlStore {
         if let Some(context) = &context {
             context.set_resource(resource_type.as_str(), resource_id);
             context.note("principal", format!("{}:{principal}", kind.as_str()));
-            context.note("permission", permission.name());
         }
         let mut tx = self.begin_write().await?;
         self.require_resource(&mut tx, resource_type, resource_id).await?;
@@ -586,8 +587,8 @@ impl SqlStore {
             (GrantMode::Update, None) => return Err(self.no_grant(resource_type, resource_id, kind, principal)),
             _ => {}
         }
-        if let (Some(context), Some(before)) = (&context, before) {
-            context.note("before", before.name());
+        if let Some(context) = &context {
+            context.note_change("permission", before.map(|p| p.name().into()), Some(permission.name().into()));
         }
         self.write_grant(&mut tx, resource_type, resource_id, kind, &key, permission).await?;
         self.bump_auth_epoch(&mut tx).await?;
@@ -704,7 +705,7 @@ impl SqlStore {
             .await?
             .ok_or_else(|| self.no_grant(resource_type, resource_id, kind, principal))?;
         if let Some(context) = &context {
-            context.note("before", before.name());
+            context.note_change("permission", Some(before.name().into()), None);
         }
         let mut sql = self.sql("DELETE FROM grants WHERE resource_type = ");
         sql.arg(resource_type.as_str())

@@ -57,6 +57,18 @@ impl RequestContext {
         self.details.lock().unwrap_or_else(PoisonError::into_inner).insert(key.to_owned(), value.into());
     }
 
+    /// Records one field's value before and after the change (`None`: it had none, or has none
+    /// now), as `before.<field>` and `after.<field>` in the event's details.
+    pub fn note_change(&self, field: &str, before: Option<Value>, after: Option<Value>) {
+        let mut details = self.details.lock().unwrap_or_else(PoisonError::into_inner);
+        for (side, value) in [("before", before), ("after", after)] {
+            let slot = details.entry(side).or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(fields) = slot {
+                fields.insert(field.to_owned(), value.unwrap_or(Value::Null));
+            }
+        }
+    }
+
     /// The event as it stands, with `status` and `error_code` as the outcome.
     #[must_use]
     pub fn event(&self, status: i32, error_code: Option<&str>) -> AuditEvent {

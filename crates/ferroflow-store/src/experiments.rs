@@ -240,6 +240,12 @@ impl SqlStore {
                 "Cannot rename a non-active experiment: experiment {experiment_id} is deleted."
             )));
         }
+        if let Some(context) = RequestContext::current() {
+            let mut current = self.sql("SELECT name FROM experiments WHERE experiment_id = ");
+            current.arg(experiment_id);
+            let rows: Vec<(String,)> = self.fetch_rows(&mut *tx, "name", &current).await?;
+            context.note_change("name", rows.into_iter().next().map(|(name,)| name.into()), Some(new_name.into()));
+        }
         let mut sql = self.sql("UPDATE experiments SET name = ");
         sql.arg(new_name)
             .push(", last_update_time = ")

@@ -9,6 +9,7 @@ use ferroflow_core::search::{
 };
 
 use crate::auth::ResourceType;
+use crate::context::RequestContext;
 use crate::rows::{paginate, split_page};
 use crate::search::{direction, string_condition};
 use crate::sql::Sql;
@@ -228,6 +229,9 @@ impl SqlStore {
         taken.arg(new_name);
         if taken.query().fetch_optional(&mut *tx).await?.is_some() {
             return Err(Error::AlreadyExists(format!("Registered Model (name={new_name}) already exists.")));
+        }
+        if let Some(context) = RequestContext::current() {
+            context.note_change("name", Some(name.into()), Some(new_name.into()));
         }
         let mut rename = self.sql("UPDATE registered_models SET name = ");
         rename.arg(new_name).push(", last_updated_timestamp = ").arg(now_ms()).push(" WHERE name = ").arg(name);
@@ -510,6 +514,14 @@ impl SqlStore {
     ) -> Result<ModelVersion> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
+        let context = RequestContext::current();
+        if let Some(context) = &context {
+            let mut current = self.sql("SELECT current_stage FROM model_versions");
+            self.where_version(&mut current, name, number);
+            let rows: Vec<(String,)> = self.fetch_rows(&mut *tx, "current_stage", &current).await?;
+            let before = rows.into_iter().next().ok_or_else(|| version_not_found(name, number))?.0;
+            context.note_change("stage", Some(before.into()), Some(stage.as_str().into()));
+        }
         let mut sql = self.sql("UPDATE model_versions SET current_stage = ");
         sql.arg(stage.as_str()).push(", last_updated_timestamp = ").arg(now);
         self.where_version(&mut sql, name, number);
@@ -517,6 +529,13 @@ impl SqlStore {
             return Err(version_not_found(name, number));
         }
         if archive_existing {
+            if let Some(context) = &context {
+                let mut archived = self.sql("SELECT version FROM model_versions WHERE name = ");
+                archived.arg(name).push(" AND version <> ").arg(number);
+                archived.push(" AND current_stage = ").arg(stage.as_str()).push(" ORDER BY version");
+                let rows: Vec<(i64,)> = self.fetch_rows(&mut *tx, "version", &archived).await?;
+                context.note("archived_versions", rows.into_iter().map(|(v,)| v).collect::<Vec<_>>());
+            }
             let mut archive = self.sql("UPDATE model_versions SET current_stage = ");
             archive.arg(Stage::Archived.as_str()).push(", last_updated_timestamp = ").arg(now);
             archive.push(" WHERE name = ").arg(name).push(" AND version <> ").arg(number);
@@ -575,6 +594,11 @@ impl SqlStore {
         if exists.query().fetch_optional(&mut *tx).await?.is_none() {
             return Err(version_not_found(name, number));
         }
+        if let Some(context) = RequestContext::current() {
+            let before = self.alias_version(&mut tx, name, alias).await?;
+            context.note("alias", alias);
+            context.note_change("version", before.map(Into::into), Some(number.into()));
+        }
         let mut sql = self.sql("INSERT INTO registered_model_aliases (name, alias, version) VALUES (");
         sql.arg(name).push(", ").arg(alias).push(", ").arg(number);
         sql.push(")").on_conflict_update("(name, alias)", &["version"]);
@@ -591,11 +615,24 @@ impl SqlStore {
     pub async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         self.touch_model(&mut tx, name).await?;
+        if let Some(context) = RequestContext::current() {
+            let before = self.alias_version(&mut tx, name, alias).await?;
+            context.note("alias", alias);
+            context.note_change("version", before.map(Into::into), None);
+        }
         let mut sql = self.sql("DELETE FROM registered_model_aliases WHERE name = ");
         sql.arg(name).push(" AND alias = ").arg(alias);
         sql.query().execute(&mut *tx).await?;
         self.commit(tx).await?;
         Ok(())
+    }
+
+    /// The version `alias` points at inside `tx`, if it is set.
+    async fn alias_version(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str, alias: &str) -> Result<Option<i64>> {
+        let mut sql = self.sql("SELECT version FROM registered_model_aliases WHERE name = ");
+        sql.arg(name).push(" AND alias = ").arg(alias);
+        let rows: Vec<(i64,)> = self.fetch_rows(&mut **tx, "version", &sql).await?;
+        Ok(rows.into_iter().next().map(|(version,)| version))
     }
 
     /// The version an alias points at; `latest` (any case) is the highest version.

@@ -54,8 +54,7 @@ impl SqlStore {
         }
         if let Some(name) = name.filter(|name| *name != old) {
             if let Some(context) = &context {
-                context.note("before", old.as_str());
-                context.note("after", name);
+                context.note_change("name", Some(old.as_str().into()), Some(name.into()));
             }
             // Memberships follow by ON UPDATE CASCADE; grants name their group in a text column.
             let mut rename = self.sql("UPDATE user_groups SET name = ");

@@ -460,6 +460,21 @@ async fn every_change_and_refusal_is_audited_in_a_verifiable_chain() {
             json!({"name": "m", "version": "1", "stage": "Production", "archive_existing_versions": false}),
         )
         .await;
+    alice
+        .ok("model-versions/create", json!({"name": "m", "source": format!("runs:/{run}/model"), "run_id": run}))
+        .await;
+    alice
+        .ok(
+            "model-versions/transition-stage",
+            json!({"name": "m", "version": "2", "stage": "Production", "archive_existing_versions": true}),
+        )
+        .await;
+    for version in ["1", "2"] {
+        alice.ok("registered-models/alias", json!({"name": "m", "alias": "champion", "version": version})).await;
+    }
+    let (status, _) =
+        alice.call(Method::DELETE, "registered-models/alias", json!({"name": "m", "alias": "champion"})).await;
+    assert_eq!(status, StatusCode::OK);
 
     let events =
         admin.get("/api/2.0/ferroflow/audit/search?max_results=1000").await.1["events"].as_array().unwrap().clone();
@@ -481,6 +496,33 @@ async fn every_change_and_refusal_is_audited_in_a_verifiable_chain() {
     assert_eq!(batch["auth_method"], "basic");
     let details: Value = serde_json::from_str(batch["details"].as_str().unwrap()).unwrap();
     assert_eq!(details, json!({"metrics": 2, "params": 1, "tags": 0}));
+    // Updates record the values they replaced.
+    let details_of = |action: &str| -> Vec<Value> {
+        events
+            .iter()
+            .filter(|e| e["action"] == action)
+            .map(|e| serde_json::from_str(e["details"].as_str().unwrap()).unwrap())
+            .collect()
+    };
+    assert_eq!(
+        details_of("TransitionModelVersionStage"),
+        [
+            json!({"before": {"stage": "None"}, "after": {"stage": "Production"}}),
+            json!({"before": {"stage": "None"}, "after": {"stage": "Production"}, "archived_versions": [1]}),
+        ]
+    );
+    let moves: Vec<Value> = details_of("SetRegisteredModelAlias")
+        .into_iter()
+        .chain(details_of("DeleteRegisteredModelAlias"))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            json!({"alias": "champion", "before": {"version": null}, "after": {"version": 1}}),
+            json!({"alias": "champion", "before": {"version": 1}, "after": {"version": 2}}),
+            json!({"alias": "champion", "before": {"version": 2}, "after": {"version": null}}),
+        ]
+    );
     let denied = events.iter().find(|e| e["action"] == "DeleteExperiment").unwrap();
     assert_eq!((denied["actor"].as_str(), denied["status"].as_i64()), (Some("bob"), Some(403)));
     let login_failure = events.iter().find(|e| e["action"] == "Login").unwrap();
