@@ -348,6 +348,12 @@ pub struct ServerArgs {
     #[arg(long, env = env_vars::AUDIT_READS, requires = "auth")]
     pub audit_reads: bool,
 
+    /// A load balancer or reverse proxy in front of the server (an address or a CIDR block such as
+    /// 10.0.0.0/8; repeat it, or separate with commas). For requests from these, the client's
+    /// address (in audit events, and for slowing down failed logins) is read from X-Forwarded-For.
+    #[arg(long = "trusted-proxy", env = env_vars::TRUSTED_PROXIES, value_delimiter = ',', requires = "auth")]
+    pub trusted_proxies: Vec<String>,
+
     #[command(flatten)]
     pub pool: PoolArgs,
 }

@@ -42,6 +42,8 @@ pub const AUTH: &str = "FERROFLOW_AUTH";
 pub const AUTH_DEFAULT_PERMISSION: &str = "FERROFLOW_AUTH_DEFAULT_PERMISSION";
 /// `--audit-reads`
 pub const AUDIT_READS: &str = "FERROFLOW_AUDIT_READS";
+/// `--trusted-proxy` (comma-separated)
+pub const TRUSTED_PROXIES: &str = "FERROFLOW_TRUSTED_PROXIES";
 /// Key of the audit chain's HMAC (read from the environment only, so it never shows in `ps`).
 pub const AUDIT_KEY: &str = "FERROFLOW_AUDIT_KEY";
 /// The admin created on an empty user table.

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use ferroflow_artifacts::{ArtifactStore, LocationPolicy};
 use ferroflow_auth::audit::AuditEvent;
 use ferroflow_auth::{password, Permission};
-use ferroflow_server::auth::AuthConfig;
+use ferroflow_server::auth::{AuthConfig, TrustedProxies};
 use ferroflow_server::{AllowedHosts, AppState, ServerConfig, Services};
 use ferroflow_store::{BackendUri, RequestContext, SqlStore, StoreConfig};
 
@@ -96,6 +96,11 @@ async fn prepare_auth(args: &ServerArgs, store: &SqlStore) -> anyhow::Result<Aut
             args.auth_default_permission
         )
     })?;
+    let trusted_proxies = args
+        .trusted_proxies
+        .iter()
+        .map(|text| TrustedProxies::parse_one(text).map_err(|e| anyhow::anyhow!("invalid --trusted-proxy: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if let Some(key) = std::env::var_os(env_vars::AUDIT_KEY) {
         store.set_audit_key(key.into_encoded_bytes());
     }
@@ -131,8 +136,8 @@ async fn prepare_auth(args: &ServerArgs, store: &SqlStore) -> anyhow::Result<Aut
             Err(err) => return Err(err).context("could not create the first admin user"),
         }
     }
-    tracing::info!(default_permission = %default_permission, audit_reads = args.audit_reads, "access control on");
-    Ok(AuthConfig { default_permission, audit_reads: args.audit_reads })
+    tracing::info!(default_permission = %default_permission, audit_reads = args.audit_reads, trusted_proxies = ?args.trusted_proxies, "access control on");
+    Ok(AuthConfig { default_permission, audit_reads: args.audit_reads, trusted_proxies: TrustedProxies::new(trusted_proxies) })
 }
 
 async fn shutdown_signal() {

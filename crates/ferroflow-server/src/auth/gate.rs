@@ -29,6 +29,7 @@ use sha2::{Digest as _, Sha256};
 use super::access::{Access, Declared, Endpoint, Target};
 use super::caller::{AuthMethod, Caller, Holdings};
 use super::epoch::EpochReads;
+use super::proxies::TrustedProxies;
 use crate::error::{ApiError, ErrorCode};
 use crate::now_ms;
 
@@ -39,6 +40,8 @@ pub struct AuthConfig {
     pub default_permission: Permission,
     /// Record reads in the audit log too.
     pub audit_reads: bool,
+    /// Whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The state of the middleware.
@@ -135,7 +138,11 @@ impl Origin {
 /// The middleware.
 pub async fn check(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
     let origin = Origin {
-        source: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        source: gate
+            .config
+            .trusted_proxies
+            .client(request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()), request.headers())
+            .map(|address| address.to_string()),
         user_agent: request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
         method: request.method().clone(),
         path: request.uri().path().to_owned(),

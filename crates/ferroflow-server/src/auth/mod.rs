@@ -6,7 +6,9 @@ pub mod access;
 pub mod caller;
 mod epoch;
 pub mod gate;
+pub mod proxies;
 
 pub use access::{Access, Declared, Endpoint, Target};
 pub use caller::{AuthMethod, Caller};
 pub use gate::{AuthConfig, Gate};
+pub use proxies::TrustedProxies;

@@ -1,11 +1,14 @@
 //! Access control and the audit log, through the router: the route-table walk, the permission
 //! model, credentials, and tampering with the stored audit chain.
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{header, Method, Request, StatusCode};
 use base64::Engine as _;
 use ferroflow_auth::{password, Permission};
-use ferroflow_server::auth::{Access, AuthConfig};
+use ferroflow_server::auth::{Access, AuthConfig, TrustedProxies};
 use ferroflow_store::{AuditVerdict, BackendUri};
 use serde_json::{json, Value};
 
@@ -15,8 +18,12 @@ const ADMIN_PASSWORD: &str = "admin password 1";
 const PASSWORD: &str = "a long password";
 
 async fn app(default_permission: Permission) -> TestApp {
+    app_behind(default_permission, TrustedProxies::default()).await
+}
+
+async fn app_behind(default_permission: Permission, trusted_proxies: TrustedProxies) -> TestApp {
     let app = TestApp::with(Options {
-        auth: Some(AuthConfig { default_permission, audit_reads: false }),
+        auth: Some(AuthConfig { default_permission, audit_reads: false, trusted_proxies }),
         ..Options::default()
     })
     .await;
@@ -542,6 +549,31 @@ async fn every_change_and_refusal_is_audited_in_a_verifiable_chain() {
     let store = app.store.as_ref().unwrap();
     let total = i64::try_from(seqs.len()).unwrap();
     assert_eq!(store.verify_audit_log().await.unwrap(), AuditVerdict::Intact { last: total, unsealed: 0 });
+}
+
+#[tokio::test]
+async fn behind_a_trusted_balancer_events_name_the_forwarded_client() {
+    let balancer = TrustedProxies::new(vec![TrustedProxies::parse_one("10.0.0.0/8").unwrap()]);
+    let app = app_behind(Permission::Read, balancer).await;
+    let attempt = |peer: &str, forwarded: &str| {
+        let mut request = Request::builder()
+            .uri("/api/2.0/mlflow/users/current")
+            .header(header::HOST, "localhost:5000")
+            .header(header::AUTHORIZATION, basic("admin", "a wrong password"))
+            .header("x-forwarded-for", forwarded)
+            .body(Body::empty())
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        app.raw(request)
+    };
+    assert_eq!(attempt("10.1.2.3:40000", "1.2.3.4, 198.51.100.7").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(attempt("203.0.113.5:40000", "198.51.100.8").await.0, StatusCode::UNAUTHORIZED);
+
+    let events = login(&app, "admin", ADMIN_PASSWORD).get("/api/2.0/ferroflow/audit/search?action=Login").await.1;
+    let sources: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["source"].as_str().unwrap()).collect();
+    // The balancer's forwarded client, not its own address nor the forged first entry; a caller
+    // outside the balancer cannot name another address.
+    assert_eq!(sources, ["198.51.100.7", "203.0.113.5"]);
 }
 
 /// Runs SQL on the test database directly, as someone with write access to it would.
