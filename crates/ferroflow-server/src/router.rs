@@ -109,7 +109,7 @@ fn need(target: Target, level: Permission) -> Access {
 #[allow(clippy::too_many_lines)] // one line per endpoint, as MLflow's REST reference lists them
 fn tracking_api() -> Table<AppState> {
     use Access::{Admin, Authenticated};
-    use Target::{Experiment, ExperimentName, LoggedModel, ModelVersionSource, RegisteredModel, Run, Runs};
+    use Target::{Experiment, ExperimentName, LoggedModel, ModelVersionSource, RegisteredModel, Run};
     Table::new()
         .route("/experiments/create", [write(POST, "CreateExperiment", Authenticated, experiments::create_experiment)])
         .route("/experiments/get", [read(GET, "GetExperiment", need(Experiment, READ), experiments::get_experiment)])
@@ -288,7 +288,7 @@ fn tracking_api() -> Table<AppState> {
         .route("/metrics/get-history", [read(GET, "GetMetricHistory", need(Run, READ), metrics::get_metric_history)])
         .route(
             "/metrics/get-history-bulk-interval",
-            [read(GET, "GetMetricHistoryBulkInterval", need(Runs, READ), metrics::get_metric_history_bulk_interval)],
+            [read(GET, "GetMetricHistoryBulkInterval", Authenticated, metrics::get_metric_history_bulk_interval)],
         )
         // MLflow's basic-auth app (2.x endpoints).
         .route("/users/create", [write(POST, "CreateUser", Admin, users::create_user)])

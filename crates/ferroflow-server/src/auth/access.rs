@@ -29,8 +29,6 @@ pub enum Target {
     ExperimentName,
     /// The experiment of the run in `run_id` (or `run_uuid`).
     Run,
-    /// The experiments of every run in `run_ids`.
-    Runs,
     /// The experiment of the logged model in the path (`{model_id}`).
     LoggedModel,
     /// The registered model in `name`.

@@ -528,13 +528,6 @@ impl Gate {
                     decision.resource = Some(("run", run));
                 }
             }
-            Target::Runs => {
-                for run in list_field(&fields, "run_ids") {
-                    if let Some(id) = self.experiment_of_run(&run).await? {
-                        checks.push((ResourceType::Experiment, id.to_string(), level));
-                    }
-                }
-            }
             Target::LoggedModel => {
                 if let Some(model_id) = text_field(&fields, "model_id") {
                     if let Some(id) = self.store.experiment_of_logged_model(&model_id).await? {
@@ -711,14 +704,6 @@ fn text_field(fields: &Map<String, Value>, key: &str) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Array(items) => items.first().and_then(|v| v.as_str()).map(str::to_owned),
         _ => None,
-    }
-}
-
-fn list_field(fields: &Map<String, Value>, key: &str) -> Vec<String> {
-    match fields.get(key) {
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
-        Some(Value::String(s)) => vec![s.clone()],
-        _ => Vec::new(),
     }
 }
 

@@ -1,12 +1,14 @@
 //! `/metrics/*`.
 
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use ferroflow_api::{requests as req, responses as resp};
 use ferroflow_core::{page_token, validation};
 use ferroflow_store::{BulkIntervalQuery, HistoryQuery};
 
 use super::required;
+use crate::auth::caller::may_read_experiment;
+use crate::auth::Caller;
 use super::runs::run_id;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::MlflowRequest;
@@ -47,6 +49,7 @@ pub async fn get_metric_history(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_metric_history_bulk_interval(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     MlflowRequest(request): MlflowRequest<req::GetMetricHistoryBulkInterval>,
 ) -> ApiResult<Json<resp::MetricHistory>> {
     if request.run_ids.is_empty() {
@@ -74,8 +77,25 @@ pub async fn get_metric_history_bulk_interval(
     };
     let max_results = request.max_results.unwrap_or(MAX_BULK_POINTS_PER_RUN);
     validation::validate_max_results(max_results, MAX_BULK_POINTS_PER_RUN)?;
+    // Runs of experiments the caller may not read are left out, as if they had no such metric.
+    let run_ids = match caller.as_deref() {
+        None => request.run_ids,
+        Some(caller) => {
+            let mut readable = Vec::with_capacity(request.run_ids.len());
+            for run_id in request.run_ids {
+                match state.store.experiment_of_run(&run_id).await? {
+                    Some(experiment) if !may_read_experiment(Some(caller), &experiment.to_string()) => {}
+                    _ => readable.push(run_id),
+                }
+            }
+            readable
+        }
+    };
+    if run_ids.is_empty() {
+        return Ok(Json(resp::MetricHistory { metrics: Vec::new(), next_page_token: None }));
+    }
     let query = BulkIntervalQuery {
-        run_ids: request.run_ids,
+        run_ids,
         key,
         steps,
         max_results: usize::try_from(max_results).unwrap_or(1),

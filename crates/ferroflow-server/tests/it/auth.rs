@@ -316,6 +316,44 @@ async fn with_no_permissions_by_default_searches_hold_only_what_the_caller_reads
     );
 }
 
+/// The runs whose points a bulk metric-history request returns to `caller`, sorted.
+async fn bulk_history_runs(caller: &As<'_>, ids: &[&String]) -> Vec<String> {
+    let query: String = ids.iter().map(|id| format!("run_ids={id}&")).collect();
+    let (status, body) = caller.get(&format!("metrics/get-history-bulk-interval?{query}metric_key=loss")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut runs: Vec<String> = body["metrics"]
+        .as_array()
+        .map(|points| points.iter().map(|p| p["run_id"].as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default();
+    runs.sort();
+    runs
+}
+
+#[tokio::test]
+async fn bulk_metric_histories_leave_out_runs_the_caller_cannot_read() {
+    let app = app(Permission::NoPermissions).await;
+    let admin = login(&app, "admin", ADMIN_PASSWORD);
+    let mut runs = Vec::new();
+    for name in ["alice", "bob"] {
+        let user = add_user(&app, &admin, name).await;
+        let experiment = user.ok("experiments/create", json!({"name": name})).await["experiment_id"].clone();
+        let run = user.ok("runs/create", json!({"experiment_id": experiment})).await["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        user.ok("runs/log-metric", json!({"run_id": run, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0})).await;
+        runs.push((user, run));
+    }
+    let (alice, a) = &runs[0];
+    let (bob, b) = &runs[1];
+    assert_eq!(bulk_history_runs(bob, &[a, b]).await, [b.clone()]);
+    assert_eq!(bulk_history_runs(alice, &[a, b]).await, [a.clone()]);
+    assert!(bulk_history_runs(bob, &[a]).await.is_empty());
+    let mut both = vec![a.clone(), b.clone()];
+    both.sort();
+    assert_eq!(bulk_history_runs(&admin, &[a, b]).await, both);
+}
+
 #[tokio::test]
 async fn tokens_work_as_bearer_and_as_password_until_revoked() {
     let app = app(Permission::Read).await;
