@@ -1,6 +1,8 @@
 //! The audit log: storing events inside write transactions, sealing them into the hash chain,
 //! searching it, verifying it.
 
+use std::sync::PoisonError;
+
 use ferroflow_auth::audit::{chain_hash, event_digest, AuditEvent, ChainBreak, ChainVerifier, SealedEvent};
 use sqlx::Any;
 
@@ -170,12 +172,48 @@ impl SqlStore {
         if events.is_empty() {
             return Ok(());
         }
-        // SQLite's write transactions begin IMMEDIATE: the head read here cannot go stale before
-        // the commit, whichever process holds the file.
-        let mut head = match self.dialect {
-            Dialect::Sqlite => Some(self.head(&mut **tx, &self.sql("SELECT seq, hash FROM audit_head WHERE id = 1")).await?),
-            Dialect::Postgres | Dialect::MySql => None,
+        match self.dialect {
+            Dialect::Sqlite => self.append_chained(tx, events).await,
+            Dialect::Postgres | Dialect::MySql => self.insert_events(tx, events, None).await.map(drop),
+        }
+    }
+
+    /// SQLite: chains the events onto the head this process wrote last, which the insert trigger
+    /// checks against the stored head (and moves on). When another process extended the chain in
+    /// between, the trigger refuses the insert, and the events are chained again onto the stored
+    /// head. SQLite's write transactions begin IMMEDIATE: a head read inside one cannot go stale
+    /// before its commit, whichever process holds the file.
+    async fn append_chained(&self, tx: &mut sqlx::Transaction<'static, Any>, events: &[AuditEvent]) -> Result<()> {
+        let remembered = self.sqlite_head.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let head = match remembered {
+            Some(head) => head,
+            None => self.stored_head(tx).await?,
         };
+        let outcome = match self.insert_events(tx, events, Some(head)).await {
+            Err(err) if err.is_audit_head_moved() => {
+                let head = self.stored_head(tx).await?;
+                self.insert_events(tx, events, Some(head)).await
+            }
+            outcome => outcome,
+        };
+        // A transaction that rolls back after this leaves the remembered head ahead of the stored one,
+        // which the trigger's check then catches, as above.
+        *self.sqlite_head.lock().unwrap_or_else(PoisonError::into_inner) = outcome.as_ref().ok().cloned().flatten();
+        outcome.map(drop)
+    }
+
+    async fn stored_head(&self, tx: &mut sqlx::Transaction<'static, Any>) -> Result<(i64, String)> {
+        self.head(&mut **tx, &self.sql("SELECT seq, hash FROM audit_head WHERE id = 1")).await
+    }
+
+    /// Inserts the events, chained onto `head` when given (which their insert moves on: see the
+    /// SQLite trigger `audit_events_extend_head`), and returns the new head.
+    async fn insert_events(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Any>,
+        events: &[AuditEvent],
+        mut head: Option<(i64, String)>,
+    ) -> Result<Option<(i64, String)>> {
         let columns = if head.is_some() { ", digest, seq, prev_hash, hash" } else { ", digest" };
         for chunk in events.chunks(usize::try_from(SEAL_BATCH).unwrap_or(1)) {
             let mut insert = self.sql(&format!("INSERT INTO audit_events ({CONTENT_COLUMNS}{columns}) VALUES "));
@@ -223,10 +261,7 @@ impl SqlStore {
             }
             insert.query().execute(&mut **tx).await?;
         }
-        if let Some((seq, hash)) = head {
-            self.move_head(tx, seq, &hash).await?;
-        }
-        Ok(())
+        Ok(head)
     }
 
     async fn move_head(&self, tx: &mut sqlx::Transaction<'static, Any>, seq: i64, hash: &str) -> Result<()> {

@@ -51,6 +51,12 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Database(err) if is_transient(err))
     }
+
+    /// SQLite refused audit events that did not follow the stored head of the chain (the trigger
+    /// `audit_events_extend_head`): another process extended it first.
+    pub(crate) fn is_audit_head_moved(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::Database(db)) if db.message().contains("audit chain head moved"))
+    }
 }
 
 /// See [`Error::is_transient`].

@@ -148,6 +148,8 @@ pub struct SqlStore {
     batch_writer: Option<batch::BatchWriter>,
     /// Key of the audit chain's HMAC (see [`SqlStore::set_audit_key`]), shared by every handle.
     audit_key: std::sync::Arc<std::sync::OnceLock<Vec<u8>>>,
+    /// SQLite: the head of the audit chain as this process last extended it (see `audit`).
+    sqlite_head: std::sync::Arc<std::sync::Mutex<Option<(i64, String)>>>,
 }
 
 impl SqlStore {
@@ -181,6 +183,7 @@ impl SqlStore {
             artifact_root: config.default_artifact_root.trim_end_matches('/').to_owned(),
             batch_writer: None,
             audit_key: std::sync::Arc::default(),
+            sqlite_head: std::sync::Arc::default(),
         };
         // The task's own store has no queue, so the queue closes (and the task ends) with the last handle.
         let store = Self { batch_writer: Some(batch::BatchWriter::spawn(store.clone())), ..store };

@@ -698,6 +698,11 @@ async fn verify_names_a_deleted_row() {
 #[tokio::test]
 async fn verify_names_an_inserted_row() {
     let app = audited_app().await;
+    if chains_at_once(&app) {
+        // SQLite's insert trigger refuses an event that does not extend the head; someone who can
+        // write the file can drop it as well.
+        tamper(&app, "DROP TRIGGER audit_events_extend_head").await;
+    }
     // Make room at 3 by moving 3..5 up one, then put a forged event there that links to event 2.
     for seq in [5, 4, 3] {
         tamper(&app, &format!("UPDATE audit_events SET seq = {} WHERE seq = {seq}", seq + 1)).await;
@@ -710,4 +715,51 @@ async fn verify_names_an_inserted_row() {
     .await;
     let verdict = app.store.as_ref().unwrap().verify_audit_log().await.unwrap();
     assert_eq!(verdict, AuditVerdict::Broken(ferroflow_auth::audit::ChainBreak::Altered { seq: 3 }));
+}
+
+/// Two processes on one database (a second server, or a CLI command next to a running one) extend
+/// one chain between them, whichever of them wrote last.
+#[tokio::test]
+async fn a_second_store_on_the_database_extends_the_same_chain() {
+    let app = audited_app().await;
+    let admin = login(&app, "admin", ADMIN_PASSWORD);
+    let other = ferroflow_store::SqlStore::open(&ferroflow_store::StoreConfig {
+        backend: app.database.clone().unwrap(),
+        default_artifact_root: "mlflow-artifacts:/".to_owned(),
+        max_read_connections: 1,
+        pool: ferroflow_store::PoolSettings { max_connections: 1, ..ferroflow_store::PoolSettings::default() },
+        migrate: false,
+    })
+    .await
+    .unwrap();
+    for i in 0..3 {
+        other.create_user(&format!("user{i}"), &password::hash(PASSWORD), false).await.unwrap();
+        other
+            .record_event(&ferroflow_auth::audit::AuditEvent {
+                time_ms: 1,
+                actor: Some("admin".to_owned()),
+                auth_method: None,
+                token_id: None,
+                source: None,
+                user_agent: None,
+                action: "CreateUser".to_owned(),
+                method: "CLI".to_owned(),
+                path: "ferroflow users create".to_owned(),
+                resource_type: Some("user".to_owned()),
+                resource_id: Some(format!("user{i}")),
+                status: 200,
+                error_code: None,
+                details: None,
+            })
+            .await
+            .unwrap();
+        // The server's next event follows the other store's, not the head it wrote itself.
+        admin.ok("experiments/create", json!({"name": format!("after {i}")})).await;
+    }
+    let store = app.store.as_ref().unwrap();
+    store.seal_audit_events().await.unwrap();
+    assert_eq!(store.verify_audit_log().await.unwrap(), AuditVerdict::Intact { last: 11, unsealed: 0 });
+    let events = admin.get("/api/2.0/ferroflow/audit/search?page_token=5").await.1;
+    let actions: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["CreateUser", "CreateExperiment"].repeat(3), "{events}");
 }
