@@ -13,7 +13,7 @@ use crate::auth::{Access, Declared, Endpoint, Target};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::artifacts::{self, Artifacts};
 use crate::handlers::users::{ExperimentPermission, ModelPermission};
-use crate::handlers::{audit, experiments, logged_models, metrics, registry, roles, runs, server, users};
+use crate::handlers::{audit, experiments, logged_models, metrics, registry, roles, runs, server, ui, users};
 use crate::{retry, AppState};
 
 /// The route table: the only way routes are added. Each method of each path is declared with its
@@ -466,6 +466,10 @@ fn root_api(offer_multipart: bool) -> Table<()> {
         .route("/ajax-api/3.0/mlflow/server-info", [read(GET, "GetServerInfo", Access::Public, server_info)])
         .route("/health", [read(GET, "Health", Access::Public, server::health)])
         .route("/version", [read(GET, "Version", Access::Public, server::version)])
+        // The web UI's page and files: public, so that its sign-in page loads; what it shows comes
+        // from the API, behind the same checks as every other client's calls.
+        .route("/", [read(GET, "GetUiPage", Access::Public, ui::index)])
+        .route("/assets/{*path}", [read(GET, "GetUiAsset", Access::Public, ui::asset)])
 }
 
 const TRACKING_PREFIXES: [&str; 2] = ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"];

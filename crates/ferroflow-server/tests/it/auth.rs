@@ -133,7 +133,11 @@ async fn every_declared_route_refuses_anonymous_callers_on_both_prefixes() {
         }
     }
     public.sort();
-    assert_eq!(public, ["/ajax-api/3.0/mlflow/server-info", "/api/3.0/mlflow/server-info", "/health", "/version"]);
+    // The web UI's page and files are public (its sign-in page must load); its data comes from the API.
+    assert_eq!(
+        public,
+        ["/", "/ajax-api/3.0/mlflow/server-info", "/api/3.0/mlflow/server-info", "/assets/{*path}", "/health", "/version"]
+    );
     assert!(paths.contains(&"/ajax-api/2.0/mlflow-artifacts/mpu/part/{*path}"));
 
     // What is not declared is not served, even to an admin.

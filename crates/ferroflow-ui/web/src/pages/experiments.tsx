@@ -1,0 +1,151 @@
+// The experiments list: search by name, create, rename, delete and restore, and each experiment's
+// tags at a glance.
+
+import { useEffect, useState } from 'preact/hooks';
+import { api, type Experiment, type Page } from '../api';
+import { ErrorMessage, Loading, useAction, useAsync } from '../components';
+import { formatTime, quote } from '../format';
+import { href, updateQuery } from '../router';
+import './pages.css';
+
+export const experimentLink = (id: string) => href(`/experiments/${encodeURIComponent(id)}`);
+
+type Listing = Page<Experiment> & { key: string };
+
+export function ExperimentsPage({ query }: { query: URLSearchParams }) {
+  const search = query.get('q') ?? '';
+  const deleted = query.get('deleted') === '1';
+  const [draft, setDraft] = useState(search);
+  const [more, setMore] = useState<Listing | null>(null);
+  const [loadMore, moreError, moreBusy] = useAction();
+  const filter = search ? `name ILIKE ${quote(`%${search}%`)}` : undefined;
+  const viewType = deleted ? 'DELETED_ONLY' : 'ACTIVE_ONLY';
+  const key = `${filter}|${viewType}`;
+  const first = useAsync(() => api.searchExperiments({ filter, view_type: viewType }), [key]);
+
+  useEffect(() => setDraft(search), [search]);
+  useEffect(() => {
+    if (draft === search) return;
+    const timer = window.setTimeout(() => updateQuery({ q: draft || null }), 300);
+    return () => window.clearTimeout(timer);
+  }, [draft]);
+
+  const listing = more && more.key === key ? more : first.data && { ...first.data, key };
+  return (
+    <section>
+      <div class="title-row">
+        <h1>Experiments</h1>
+        <CreateExperiment />
+      </div>
+      <form class="toolbar" role="search" onSubmit={(e) => { e.preventDefault(); updateQuery({ q: draft || null }); }}>
+        <input type="search" class="grow" placeholder="Search by name" aria-label="Search experiments by name" value={draft}
+          onInput={(e) => setDraft(e.currentTarget.value)} />
+        <label>
+          <input type="checkbox" checked={deleted} onChange={(e) => updateQuery({ deleted: e.currentTarget.checked ? '1' : null })} />{' '}
+          Show deleted experiments
+        </label>
+      </form>
+      <Loading state={first} what="experiments">
+        {() => (
+          <>
+            <table class="list" aria-label="Experiments">
+              <thead>
+                <tr>
+                  <th scope="col">Name</th><th scope="col">ID</th><th scope="col">Tags</th>
+                  <th scope="col">Created</th><th scope="col">Last updated</th>
+                  <th scope="col"><span class="sr-only">Actions</span></th>
+                </tr>
+              </thead>
+              <tbody>
+                {listing!.items.length === 0 && (
+                  <tr><td colSpan={6} class="muted">
+                    {search ? `No experiments match “${search}”.` : deleted ? 'No deleted experiments.' : 'No experiments yet.'}
+                  </td></tr>
+                )}
+                {listing!.items.map((experiment) => (
+                  <ExperimentRow key={experiment.experiment_id} experiment={experiment} onChange={() => { setMore(null); first.reload(); }} />
+                ))}
+              </tbody>
+            </table>
+            {listing!.next && (
+              <p>
+                <button type="button" disabled={moreBusy} onClick={() => loadMore(async () => {
+                  const page = await api.searchExperiments({ filter, view_type: viewType, page_token: listing!.next });
+                  setMore({ items: [...listing!.items, ...page.items], next: page.next, key });
+                })}>{moreBusy ? 'Loading…' : 'Load more'}</button>
+              </p>
+            )}
+            <ErrorMessage error={moreError} />
+          </>
+        )}
+      </Loading>
+    </section>
+  );
+}
+
+function CreateExperiment() {
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState('');
+  const [run, error, busy] = useAction();
+  if (!open) return <button type="button" class="primary" onClick={() => setOpen(true)}>New experiment</button>;
+  return (
+    <form class="dialog" aria-label="New experiment" onSubmit={async (e) => {
+      e.preventDefault();
+      let id = '';
+      if (await run(async () => { id = (await api.createExperiment(name.trim())).experiment_id; })) {
+        window.location.hash = experimentLink(id);
+      }
+    }}>
+      <div class="inline">
+        <label>Experiment name <input value={name} required autoFocus onInput={(e) => setName(e.currentTarget.value)} /></label>
+        <button type="submit" class="primary" disabled={busy || !name.trim()}>Create</button>
+        <button type="button" onClick={() => { setOpen(false); setName(''); }}>Cancel</button>
+      </div>
+      <ErrorMessage error={error} />
+    </form>
+  );
+}
+
+function ExperimentRow({ experiment, onChange }: { experiment: Experiment; onChange: () => void }) {
+  const [renaming, setRenaming] = useState(false);
+  const [name, setName] = useState(experiment.name);
+  const [run, error, busy] = useAction();
+  const id = experiment.experiment_id;
+  const active = experiment.lifecycle_stage === 'active';
+  const tags = (experiment.tags ?? []).filter((t) => !t.key.startsWith('mlflow.'));
+  return (
+    <tr class={active ? undefined : 'deleted'}>
+      <td>
+        {renaming ? (
+          <form class="inline" onSubmit={async (e) => {
+            e.preventDefault();
+            if (await run(() => api.renameExperiment(id, name.trim()))) { setRenaming(false); onChange(); }
+          }}>
+            <input aria-label={`New name of ${experiment.name}`} value={name} autoFocus onInput={(e) => setName(e.currentTarget.value)} />
+            <button type="submit" disabled={busy || !name.trim() || name.trim() === experiment.name}>Save</button>
+            <button type="button" onClick={() => { setRenaming(false); setName(experiment.name); }}>Cancel</button>
+          </form>
+        ) : <a href={experimentLink(id)}>{experiment.name}</a>}
+        <ErrorMessage error={error} />
+      </td>
+      <td>{id}</td>
+      <td>{tags.map((t) => <span key={t.key} class="badge" title={`${t.key}=${t.value}`}>{t.key}: {t.value}</span>)}</td>
+      <td>{formatTime(experiment.creation_time)}</td>
+      <td>{formatTime(experiment.last_update_time)}</td>
+      <td class="actions">
+        {active ? (
+          <>
+            {!renaming && <button type="button" aria-label={`Rename ${experiment.name}`} onClick={() => setRenaming(true)}>Rename</button>}
+            <button type="button" aria-label={`Delete ${experiment.name}`} disabled={busy} onClick={async () => {
+              if (window.confirm(`Delete the experiment “${experiment.name}”? It can be restored until it is purged.`)
+                && (await run(() => api.deleteExperiment(id)))) onChange();
+            }}>Delete</button>
+          </>
+        ) : (
+          <button type="button" aria-label={`Restore ${experiment.name}`} disabled={busy}
+            onClick={async () => { if (await run(() => api.restoreExperiment(id))) onChange(); }}>Restore</button>
+        )}
+      </td>
+    </tr>
+  );
+}
