@@ -11,6 +11,8 @@
 #   4. create/refresh the Python venvs .venv/mlflow3 and .venv/mlflow2 (pinned in tests/)
 #   5. run the compatibility suite tests/compat against target/release/ferroflow with each client, on
 #      each database engine (every server on a fresh database)
+#   6. the web UI's end-to-end suite (tests/ui, node --test with playwright-core) in Debian's headless
+#      Chromium, installed here when missing; data seeded with the mlflow3 client, on SQLite
 #
 # Extra arguments are passed to pytest (e.g. scripts/test.sh -k experiments -x).
 #
@@ -19,6 +21,7 @@
 #   FERROFLOW_SKIP_SERVICES=1  skip step 1
 #   FERROFLOW_VENVS="mlflow3"  which client venvs to test with (default: "mlflow3 mlflow2")
 #   FERROFLOW_DATABASES="sqlite postgres"  which engines to test on (default: "sqlite postgres mysql")
+#   FERROFLOW_SKIP_UI=1        skip step 6
 #   FERROFLOW_TEST_S3_ENDPOINT=http://host:port  use this S3-compatible endpoint instead of
 #                              starting moto (AWS_* credentials then come from the environment)
 #   PYTHON=python3.11          interpreter used to create the venvs
@@ -97,7 +100,19 @@ start_services() {
 }
 
 # ------------------------------------------------------------------ 2+3. cargo
+# The web UI is bundled by ferroflow-ui's build script with npm (Debian's nodejs is recent enough).
+ensure_npm() {
+    command -v npm >/dev/null 2>&1 && return 0
+    echo "installing Debian's nodejs and npm (the web UI's build needs them)"
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    { $sudo apt-get install -y --no-install-recommends nodejs npm >/dev/null 2>&1 \
+        || { $sudo apt-get update -qq && $sudo apt-get install -y --no-install-recommends nodejs npm; }; } \
+        || die "could not install npm (apt-get install nodejs npm) for the web UI's build"
+}
+
 run_cargo() {
+    ensure_npm
     step "cargo test --workspace --locked"
     if cargo test --workspace --locked; then
         note "cargo test: ok"
@@ -244,6 +259,42 @@ run_suite() { # run_suite <venv name> <engine> [pytest args...]
     fi
 }
 
+# ------------------------------------------------------------------ 6. UI end-to-end
+ensure_chromium() {
+    if command -v chromium >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "installing Debian's chromium"
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get install -y --no-install-recommends chromium fonts-liberation >/dev/null 2>&1 \
+        || { $sudo apt-get update -qq && $sudo apt-get install -y --no-install-recommends chromium fonts-liberation; } \
+        || die "could not install chromium (apt-get install chromium) for the UI tests"
+}
+
+run_ui_suite() {
+    step "web UI end-to-end suite (Chromium)"
+    ensure_npm
+    ensure_chromium
+    (cd "$REPO_ROOT/tests/ui" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tests/ui failed"
+    local log rc=0
+    log="$(mktemp)"
+    FERROFLOW_BIN="$REPO_ROOT/target/release/ferroflow" FERROFLOW_UI_PYTHON="$REPO_ROOT/.venv/mlflow3/bin/python" \
+        timeout 1200 node --test --test-concurrency=1 --test-reporter=tap "$REPO_ROOT/tests/ui/ui.test.mjs" 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+    local passed failed
+    passed="$(grep -oE '^# pass [0-9]+' "$log" | grep -oE '[0-9]+' | tail -n 1 || echo 0)"
+    failed="$(grep -oE '^# fail [0-9]+' "$log" | grep -oE '[0-9]+' | tail -n 1 || echo 0)"
+    rm -f "$log"
+    TOTAL_PASSED=$((TOTAL_PASSED + passed))
+    TOTAL_FAILED=$((TOTAL_FAILED + failed))
+    if [[ $rc -eq 0 && $passed -gt 0 ]]; then
+        note "ui (chromium): ok ($passed passed)"
+    else
+        note "ui (chromium): FAILED (node exit $rc; $passed passed, $failed failed)"
+        FAILED=1
+    fi
+}
+
 # ------------------------------------------------------------------ cleanup
 drop_test_databases() { # the per-test databases of the Rust tests and the suite
     local db
@@ -294,6 +345,14 @@ for name in $VENVS; do
     done
 done
 
+if [[ "${FERROFLOW_SKIP_UI:-}" == "1" ]]; then
+    note "ui:        skipped (FERROFLOW_SKIP_UI=1)"
+elif [[ " $VENVS " == *" mlflow3 "* ]]; then
+    run_ui_suite
+else
+    note "ui:        skipped (it seeds with the mlflow3 client, not in FERROFLOW_VENVS)"
+fi
+
 printf '\n==> summary\n'
 for line in "${SUMMARY[@]}"; do
     printf '  %s\n' "$line"
@@ -303,5 +362,5 @@ if [[ $FAILED -ne 0 ]]; then
 else
     printf 'RESULT: ok\n'
 fi
-printf 'compat: %d passed, %d failed, %d skipped\n' "$TOTAL_PASSED" "$TOTAL_FAILED" "$TOTAL_SKIPPED"
+printf 'compat and ui: %d passed, %d failed, %d skipped\n' "$TOTAL_PASSED" "$TOTAL_FAILED" "$TOTAL_SKIPPED"
 exit "$FAILED"

@@ -1,0 +1,444 @@
+// The web UI in headless Chromium against a real ferroflow server, seeded by the stock mlflow
+// client. Each test walks a page as a user would and fails on any console error, page error or
+// failed request it did not provoke on purpose.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ADMIN_PASSWORD, auditedPage, launchBrowser, screenshot, seed, startServer } from './harness.mjs';
+
+let server;
+let data;
+let browser;
+const opened = [];
+
+before(async () => {
+  server = await startServer();
+  data = await seed(server.url);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Opens `#<hash>` in a fresh audited page. */
+async function open(hash) {
+  const audited = await auditedPage(browser, server.url);
+  opened.push(audited);
+  await audited.page.goto(`${server.url}/#${hash}`);
+  return audited;
+}
+
+/** Closes the page, insisting nothing went wrong on it. */
+async function finish(audited, name) {
+  await audited.page.waitForLoadState('networkidle');
+  if (name) await screenshot(audited.page, name);
+  await audited.context.close();
+  assert.deepEqual(audited.problems, [], 'the page logged no errors and no request failed');
+}
+
+async function rest(method, endpoint, body) {
+  const response = await fetch(`${server.url}/api/2.0/mlflow/${endpoint}`, {
+    method,
+    headers: body ? { 'Content-Type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  assert.ok(response.ok, `${endpoint}: ${response.status} ${await response.clone().text()}`);
+  return response.json();
+}
+
+/** The run names in the runs table, top to bottom. */
+async function runNames(page) {
+  return page.locator('table[aria-label="Runs"] tbody td.name a').allTextContents();
+}
+
+describe('serving', () => {
+  test('the server answers / with the UI, compressed, and its assets with long-lived caching', async () => {
+    const index = await fetch(`${server.url}/`, { headers: { 'Accept-Encoding': 'gzip' } });
+    assert.equal(index.status, 200);
+    assert.match(index.headers.get('content-type'), /^text\/html/);
+    assert.equal(index.headers.get('content-encoding'), 'gzip');
+    assert.equal(index.headers.get('cache-control'), 'no-cache');
+    assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    const html = await index.text();
+    const script = html.match(/src="\.\/(assets\/[^"]+\.js)"/);
+    assert.ok(script, 'index.html loads a bundled script');
+
+    const asset = await fetch(`${server.url}/${script[1]}`, { headers: { 'Accept-Encoding': 'gzip' } });
+    assert.equal(asset.status, 200);
+    assert.match(asset.headers.get('content-type'), /javascript/);
+    assert.match(asset.headers.get('cache-control'), /immutable/);
+    assert.ok((await asset.text()).length > 10_000, 'the script is the real bundle');
+
+    const missing = await fetch(`${server.url}/assets/no-such-file.js`);
+    assert.equal(missing.status, 404);
+    const api = await fetch(`${server.url}/api/2.0/mlflow/no-such-endpoint`);
+    assert.equal(api.status, 404);
+    assert.match(api.headers.get('content-type'), /json/, 'the API keeps answering in JSON');
+  });
+
+  test('an unknown page says so and links back', async () => {
+    const audited = await open('/no/such/page');
+    await audited.page.getByRole('heading', { name: 'Not found' }).waitFor();
+    await audited.page.getByRole('link', { name: 'Back to the experiments' }).click();
+    await audited.page.getByRole('heading', { name: 'Experiments' }).waitFor();
+    await finish(audited);
+  });
+
+  test('a run that does not exist shows the server’s message, not a blank page', async () => {
+    const audited = await open('/runs/0123456789abcdef0123456789abcdef');
+    audited.expect(404, 'runs/get');
+    await audited.page.getByRole('heading', { name: 'Not found' }).waitFor();
+    assert.match(await audited.page.locator('.not-found').textContent(), /0123456789abcdef0123456789abcdef/);
+    await finish(audited);
+  });
+});
+
+describe('experiments', () => {
+  test('lists, searches, creates, renames, deletes and restores experiments', async () => {
+    const audited = await open('/experiments');
+    const { page } = audited;
+    const table = page.getByRole('table', { name: 'Experiments' });
+    await table.getByRole('link', { name: 'ui-sweep' }).waitFor();
+    await table.getByRole('link', { name: 'ui-empty' }).waitFor();
+    assert.match(await table.textContent(), /team: forecasting/, 'tags show in the list');
+
+    await page.getByLabel('Search experiments by name').fill('swe');
+    await page.waitForFunction(() => window.location.hash.includes('q=swe'));
+    await table.getByRole('link', { name: 'ui-empty' }).waitFor({ state: 'detached' });
+    assert.equal(await table.getByRole('link', { name: 'ui-sweep' }).count(), 1);
+    await page.getByLabel('Search experiments by name').fill('');
+    await table.getByRole('link', { name: 'ui-empty' }).waitFor();
+
+    await page.getByRole('button', { name: 'New experiment' }).click();
+    await page.getByLabel('Experiment name').fill('ui-created');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('heading', { name: 'ui-created' }).waitFor();
+    await page.getByText('No runs in this experiment yet.').waitFor();
+
+    await page.getByRole('link', { name: 'Experiments' }).first().click();
+    await page.getByRole('button', { name: 'Rename ui-created' }).click();
+    await page.getByLabel('New name of ui-created').fill('ui-renamed');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await table.getByRole('link', { name: 'ui-renamed' }).waitFor();
+    const { experiment } = await rest('GET', 'experiments/get-by-name?experiment_name=ui-renamed');
+    assert.equal(experiment.lifecycle_stage, 'active');
+
+    page.once('dialog', (dialog) => dialog.accept());
+    await page.getByRole('button', { name: 'Delete ui-renamed' }).click();
+    await table.getByRole('link', { name: 'ui-renamed' }).waitFor({ state: 'detached' });
+    assert.equal((await rest('GET', `experiments/get?experiment_id=${experiment.experiment_id}`)).experiment.lifecycle_stage, 'deleted');
+
+    await page.getByLabel('Show deleted experiments').check();
+    await page.getByRole('button', { name: 'Restore ui-renamed' }).click();
+    await page.getByRole('button', { name: 'Restore ui-renamed' }).waitFor({ state: 'detached' });
+    assert.equal((await rest('GET', `experiments/get?experiment_id=${experiment.experiment_id}`)).experiment.lifecycle_stage, 'active');
+    await finish(audited, 'experiments');
+  });
+
+  test('a duplicate name is refused with the server’s message next to the form', async () => {
+    const audited = await open('/experiments');
+    const { page } = audited;
+    audited.expect(400, 'experiments/create');
+    await page.getByRole('button', { name: 'New experiment' }).click();
+    await page.getByLabel('Experiment name').fill('ui-sweep');
+    await page.getByRole('button', { name: 'Create' }).click();
+    const alert = page.getByRole('form', { name: 'New experiment' }).getByRole('alert');
+    await alert.waitFor();
+    assert.match(await alert.textContent(), /ui-sweep/);
+    await finish(audited);
+  });
+});
+
+describe('runs of an experiment', () => {
+  test('nested trials are grouped under their parent and open on request', async () => {
+    const audited = await open(`/experiments/${data.sweep_experiment_id}`);
+    const { page } = audited;
+    await page.getByRole('link', { name: 'tuning-sweep' }).waitFor();
+    assert.deepEqual((await runNames(page)).sort(), ['long-run', 'tuning-sweep'], 'trials hide under the sweep');
+
+    await page.getByRole('button', { name: 'Expand the 12 child runs of tuning-sweep' }).click();
+    await page.getByRole('link', { name: 'trial-11' }).waitFor();
+    const names = await runNames(page);
+    assert.equal(names.length, 14);
+    const sweepAt = names.indexOf('tuning-sweep');
+    assert.deepEqual(names.slice(sweepAt + 1, sweepAt + 13).sort(), data.trials.map((t) => t.name).sort(),
+      'the trials follow their parent');
+    await finish(audited, 'runs-grouped');
+  });
+
+  test('sorting is done by the server, on any metric column', async () => {
+    const audited = await open(`/experiments/${data.sweep_experiment_id}?flat=1`);
+    const { page } = audited;
+    await page.getByRole('link', { name: 'trial-00' }).waitFor();
+    const waitSearch = () => page.waitForResponse((r) => r.url().includes('runs/search') && r.request().method() === 'POST');
+    let searched = waitSearch();
+    await page.getByRole('button', { name: 'Sort by Metric median-AE' }).click();
+    let request = (await searched).request().postDataJSON();
+    assert.deepEqual(request.order_by, ['metrics.`median-AE` DESC']);
+    searched = waitSearch();
+    await page.getByRole('button', { name: /Sort by Metric median-AE/ }).click();
+    request = (await searched).request().postDataJSON();
+    assert.deepEqual(request.order_by, ['metrics.`median-AE` ASC']);
+    await page.waitForFunction(() => document.querySelector('th[aria-sort="ascending"]'));
+    const expected = [...data.trials].sort((a, b) => a.median_ae - b.median_ae).map((t) => t.name);
+    await page.waitForFunction((first) => document.querySelector('table[aria-label="Runs"] tbody td.name a')?.textContent === first, expected[0]);
+    const names = (await runNames(page)).filter((n) => n.startsWith('trial-'));
+    assert.deepEqual(names, expected, 'trials in ascending median-AE');
+    await finish(audited);
+  });
+
+  test('the filter box takes MLflow’s grammar and shows the server’s error inline', async () => {
+    const audited = await open(`/experiments/${data.sweep_experiment_id}?flat=1`);
+    const { page } = audited;
+    await page.getByRole('link', { name: 'trial-00' }).waitFor();
+    await page.getByLabel('Filter runs').fill("params.`n-estimators` = '100'");
+    await page.getByLabel('Filter runs').press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Runs"] tbody td.name a').length === 1);
+    assert.deepEqual(await runNames(page), ['trial-05']);
+
+    // A bare word searches the run names.
+    await page.getByLabel('Filter runs').fill('trial-1');
+    await page.getByLabel('Filter runs').press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Runs"] tbody td.name a').length === 2);
+    assert.deepEqual((await runNames(page)).sort(), ['trial-10', 'trial-11']);
+
+    audited.expect(400, 'runs/search');
+    await page.getByLabel('Filter runs').fill('metrics.loss <<< 1');
+    await page.getByLabel('Filter runs').press('Enter');
+    const alert = page.getByRole('alert', { name: 'Filter error' });
+    await alert.waitFor();
+    assert.ok((await alert.textContent()).length > 10, 'the server’s message is shown');
+    assert.equal(await page.getByRole('table', { name: 'Runs' }).count(), 0);
+
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByRole('link', { name: 'long-run' }).waitFor();
+    await finish(audited);
+  });
+
+  test('the user chooses the columns, and the choice is kept in the link', async () => {
+    const audited = await open(`/experiments/${data.sweep_experiment_id}?flat=1`);
+    const { page } = audited;
+    const grid = page.getByRole('table', { name: 'Runs' });
+    await grid.getByRole('button', { name: 'Sort by Param n-estimators' }).waitFor();
+    await page.getByRole('button', { name: /^Columns/ }).click();
+    const picker = page.getByRole('group', { name: 'Columns' });
+    await picker.getByLabel('n-estimators').uncheck();
+    await picker.getByLabel('trial').check();
+    await grid.getByRole('button', { name: 'Sort by Param n-estimators' }).waitFor({ state: 'detached' });
+    await grid.getByRole('button', { name: 'Sort by Tag trial' }).waitFor();
+    const link = page.url();
+    await finish(audited);
+
+    const again = await auditedPage(browser, server.url);
+    await again.page.goto(link);
+    const grid2 = again.page.getByRole('table', { name: 'Runs' });
+    await grid2.getByRole('button', { name: 'Sort by Tag trial' }).waitFor();
+    assert.equal(await grid2.getByRole('button', { name: 'Sort by Param n-estimators' }).count(), 0);
+    await finish(again);
+  });
+
+  test('selected runs open side by side on the compare page', async () => {
+    const audited = await open(`/experiments/${data.sweep_experiment_id}?flat=1`);
+    const { page } = audited;
+    for (const name of ['trial-01', 'trial-02', 'trial-03']) await page.getByLabel(`Select ${name}`).check();
+    await page.getByRole('button', { name: 'Compare 3' }).click();
+    await page.getByRole('heading', { name: 'Compare 3 runs' }).waitFor();
+    const params = page.getByRole('table', { name: 'Parameters' });
+    await params.waitFor();
+    assert.match(await params.textContent(), /n-estimators/);
+    for (const section of ['Metrics', 'Parallel coordinates', 'Scatter plot', 'Metric charts']) {
+      await page.getByRole('heading', { name: section }).waitFor();
+    }
+    await page.locator('[data-metric="median-AE"][data-points="6"]').waitFor();
+    await finish(audited, 'compare');
+  });
+
+  test('thousands of runs page in through the API while only the rows in view are drawn', async () => {
+    const { experiment_id: id } = await rest('POST', 'experiments/create', { name: 'ui-many-runs' });
+    const total = 2500;
+    for (let start = 0; start < total; start += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, i) => rest('POST', 'runs/create', {
+        experiment_id: id, run_name: `bulk-${String(start + i).padStart(4, '0')}`, start_time: 1_700_000_000_000 + start + i,
+      })));
+    }
+    const audited = await open(`/experiments/${id}`);
+    const { page } = audited;
+    await page.getByRole('link', { name: 'bulk-2499' }).waitFor();
+    const drawn = await page.locator('table[aria-label="Runs"] tbody tr[data-run-id]').count();
+    assert.ok(drawn > 10 && drawn < 100, `${drawn} rows are in the DOM`);
+
+    // Scrolling to the end fetches the later pages (1,000 runs each) and draws the last rows.
+    for (let i = 0; i < 6; i++) {
+      await page.locator('.runs-grid').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+      await page.waitForTimeout(150);
+    }
+    await page.getByRole('status').filter({ hasText: `${total} runs` }).waitFor();
+    await page.locator('.runs-grid').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+    await page.getByRole('link', { name: 'bulk-0000' }).waitFor();
+    assert.ok(await page.locator('table[aria-label="Runs"] tbody tr[data-run-id]').count() < 100);
+    await finish(audited);
+  });
+});
+
+describe('a run', () => {
+  test('shows what the run is, with its params, metrics and parent', async () => {
+    const trial = data.trials[3];
+    const audited = await open(`/runs/${trial.run_id}`);
+    const { page } = audited;
+    await page.getByRole('heading', { name: trial.name }).waitFor();
+    assert.match(await page.locator('dl.facts').textContent(), new RegExp(trial.run_id));
+    await page.getByRole('link', { name: 'tuning-sweep' }).waitFor();
+    const params = page.getByRole('table', { name: 'Parameters' });
+    assert.match(await params.textContent(), /n-estimators80/);
+    const metrics = page.getByRole('table', { name: 'Metrics' });
+    assert.match(await metrics.textContent(), /median-AE/);
+    await page.getByRole('link', { name: 'tuning-sweep' }).click();
+    await page.getByRole('heading', { name: 'tuning-sweep' }).waitFor();
+    await page.getByRole('list', { name: 'Child runs' }).getByRole('link', { name: 'trial-03' }).waitFor();
+    await finish(audited, 'run-trial');
+  });
+
+  test('tags can be added, edited and deleted, and the server keeps them', async () => {
+    const audited = await open(`/runs/${data.long_run_id}`);
+    const { page } = audited;
+    const tags = page.getByRole('table', { name: 'Run tags' });
+    await tags.waitFor();
+    await page.getByLabel('New tag key').fill('reviewed');
+    await page.getByLabel('New tag value').fill('yes');
+    await page.getByRole('button', { name: 'Add tag' }).click();
+    await tags.getByRole('rowheader', { name: 'reviewed' }).waitFor();
+    const tagOf = async () => (await rest('GET', `runs/get?run_id=${data.long_run_id}`)).run.data.tags.find((t) => t.key === 'reviewed')?.value;
+    assert.equal(await tagOf(), 'yes');
+
+    await page.getByRole('button', { name: 'Edit tag reviewed' }).click();
+    await page.getByLabel('Value of tag reviewed').fill('by the auditor');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await tags.getByText('by the auditor').waitFor();
+    assert.equal(await tagOf(), 'by the auditor');
+
+    await page.getByRole('button', { name: 'Delete tag reviewed' }).click();
+    await tags.getByRole('rowheader', { name: 'reviewed' }).waitFor({ state: 'detached' });
+    assert.equal(await tagOf(), undefined);
+    await finish(audited);
+  });
+
+  test('a long history is downsampled by the server, and zooming fetches the detail', async () => {
+    const audited = await open(`/runs/${data.long_run_id}`);
+    const { page } = audited;
+    const loss = page.locator('[data-metric="loss"]');
+    await page.waitForFunction(() => Number(document.querySelector('[data-metric="loss"]')?.dataset.points) > 0);
+    const points = Number(await loss.getAttribute('data-points'));
+    assert.ok(points >= 200 && points < data.long_history, `${points} of ${data.long_history} points drawn`);
+
+    await loss.scrollIntoViewIfNeeded();
+    const canvas = loss.locator('.u-over');
+    const box = await canvas.boundingBox();
+    const zoomed = page.waitForResponse((r) => r.url().includes('get-history-bulk-interval') && r.url().includes('start_step'));
+    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.45, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    const url = new URL((await zoomed).url());
+    const start = Number(url.searchParams.get('start_step'));
+    const end = Number(url.searchParams.get('end_step'));
+    assert.ok(start > 0 && end > start && end - start < data.long_history / 5, `zoomed to steps ${start}–${end}`);
+    await page.getByRole('button', { name: 'Reset zoom of loss' }).waitFor();
+    // The window is drawn from its own, denser sample: before the zoom it held about
+    // points × window / history of them.
+    const before = (points * (end - start)) / data.long_history;
+    await page.waitForFunction(({ least }) => Number(document.querySelector('[data-metric="loss"]')?.dataset.points) >= least,
+      { least: Math.min(end - start, 3 * before, 200) });
+
+    await page.getByLabel('Log scale').check();
+    await page.waitForFunction(() => window.location.hash.includes('log=1'));
+    await page.getByLabel('X axis').selectOption('relative');
+    await page.waitForFunction(() => window.location.hash.includes('x=relative'));
+    await finish(audited, 'run-charts');
+  });
+
+  test('the artifact browser previews text, JSON, YAML, CSV, images and MLmodel, and downloads', async () => {
+    const audited = await open(`/runs/${data.long_run_id}`);
+    const { page } = audited;
+    const tree = page.getByRole('navigation', { name: 'Artifact files' });
+    const preview = page.getByRole('region', { name: 'Artifact preview' });
+    await tree.getByRole('button', { name: /notes\.txt/ }).click();
+    await preview.getByText('Training notes: the loss falls.').waitFor();
+
+    await tree.getByRole('button', { name: /config\// }).click();
+    await tree.getByRole('button', { name: /params\.json/ }).click();
+    await preview.locator('pre[data-preview="json"]').filter({ hasText: '"learning_rate": 0.01' }).waitFor();
+    await tree.getByRole('button', { name: /env\.yaml/ }).click();
+    await preview.locator('pre[data-preview="yaml"]').filter({ hasText: 'python=3.11' }).waitFor();
+
+    await tree.getByRole('button', { name: /data\// }).click();
+    await tree.getByRole('button', { name: /sample\.csv/ }).click();
+    const table = preview.getByRole('table', { name: 'Table preview' });
+    await table.getByRole('columnheader', { name: 'note, quoted' }).waitFor();
+    await table.getByRole('cell', { name: 'a, b' }).waitFor();
+
+    await tree.getByRole('button', { name: /plots\// }).click();
+    await tree.getByRole('button', { name: /curve\.png/ }).click();
+    const image = preview.getByRole('img', { name: 'plots/curve.png' });
+    await page.waitForFunction(() => document.querySelector('.artifact-preview img')?.naturalWidth === 24);
+    assert.ok(await image.isVisible());
+
+    await tree.getByRole('button', { name: /model\// }).click();
+    await tree.getByRole('button', { name: /MLmodel/ }).click();
+    await preview.locator('pre').filter({ hasText: 'loader_module: mlflow.sklearn' }).waitFor();
+
+    const href = await preview.getByRole('link', { name: 'Download' }).getAttribute('href');
+    const download = await fetch(new URL(href, `${server.url}/`));
+    assert.equal(await download.text(), data.artifacts['model/MLmodel']);
+    await finish(audited, 'run-artifacts');
+  });
+});
+
+describe('the model registry', () => {
+  test('lists models, shows versions and aliases, and moves a version to another stage', async () => {
+    const audited = await open('/models');
+    const { page } = audited;
+    await page.getByRole('table', { name: 'Registered models' }).getByRole('link', { name: data.model }).click();
+    await page.getByRole('heading', { name: data.model }).waitFor();
+    const versions = page.getByRole('table', { name: 'Model versions' });
+    await versions.getByRole('link', { name: /Version 2/ }).waitFor();
+    assert.match(await page.getByRole('table', { name: 'Aliases' }).textContent(), /champion/);
+
+    await versions.getByRole('link', { name: /Version 1/ }).click();
+    await page.getByRole('heading', { name: /version 1/ }).waitFor();
+    assert.match(await page.locator('dl.facts').textContent(), /Staging/);
+    await page.getByLabel('New stage').selectOption('Production');
+    await page.getByRole('button', { name: 'Transition' }).click();
+    await page.locator('dl.facts .badge', { hasText: 'Production' }).waitFor();
+    const { model_version: version } = await rest('GET', `model-versions/get?name=${data.model}&version=1`);
+    assert.equal(version.current_stage, 'Production');
+
+    await page.getByRole('table', { name: 'Signature inputs' }).getByRole('cell', { name: 'MedInc' }).waitFor();
+    await finish(audited, 'model-version');
+  });
+});
+
+describe('with --auth', () => {
+  let secured;
+  before(async () => { secured = await startServer({ auth: true }); });
+  after(async () => { await secured?.stop(); });
+
+  test('the page loads for anyone, the data only with credentials', async () => {
+    const page = await fetch(`${secured.url}/`);
+    assert.equal(page.status, 200, 'the page itself is public');
+    // The browser asks for a user name and password when the page's first call is refused so.
+    const refused = await fetch(`${secured.url}/ajax-api/2.0/mlflow/experiments/search`, { method: 'POST', body: '{}' });
+    assert.equal(refused.status, 401);
+    assert.match(refused.headers.get('www-authenticate') ?? '', /^Basic /);
+
+    const admin = await auditedPage(browser, secured.url, { httpCredentials: { username: 'admin', password: ADMIN_PASSWORD, send: 'always' } });
+    await admin.page.goto(`${secured.url}/#/experiments`);
+    await admin.page.getByRole('table', { name: 'Experiments' }).getByRole('link', { name: 'Default' }).waitFor();
+    await admin.page.getByRole('button', { name: 'New experiment' }).click();
+    await admin.page.getByLabel('Experiment name').fill('made-in-the-browser');
+    await admin.page.getByRole('button', { name: 'Create' }).click();
+    await admin.page.getByRole('heading', { name: 'made-in-the-browser' }).waitFor();
+    await finish(admin);
+  });
+});
