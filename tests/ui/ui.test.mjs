@@ -243,6 +243,11 @@ describe('runs of an experiment', () => {
     const audited = await open(`/experiments/${data.sweep_experiment_id}?flat=1`);
     const { page } = audited;
     for (const name of ['trial-01', 'trial-02', 'trial-03']) await page.getByLabel(`Select ${name}`).check();
+    // The selection is in the link: opened again, the same runs are selected.
+    await page.reload();
+    await page.getByLabel('Select trial-02').waitFor();
+    assert.equal(await page.getByLabel('Select trial-02').isChecked(), true);
+    assert.equal(await page.getByLabel('Select trial-04').isChecked(), false);
     await page.getByRole('button', { name: 'Compare 3' }).click();
     await page.getByRole('heading', { name: 'Compare 3 runs' }).waitFor();
     const params = page.getByRole('table', { name: 'Parameters' });

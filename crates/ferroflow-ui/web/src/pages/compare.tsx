@@ -9,9 +9,11 @@ import { ChartControls, MetricChart, chartSettings, runColor } from '../charts';
 import { Loading, useAsync } from '../components';
 import { formatDuration, formatValue, tagValue } from '../format';
 import { drawParallel, hitParallel, makeAxis, metricColor, metricGradient, theme, type ParallelLayout, type ParallelPlot, type Value } from '../parallel';
-import { href, updateQuery } from '../router';
+import { updateQuery } from '../router';
 import { drawScatter, hitScatter, type ScatterLayout, type ScatterPlot } from '../scatter';
 import './compare.css';
+import { experimentLink } from './experiments';
+import { runLink } from './runs';
 
 /** How many runs/get calls are in flight at once (a sweep of hundreds of runs must not flood). */
 const LOAD_CONCURRENCY = 12;
@@ -20,9 +22,7 @@ const DEFAULT_PARAM_AXES = 12;
 const PARALLEL_HEIGHT = 380;
 const SCATTER_HEIGHT = 380;
 
-const runHref = (id: string) => href(`/runs/${encodeURIComponent(id)}`);
-const experimentHref = (id: string) => href(`/experiments/${encodeURIComponent(id)}`);
-const openRun = (id: string) => { window.location.hash = runHref(id); };
+const openRun = (id: string) => { window.location.hash = runLink(id); };
 
 // ---------------------------------------------------------------------------------------------
 // Loading
@@ -288,7 +288,7 @@ function Comparison({ loaded, query }: { loaded: Loaded[]; query: URLSearchParam
     <section class="compare">
       <p class="crumbs compare-crumbs">
         <a href="#/experiments">Experiments</a>
-        {single && <> / <a href={experimentHref(single)}>{names.get(single) ?? `Experiment ${single}`}</a></>} /
+        {single && <> / <a href={experimentLink(single)}>{names.get(single) ?? `Experiment ${single}`}</a></>} /
       </p>
       <h1>Compare {runCount(count)}</h1>
       <LoadErrors failed={failed} />
@@ -300,9 +300,9 @@ function Comparison({ loaded, query }: { loaded: Loaded[]; query: URLSearchParam
             <li key={e.id} class={highlight === e.index ? 'highlighted' : undefined}
               onMouseEnter={() => setHighlight(e.index)} onMouseLeave={() => setHighlight(null)}>
               <Swatch color={e.color} />
-              <a class="compare-run-name" href={runHref(e.id)}>{e.name}</a>{' '}
+              <a class="compare-run-name" href={runLink(e.id)}>{e.name}</a>{' '}
               <span class={`badge ${info.status}`}>{info.status}</span>{' '}
-              <a class="compare-run-experiment" href={experimentHref(info.experiment_id)}>
+              <a class="compare-run-experiment" href={experimentLink(info.experiment_id)}>
                 {names.get(info.experiment_id) ?? `Experiment ${info.experiment_id}`}
               </a>
               {info.start_time ? <span class="muted"> · {formatDuration(info.start_time, info.end_time)}</span> : null}
@@ -352,7 +352,7 @@ function ValuesTable({ label, heading, fields, model, onlyDiff, show, empty }: {
             <th scope="col">{heading}</th>
             {model.entries.map((e) => (
               <th key={e.id} scope="col" class="compare-run-column">
-                <Swatch color={e.color} /><a href={runHref(e.id)} title={e.name}>{e.name}</a>
+                <Swatch color={e.color} /><a href={runLink(e.id)} title={e.name}>{e.name}</a>
               </th>
             ))}
           </tr>

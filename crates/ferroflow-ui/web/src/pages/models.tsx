@@ -6,11 +6,11 @@ import { api, artifactUrl, proxyRoot, type ModelVersion, type RegisteredModel } 
 import { ErrorMessage, Loading, TagEditor, useAction, useAsync } from '../components';
 import { formatTime, quote } from '../format';
 import { href, updateQuery } from '../router';
+import { runLink } from './runs';
 import './pages.css';
 
 const modelPath = (name: string) => `/models/${encodeURIComponent(name)}`;
 const versionPath = (name: string, version: string) => `${modelPath(name)}/versions/${encodeURIComponent(version)}`;
-const runLink = (runId: string) => href(`/runs/${encodeURIComponent(runId)}`);
 
 function Stage({ stage }: { stage?: string }) {
   if (!stage || stage === 'None') return <span class="muted">None</span>;

@@ -102,9 +102,12 @@ function Runs({ experiment, query, reloadExperiment }: { experiment: Experiment;
   const reload = () => fetchPage(key, []);
   useEffect(reload, [key]);
 
-  const [selected, setSelected] = useState<Set<string>>(new Set());
+  // The selection is part of the link, like the rest of the view.
+  const selection = query.get('sel') ?? '';
+  const selected = useMemo(() => new Set(selection.split(',').filter(Boolean)), [selection]);
+  const setSelected = (ids: Set<string>) => updateQuery({ sel: Array.from(ids).join(',') || null });
   const [expanded, setExpanded] = useState<Set<string>>(new Set());
-  useEffect(() => { setSelected(new Set()); setExpanded(new Set()); }, [id, deleted]);
+  useEffect(() => setExpanded(new Set()), [id, deleted]);
 
   const runs = loaded.key === key ? loaded.runs : [];
   const keys = useMemo(() => keysOf(runs), [runs]);
@@ -126,7 +129,7 @@ function Runs({ experiment, query, reloadExperiment }: { experiment: Experiment;
       <div class="toolbar">
         <ColumnPicker columns={columns} keys={keys} />
         <label><input type="checkbox" checked={grouped} onChange={(e) => updateQuery({ flat: e.currentTarget.checked ? null : '1' })} /> Group child runs</label>
-        <label><input type="checkbox" checked={deleted} onChange={(e) => updateQuery({ deleted: e.currentTarget.checked ? '1' : null })} /> Show deleted runs</label>
+        <label><input type="checkbox" checked={deleted} onChange={(e) => updateQuery({ deleted: e.currentTarget.checked ? '1' : null, sel: null })} /> Show deleted runs</label>
         {grouped && rows.some((r) => r.children > 0) && (
           <>
             <button type="button" onClick={() => setExpanded(new Set(runs.map((r) => r.info.run_id)))}>Expand all</button>
@@ -156,9 +159,10 @@ function ExperimentDetails({ experiment, onChange }: { experiment: Experiment; o
   const id = experiment.experiment_id;
   const tags = experiment.tags ?? [];
   const note = tagValue(tags, 'mlflow.note.content');
+  const userTags = tags.filter((t) => !t.key.startsWith('mlflow.')).length;
   return (
     <details class="experiment-details">
-      <summary>Details and tags{tags.filter((t) => !t.key.startsWith('mlflow.')).length ? ` (${tags.filter((t) => !t.key.startsWith('mlflow.')).length} tags)` : ''}</summary>
+      <summary>Details and tags{userTags ? ` (${userTags} tag${userTags === 1 ? '' : 's'})` : ''}</summary>
       <dl class="facts">
         <dt>Artifact location</dt><dd>{experiment.artifact_location}</dd>
         <dt>Created</dt><dd>{formatTime(experiment.creation_time)}</dd>
