@@ -444,6 +444,55 @@ describe('with --auth', () => {
     await admin.page.getByLabel('Experiment name').fill('made-in-the-browser');
     await admin.page.getByRole('button', { name: 'Create' }).click();
     await admin.page.getByRole('heading', { name: 'made-in-the-browser' }).waitFor();
+    await admin.page.getByText('Signed in as admin (admin)').waitFor();
+    await finish(admin);
+  });
+
+  test('a user who may only read is offered no edit controls', async () => {
+    const adminAuth = { Authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}` };
+    const post = async (endpoint, body) => {
+      const response = await fetch(`${secured.url}/api/2.0/mlflow/${endpoint}`, {
+        method: 'POST', headers: { ...adminAuth, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      });
+      assert.ok(response.ok, `${endpoint}: ${response.status} ${await response.clone().text()}`);
+      return response.json();
+    };
+    const { experiment_id: id } = await post('experiments/create', { name: 'admins-experiment' });
+    const { run } = await post('runs/create', { experiment_id: id, run_name: 'admins-run' });
+    await post('registered-models/create', { name: 'admins-model' });
+    await post('users/create', { username: 'reader', password: 'reader password 1' });
+
+    const reader = await auditedPage(browser, secured.url, { httpCredentials: { username: 'reader', password: 'reader password 1', send: 'always' } });
+    const { page } = reader;
+    await page.goto(`${secured.url}/#/experiments`);
+    await page.getByRole('link', { name: 'admins-experiment' }).waitFor();
+    await page.getByText('Signed in as reader').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Delete admins-experiment' }).count(), 0);
+
+    await page.getByRole('link', { name: 'admins-experiment' }).click();
+    await page.getByRole('link', { name: 'admins-run' }).waitFor();
+    await page.waitForLoadState('networkidle');
+    assert.equal(await page.getByRole('button', { name: 'Delete', exact: true }).count(), 0);
+
+    await page.getByRole('link', { name: 'admins-run' }).click();
+    await page.getByRole('table', { name: 'Run tags' }).waitFor();
+    await page.waitForLoadState('networkidle');
+    assert.equal(await page.getByRole('button', { name: 'Add tag' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Rename' }).count(), 0);
+    assert.match(await page.locator('dl.facts').textContent(), new RegExp(run.info.run_id));
+
+    await page.goto(`${secured.url}/#/models/admins-model`);
+    await page.getByRole('heading', { name: 'admins-model' }).waitFor();
+    await page.waitForLoadState('networkidle');
+    assert.equal(await page.getByRole('button', { name: 'Save description' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Add tag' }).count(), 0);
+    await finish(reader);
+
+    // The admin, on the same pages, has them.
+    const admin = await auditedPage(browser, secured.url, { httpCredentials: { username: 'admin', password: ADMIN_PASSWORD, send: 'always' } });
+    await admin.page.goto(`${secured.url}/#/runs/${run.info.run_id}`);
+    await admin.page.getByRole('button', { name: 'Add tag' }).waitFor();
+    await admin.page.getByRole('button', { name: 'Rename' }).waitFor();
     await finish(admin);
   });
 });

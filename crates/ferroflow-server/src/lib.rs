@@ -71,7 +71,8 @@ pub struct Services {
 /// command line refuses that combination).
 pub fn router(services: Services, config: &ServerConfig) -> Router {
     let store = services.tracking.as_ref().map(|t| t.store.clone());
-    let (routes, declared) = router::routes(services.tracking, services.artifacts, config.max_body_bytes);
+    let (routes, declared) =
+        router::routes(services.tracking, services.artifacts, config.max_body_bytes, config.auth.is_some());
     let mut app = routes.layer(DefaultBodyLimit::max(config.max_body_bytes));
     app = app.layer(middleware::from_fn(security::security_headers));
     if let Some(auth) = &config.auth {
@@ -128,7 +129,7 @@ pub async fn serve(
 /// The route table's declarations (path and, per method, operation and access), for tests that walk
 /// it.
 pub fn declared_routes() -> Vec<auth::Declared> {
-    router::routes(None, None, 1024).1
+    router::routes(None, None, 1024, false).1
 }
 
 /// Milliseconds since the Unix epoch.

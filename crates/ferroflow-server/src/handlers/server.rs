@@ -18,7 +18,7 @@ pub async fn version() -> &'static str {
 
 /// GET /api/3.0/mlflow/server-info: what the client may rely on. When multipart uploads are offered,
 /// the 3.x client sends large files (500 MB and up by default) in parts through `mpu/*`.
-pub async fn server_info(offer_multipart: bool) -> Json<Value> {
+pub async fn server_info(offer_multipart: bool, access_control: bool) -> Json<Value> {
     Json(json!({
         "store_type": "SqlStore",
         "workspaces_enabled": false,
@@ -28,5 +28,7 @@ pub async fn server_info(offer_multipart: bool) -> Json<Value> {
         "presigned_upload_run_id_supported": false,
         "presigned_upload_model_id_supported": false,
         "features_enabled": {"gateway": false},
+        // Not MLflow's: tells the web UI whether to ask who is signed in and what they may change.
+        "ferroflow": {"access_control": access_control},
     }))
 }

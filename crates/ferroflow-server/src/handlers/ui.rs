@@ -8,7 +8,8 @@ use ferroflow_ui::Asset;
 
 /// What the page and its scripts may load: only this server, plus images drawn in the page itself.
 /// Inline styles are allowed for the chart library's positioning.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; \
+const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; \
      object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'";
 
 const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>ferroflow</title>\
@@ -48,14 +49,17 @@ fn serve(asset: &'static Asset, request: &HeaderMap) -> Response {
 
 /// Whether `Accept-Encoding` lists gzip (or `*`) with a non-zero quality.
 fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|value| value.to_str().ok()).flat_map(|v| v.split(',')).any(
-        |coding| {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
             let mut parts = coding.split(';').map(str::trim);
             let name = parts.next().unwrap_or_default();
             let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0)));
             (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        },
-    )
+        })
 }
 
 #[cfg(test)]

@@ -181,6 +181,19 @@ async fn unauthenticated_requests_get_401_with_the_basic_challenge() {
 }
 
 #[tokio::test]
+async fn server_info_tells_anyone_whether_access_control_is_on() {
+    // The web UI reads it before anything else, to know whether to ask who is signed in.
+    let secured = app(Permission::Read).await;
+    let plain = TestApp::new().await;
+    for (app, on) in [(&secured, true), (&plain, false)] {
+        let (status, info) = send(app, None, Method::GET, "/ajax-api/3.0/mlflow/server-info", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(info["ferroflow"]["access_control"], on, "{info}");
+        assert_eq!(info["store_type"], "SqlStore", "MLflow's fields stay");
+    }
+}
+
+#[tokio::test]
 async fn owners_manage_others_read_and_grants_widen_or_narrow_it() {
     let app = app(Permission::Read).await;
     let admin = login(&app, "admin", ADMIN_PASSWORD);

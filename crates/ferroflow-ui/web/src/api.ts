@@ -67,6 +67,14 @@ export type RegisteredModel = {
   aliases?: { alias: string; version: string }[];
 };
 
+export type ResourceType = 'experiment' | 'registered_model';
+export type User = {
+  username: string;
+  is_admin: boolean;
+  experiment_permissions?: { experiment_id: string; permission: string }[];
+  registered_model_permissions?: { name: string; permission: string }[];
+};
+
 type Query = Record<string, string | number | boolean | undefined | (string | number)[]>;
 
 function queryString(query: Query): string {
@@ -178,6 +186,14 @@ export const api = {
     call('DELETE', mlflow('registered-models/alias') + queryString({ name, alias })),
   setVersionTag: (name: string, version: string, key: string, value: string) =>
     post('model-versions/set-tag', { name, version, key, value }),
+
+  /** ferroflow's part of server-info: whether access control is on. */
+  accessControl: async () =>
+    (await call<{ ferroflow?: { access_control?: boolean } }>('GET', 'ajax-api/3.0/mlflow/server-info')).ferroflow?.access_control === true,
+  currentUser: async () => (await get<{ user: User }>('users/current')).user,
+  /** The user's effective permission on a resource, as a request of theirs would meet it. */
+  permission: async (username: string, resourceType: ResourceType, id: string) =>
+    (await call<{ permission: string }>('GET', `ajax-api/3.0/mlflow/users/permissions/get${queryString({ username, resource_type: resourceType, resource_id: id })}`)).permission,
 
   /** Lists a directory of the artifact proxy (a path such as `<experiment>/<run>/artifacts/dir`). */
   listArtifacts: async (path: string) => {

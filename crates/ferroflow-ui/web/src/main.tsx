@@ -2,6 +2,7 @@ import { render } from 'preact';
 import './style.css';
 import { NotFound } from './components';
 import { useRoute } from './router';
+import { useSession } from './session';
 import { ExperimentsPage } from './pages/experiments';
 import { RunsPage } from './pages/runs';
 import { RunPage } from './pages/run';
@@ -35,6 +36,7 @@ function Page() {
 function App() {
   const route = useRoute();
   const section = route.path[0] === 'models' ? 'models' : 'experiments';
+  const session = useSession();
   return (
     <>
       <header class="top">
@@ -43,6 +45,9 @@ function App() {
           <a href="#/experiments" aria-current={section === 'experiments' ? 'page' : undefined}>Experiments</a>
           <a href="#/models" aria-current={section === 'models' ? 'page' : undefined}>Models</a>
         </nav>
+        {session?.accessControl && (
+          <span class="signed-in">Signed in as <strong>{session.user.username}</strong>{session.user.is_admin ? ' (admin)' : ''}</span>
+        )}
       </header>
       <main><Page /></main>
     </>

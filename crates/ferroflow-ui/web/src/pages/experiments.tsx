@@ -6,6 +6,7 @@ import { api, type Experiment, type Page } from '../api';
 import { ErrorMessage, Loading, useAction, useAsync } from '../components';
 import { formatTime, quote } from '../format';
 import { href, updateQuery } from '../router';
+import { canEditFromGrants, type Session, useSession } from '../session';
 import './pages.css';
 
 export const experimentLink = (id: string) => href(`/experiments/${encodeURIComponent(id)}`);
@@ -22,6 +23,7 @@ export function ExperimentsPage({ query }: { query: URLSearchParams }) {
   const viewType = deleted ? 'DELETED_ONLY' : 'ACTIVE_ONLY';
   const key = `${filter}|${viewType}`;
   const first = useAsync(() => api.searchExperiments({ filter, view_type: viewType }), [key]);
+  const session = useSession();
 
   useEffect(() => setDraft(search), [search]);
   useEffect(() => {
@@ -63,7 +65,7 @@ export function ExperimentsPage({ query }: { query: URLSearchParams }) {
                   </td></tr>
                 )}
                 {listing!.items.map((experiment) => (
-                  <ExperimentRow key={experiment.experiment_id} experiment={experiment} onChange={() => { setMore(null); first.reload(); }} />
+                  <ExperimentRow key={experiment.experiment_id} experiment={experiment} session={session} onChange={() => { setMore(null); first.reload(); }} />
                 ))}
               </tbody>
             </table>
@@ -106,13 +108,15 @@ function CreateExperiment() {
   );
 }
 
-function ExperimentRow({ experiment, onChange }: { experiment: Experiment; onChange: () => void }) {
+function ExperimentRow({ experiment, session, onChange }: { experiment: Experiment; session?: Session; onChange: () => void }) {
   const [renaming, setRenaming] = useState(false);
   const [name, setName] = useState(experiment.name);
   const [run, error, busy] = useAction();
   const id = experiment.experiment_id;
   const active = experiment.lifecycle_stage === 'active';
   const tags = (experiment.tags ?? []).filter((t) => !t.key.startsWith('mlflow.'));
+  // The list asks for no permission per row: the user's own grants (and admin) decide what it offers.
+  const editable = canEditFromGrants(session, 'experiment', id);
   return (
     <tr class={active ? undefined : 'deleted'}>
       <td>
@@ -133,7 +137,7 @@ function ExperimentRow({ experiment, onChange }: { experiment: Experiment; onCha
       <td>{formatTime(experiment.creation_time)}</td>
       <td>{formatTime(experiment.last_update_time)}</td>
       <td class="actions">
-        {active ? (
+        {!editable ? null : active ? (
           <>
             {!renaming && <button type="button" aria-label={`Rename ${experiment.name}`} onClick={() => setRenaming(true)}>Rename</button>}
             <button type="button" aria-label={`Delete ${experiment.name}`} disabled={busy} onClick={async () => {

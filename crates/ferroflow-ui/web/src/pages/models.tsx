@@ -6,6 +6,7 @@ import { api, artifactUrl, proxyRoot, type ModelVersion, type RegisteredModel } 
 import { ErrorMessage, Loading, TagEditor, useAction, useAsync } from '../components';
 import { formatTime, quote } from '../format';
 import { href, updateQuery } from '../router';
+import { useCanEdit } from '../session';
 import { runLink } from './runs';
 import './pages.css';
 
@@ -127,6 +128,11 @@ function DescriptionEditor({ value, onSave, label }: { value: string; onSave: (t
   );
 }
 
+/** A description as read-only users see it. */
+function Description({ text }: { text?: string }) {
+  return text ? <p class="value">{text}</p> : <p class="muted">No description</p>;
+}
+
 /** The form that points an alias at a version; `versions` offers a choice, else `version` is fixed. */
 function SetAliasForm({ onSet, versions }: { onSet: (alias: string, version: string) => Promise<unknown>; versions: string[] }) {
   const [alias, setAlias] = useState('');
@@ -168,6 +174,7 @@ function RemoveAliasButton({ alias, onRemove }: { alias: string; onRemove: () =>
 // One registered model
 
 export function ModelPage({ name }: { name: string }) {
+  const editable = useCanEdit('registered_model', name);
   const state = useAsync(async () => {
     const [model, versions] = await Promise.all([api.getModel(name), api.searchVersions(name)]);
     return { model, versions };
@@ -191,8 +198,10 @@ export function ModelPage({ name }: { name: string }) {
             </dl>
 
             <h2>Description</h2>
-            <DescriptionEditor label={`Description of model ${model.name}`} value={model.description ?? ''}
-              onSave={(text) => after(() => api.updateModel(name, text))()} />
+            {editable ? (
+              <DescriptionEditor label={`Description of model ${model.name}`} value={model.description ?? ''}
+                onSave={(text) => after(() => api.updateModel(name, text))()} />
+            ) : <Description text={model.description} />}
 
             <h2>Versions</h2>
             <VersionsTable name={name} versions={versions} aliasesOf={aliasesOf} />
@@ -208,19 +217,19 @@ export function ModelPage({ name }: { name: string }) {
                       <tr key={a.alias}>
                         <td><span class="badge alias">@{a.alias}</span></td>
                         <td><a href={href(versionPath(name, a.version))}>Version {a.version}</a></td>
-                        <td class="actions"><RemoveAliasButton alias={a.alias} onRemove={after(() => api.deleteAlias(name, a.alias))} /></td>
+                        <td class="actions">{editable && <RemoveAliasButton alias={a.alias} onRemove={after(() => api.deleteAlias(name, a.alias))} />}</td>
                       </tr>
                     ))}
                   </tbody>
                 </table>
-                {versions.length > 0
+                {!editable ? null : versions.length > 0
                   ? <div class="add-tag"><SetAliasForm versions={versions.map((v) => v.version)}
                       onSet={(alias, version) => after(() => api.setAlias(name, alias, version))()} /></div>
                   : <p class="muted">Register a version to give it an alias.</p>}
               </div>
               <div>
                 <h2>Tags</h2>
-                <TagEditor label="Model tags" editable tags={model.tags ?? []}
+                <TagEditor label="Model tags" editable={editable} tags={model.tags ?? []}
                   onSet={(key, value) => after(() => api.setModelTag(name, key, value))()}
                   onDelete={(key) => after(() => api.deleteModelTag(name, key))()} />
               </div>
@@ -285,6 +294,7 @@ function StageControl({ current, onTransition }: { current: string; onTransition
 }
 
 export function VersionPage({ name, version }: { name: string; version: string }) {
+  const editable = useCanEdit('registered_model', name);
   const state = useAsync(() => api.getVersion(name, version), [name, version]);
   const reload = state.reload;
   const after = (action: () => Promise<unknown>) => async () => { await action(); reload(); };
@@ -306,9 +316,13 @@ export function VersionPage({ name, version }: { name: string; version: string }
               <dt>Source run</dt><dd>{v.run_id ? <a href={runLink(v.run_id)}><code>{v.run_id}</code></a> : <span class="muted">—</span>}</dd>
             </dl>
 
-            <h2>Stage</h2>
-            <StageControl current={v.current_stage || 'None'}
-              onTransition={(stage, archive) => after(() => api.transitionStage(name, version, stage, archive))()} />
+            {editable && (
+              <>
+                <h2>Stage</h2>
+                <StageControl current={v.current_stage || 'None'}
+                  onTransition={(stage, archive) => after(() => api.transitionStage(name, version, stage, archive))()} />
+              </>
+            )}
 
             <h2>Aliases</h2>
             <ul class="alias-list" aria-label="Aliases of this version">
@@ -316,18 +330,20 @@ export function VersionPage({ name, version }: { name: string; version: string }
               {aliases.map((alias) => (
                 <li key={alias}>
                   <span class="badge alias">@{alias}</span>{' '}
-                  <RemoveAliasButton alias={alias} onRemove={after(() => api.deleteAlias(name, alias))} />
+                  {editable && <RemoveAliasButton alias={alias} onRemove={after(() => api.deleteAlias(name, alias))} />}
                 </li>
               ))}
             </ul>
-            <SetAliasForm versions={[v.version]} onSet={(alias) => after(() => api.setAlias(name, alias, v.version))()} />
+            {editable && <SetAliasForm versions={[v.version]} onSet={(alias) => after(() => api.setAlias(name, alias, v.version))()} />}
 
             <h2>Description</h2>
-            <DescriptionEditor label={`Description of version ${v.version}`} value={v.description ?? ''}
-              onSave={(text) => after(() => api.updateVersion(name, version, text))()} />
+            {editable ? (
+              <DescriptionEditor label={`Description of version ${v.version}`} value={v.description ?? ''}
+                onSave={(text) => after(() => api.updateVersion(name, version, text))()} />
+            ) : <Description text={v.description} />}
 
             <h2>Tags</h2>
-            <TagEditor label="Version tags" editable tags={v.tags ?? []}
+            <TagEditor label="Version tags" editable={editable} tags={v.tags ?? []}
               onSet={(key, value) => after(() => api.setVersionTag(name, version, key, value))()} />
 
             <h2>Signature</h2>

@@ -8,6 +8,7 @@ import { type Async, ErrorMessage, Loading, TagEditor, useAction, useAsync } fro
 import { ChartControls, chartSettings, MetricChart } from '../charts';
 import { formatBytes, formatDuration, formatTime, formatValue, quote, tagValue } from '../format';
 import { href } from '../router';
+import { useCanEdit } from '../session';
 import { experimentLink } from './experiments';
 import { runLink } from './runs';
 import './pages.css';
@@ -31,7 +32,7 @@ function RunView({ run, query, reload }: { run: Run; query: URLSearchParams; rel
   const children = useAsync(() => api.searchRuns({
     experiment_ids: [info.experiment_id], filter: `tags.mlflow.parentRunId = ${quote(id)}`, max_results: 200,
   }), [id]);
-  const active = info.lifecycle_stage === 'active';
+  const editable = useCanEdit('experiment', info.experiment_id) && info.lifecycle_stage === 'active';
   const name = info.run_name || id;
   const source = tagValue(tags, 'mlflow.source.name');
   const commit = tagValue(tags, 'mlflow.source.git.commit');
@@ -46,9 +47,9 @@ function RunView({ run, query, reload }: { run: Run; query: URLSearchParams; rel
         <a href={experimentLink(info.experiment_id)}>{experiment.data?.name ?? info.experiment_id}</a> /
       </p>
       <div class="title-row">
-        <RunName id={id} name={name} editable={active} onRenamed={reload} />
+        <RunName id={id} name={name} editable={editable} onRenamed={reload} />
         <span class={`badge ${info.status}`}>{info.status}</span>
-        {!active && <span class="badge">deleted</span>}
+        {info.lifecycle_stage !== 'active' && <span class="badge">deleted</span>}
       </div>
       <nav class="section-nav" aria-label="Sections of the run">
         <a href="#run-overview" onClick={jump('run-overview')}>Overview</a>
@@ -98,7 +99,7 @@ function RunView({ run, query, reload }: { run: Run; query: URLSearchParams; rel
           </div>
         </div>
         <h2>Tags</h2>
-        <TagEditor label="Run tags" tags={tags.filter((t) => t.key !== 'mlflow.note.content')} editable={active}
+        <TagEditor label="Run tags" tags={tags.filter((t) => t.key !== 'mlflow.note.content')} editable={editable}
           onSet={async (k, v) => { await api.setRunTag(id, k, v); reload(); }}
           onDelete={async (k) => { await api.deleteRunTag(id, k); reload(); }} />
         <Datasets run={run} />

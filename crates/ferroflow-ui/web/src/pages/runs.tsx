@@ -8,6 +8,7 @@ import { api, ApiError, type Experiment, type Run } from '../api';
 import { ErrorMessage, Loading, TagEditor, useAction, useAsync } from '../components';
 import { formatDuration, formatTime, formatValue, tagValue } from '../format';
 import { href, updateQuery } from '../router';
+import { useCanEdit } from '../session';
 import './pages.css';
 
 const ROW_HEIGHT = 32;
@@ -114,6 +115,7 @@ function Runs({ experiment, query, reloadExperiment }: { experiment: Experiment;
   const columns = chosenColumns(query.get('cols'), keys);
   const rows = useMemo(() => (grouped ? groupRows(runs, expanded) : runs.map((run) => ({ run, depth: 0, children: 0 }))), [runs, expanded, grouped]);
 
+  const editable = useCanEdit('experiment', id) && experiment.lifecycle_stage === 'active';
   const filterError = loaded.error instanceof ApiError && loaded.error.status === 400 ? loaded.error : null;
   return (
     <section>
@@ -123,7 +125,7 @@ function Runs({ experiment, query, reloadExperiment }: { experiment: Experiment;
         <span class="muted">ID {id}</span>
         {experiment.lifecycle_stage !== 'active' && <span class="badge">deleted</span>}
       </div>
-      <ExperimentDetails experiment={experiment} onChange={reloadExperiment} />
+      <ExperimentDetails experiment={experiment} editable={editable} onChange={reloadExperiment} />
       <FilterBox text={filterText} />
       {filterError && <p class="error filter-error" role="alert" aria-label="Filter error">{filterError.message}</p>}
       <div class="toolbar">
@@ -137,7 +139,7 @@ function Runs({ experiment, query, reloadExperiment }: { experiment: Experiment;
           </>
         )}
         <span class="grow" />
-        <SelectionActions selected={selected} deleted={deleted} onDone={() => { setSelected(new Set()); reload(); }} />
+        <SelectionActions selected={selected} deleted={deleted} editable={editable} onDone={() => { setSelected(new Set()); reload(); }} />
       </div>
       <p class="muted" role="status" aria-live="polite">
         {loaded.loading && runs.length === 0 ? 'Loading runs…'
@@ -155,7 +157,7 @@ function Runs({ experiment, query, reloadExperiment }: { experiment: Experiment;
   );
 }
 
-function ExperimentDetails({ experiment, onChange }: { experiment: Experiment; onChange: () => void }) {
+function ExperimentDetails({ experiment, editable, onChange }: { experiment: Experiment; editable: boolean; onChange: () => void }) {
   const id = experiment.experiment_id;
   const tags = experiment.tags ?? [];
   const note = tagValue(tags, 'mlflow.note.content');
@@ -169,7 +171,7 @@ function ExperimentDetails({ experiment, onChange }: { experiment: Experiment; o
         <dt>Last updated</dt><dd>{formatTime(experiment.last_update_time)}</dd>
         {note && <><dt>Description</dt><dd class="value">{note}</dd></>}
       </dl>
-      <TagEditor label="Experiment tags" tags={tags.filter((t) => t.key !== 'mlflow.note.content')} editable={experiment.lifecycle_stage === 'active'}
+      <TagEditor label="Experiment tags" tags={tags.filter((t) => t.key !== 'mlflow.note.content')} editable={editable}
         onSet={async (k, v) => { await api.setExperimentTag(id, k, v); onChange(); }}
         onDelete={async (k) => { await api.deleteExperimentTag(id, k); onChange(); }} />
     </details>
@@ -431,14 +433,14 @@ function RunsGrid({ rows, columns, sort, ascending, selected, setSelected, expan
   );
 }
 
-function SelectionActions({ selected, deleted, onDone }: { selected: Set<string>; deleted: boolean; onDone: () => void }) {
+function SelectionActions({ selected, deleted, editable, onDone }: { selected: Set<string>; deleted: boolean; editable: boolean; onDone: () => void }) {
   const [run, error, busy] = useAction();
   const ids = Array.from(selected);
   return (
     <div class="selection-bar">
       <a class={`button${ids.length < 2 ? ' disabled' : ''}`} role="button" aria-disabled={ids.length < 2}
         href={ids.length >= 2 ? href('/compare', { runs: ids.join(',') }) : undefined}>Compare{ids.length ? ` ${ids.length}` : ''}</a>
-      {deleted ? (
+      {!editable ? null : deleted ? (
         <button type="button" disabled={busy || ids.length === 0}
           onClick={async () => { if (await run(() => Promise.all(ids.map((rid) => api.restoreRun(rid))))) onDone(); }}>Restore</button>
       ) : (
