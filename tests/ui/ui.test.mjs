@@ -263,10 +263,12 @@ describe('runs of an experiment', () => {
   test('thousands of runs page in through the API while only the rows in view are drawn', async () => {
     const { experiment_id: id } = await rest('POST', 'experiments/create', { name: 'ui-many-runs' });
     const total = 2500;
+    const ids = [];
     for (let start = 0; start < total; start += 50) {
-      await Promise.all(Array.from({ length: 50 }, (_, i) => rest('POST', 'runs/create', {
+      const made = await Promise.all(Array.from({ length: 50 }, (_, i) => rest('POST', 'runs/create', {
         experiment_id: id, run_name: `bulk-${String(start + i).padStart(4, '0')}`, start_time: 1_700_000_000_000 + start + i,
       })));
+      ids.push(...made.map((m) => m.run.info.run_id));
     }
     const audited = await open(`/experiments/${id}`);
     const { page } = audited;
@@ -284,6 +286,16 @@ describe('runs of an experiment', () => {
     await page.getByRole('link', { name: 'bulk-0000' }).waitFor();
     assert.ok(await page.locator('table[aria-label="Runs"] tbody tr[data-run-id]').count() < 100);
     await finish(audited);
+
+    // 250 of them compared: searched for a hundred at a time, not fetched one by one.
+    const compared = await auditedPage(browser, server.url);
+    let single = 0;
+    compared.page.on('request', (r) => { if (r.url().includes('/runs/get?')) single += 1; });
+    await compared.page.goto(`${server.url}/#/compare?runs=${ids.slice(0, 250).join(',')}`);
+    await compared.page.getByRole('heading', { name: 'Compare 250 runs' }).waitFor();
+    assert.equal(await compared.page.getByRole('list', { name: 'Compared runs' }).getByRole('listitem').count(), 250);
+    assert.equal(single, 1, 'only the first run is fetched on its own');
+    await finish(compared);
   });
 });
 

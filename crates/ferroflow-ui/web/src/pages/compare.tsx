@@ -7,7 +7,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Metric, type Run } from '../api';
 import { ChartControls, MetricChart, chartSettings, runColor } from '../charts';
 import { Loading, useAsync } from '../components';
-import { formatDuration, formatValue, tagValue } from '../format';
+import { formatDuration, formatValue, quote, tagValue } from '../format';
 import { drawParallel, hitParallel, makeAxis, metricColor, metricGradient, theme, type ParallelLayout, type ParallelPlot, type Value } from '../parallel';
 import { updateQuery } from '../router';
 import { drawScatter, hitScatter, type ScatterLayout, type ScatterPlot } from '../scatter';
@@ -35,22 +35,49 @@ function runIds(query: URLSearchParams): string[] {
   return Array.from(new Set(ids));
 }
 
-/** Loads every run, a few at a time; a run that fails is reported in its slot, never thrown. */
+/** Run ids per search call when loading a sweep. */
+const SEARCH_BATCH = 100;
+
+/**
+ * Loads every run; a run that fails is reported in its slot, never thrown. The runs of a sweep
+ * share an experiment, so past a handful the first run's experiment is searched for the rest, a
+ * hundred ids a call; what that misses (runs of other experiments) is fetched one by one, a few at
+ * a time.
+ */
 async function loadRuns(ids: string[]): Promise<Loaded[]> {
-  const results: Loaded[] = new Array(ids.length);
+  const found = new Map<string, Run>();
+  if (ids.length > LOAD_CONCURRENCY) {
+    try {
+      const first = await api.getRun(ids[0]);
+      found.set(ids[0], first);
+      const batches: string[][] = [];
+      for (let i = 1; i < ids.length; i += SEARCH_BATCH) batches.push(ids.slice(i, i + SEARCH_BATCH));
+      await Promise.all(batches.map(async (batch) => {
+        const page = await api.searchRuns({
+          experiment_ids: [first.info.experiment_id], filter: `attributes.run_id IN (${batch.map(quote).join(', ')})`,
+          max_results: batch.length, run_view_type: 'ALL',
+        });
+        for (const run of page.items) found.set(run.info.run_id, run);
+      }));
+    } catch {
+      // Whatever the searches did not bring is fetched one by one below, and its error shown there.
+    }
+  }
+  const results = new Map<string, Loaded>();
+  const rest = ids.filter((id) => !found.has(id));
   let next = 0;
   const worker = async () => {
-    while (next < ids.length) {
-      const i = next++;
+    while (next < rest.length) {
+      const id = rest[next++];
       try {
-        results[i] = { id: ids[i], run: await api.getRun(ids[i]) };
+        results.set(id, { id, run: await api.getRun(id) });
       } catch (e) {
-        results[i] = { id: ids[i], error: e instanceof Error ? e : new Error(String(e)) };
+        results.set(id, { id, error: e instanceof Error ? e : new Error(String(e)) });
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(LOAD_CONCURRENCY, ids.length) }, worker));
-  return results;
+  await Promise.all(Array.from({ length: Math.min(LOAD_CONCURRENCY, rest.length) }, worker));
+  return ids.map((id) => results.get(id) ?? { id, run: found.get(id) });
 }
 
 // ---------------------------------------------------------------------------------------------
