@@ -2,6 +2,8 @@
 // any path prefix), with typed answers. A failed call throws ApiError with the server's code and
 // message, which the pages show where the call was made.
 
+import { quote } from './format';
+
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) {
     super(message);
@@ -171,7 +173,7 @@ export const api = {
   /** The registered versions made from a run's artifacts. */
   versionsOfRun: async (runId: string) => {
     const r = await get<{ model_versions?: ModelVersion[] }>('model-versions/search', {
-      filter: `run_id = '${runId.replace(/'/g, "\\'")}'`, max_results: 100,
+      filter: `run_id = ${quote(runId)}`, max_results: 100,
     });
     return r.model_versions ?? [];
   },

@@ -2,11 +2,11 @@
 // (get-history-bulk-interval); zooming in on steps fetches that range again, so detail appears at
 // any depth of a 100,000-step history without the browser ever holding all of it.
 
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api, type Metric } from './api';
-import { ErrorMessage } from './components';
+import { ErrorMessage, useWidth } from './components';
 import { updateQuery } from './router';
 
 export type ChartSettings = { xAxis: 'step' | 'wall' | 'relative'; logY: boolean; smoothing: number };
@@ -120,21 +120,12 @@ export function MetricChart({ runs, metric, settings, height = 260 }: {
   settings: ChartSettings;
   height?: number;
 }) {
-  const holder = useRef<HTMLDivElement>(null);
-  const [width, setWidth] = useState(0);
+  const [holder, setHolder] = useState<HTMLDivElement | null>(null);
+  const width = useWidth(holder);
   const [range, setRange] = useState<[number, number] | undefined>(undefined);
   const [data, setData] = useState<Map<string, Metric[]> | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const runKey = runs.map((r) => r.id).join(',');
-
-  useEffect(() => {
-    const element = holder.current;
-    if (!element) return;
-    const observer = new ResizeObserver(() => setWidth(Math.floor(element.clientWidth)));
-    observer.observe(element);
-    setWidth(Math.floor(element.clientWidth));
-    return () => observer.disconnect();
-  }, []);
 
   // About one point per pixel, fetched again only when the width changes by a good deal.
   const points = Math.max(200, Math.min(5000, Math.ceil(width / 200) * 200));
@@ -150,8 +141,7 @@ export function MetricChart({ runs, metric, settings, height = 260 }: {
   }, [runKey, metric, points, range?.[0], range?.[1]]);
 
   useEffect(() => {
-    const element = holder.current;
-    if (!element || !data || !width) return;
+    if (!holder || !data || !width) return;
     const series = runs.map((r) => seriesOf(data.get(r.id) ?? [], settings));
     // Few points are drawn as dots too, so that a metric logged once still shows.
     const sparse = Math.max(0, ...series.map((s) => s.x.length)) <= 50;
@@ -186,7 +176,7 @@ export function MetricChart({ runs, metric, settings, height = 260 }: {
         ],
       },
     };
-    const chart = new uPlot(options, align(series), element);
+    const chart = new uPlot(options, align(series), holder);
     return () => chart.destroy();
   }, [data, width, settings.xAxis, settings.logY, settings.smoothing, height]);
 
@@ -198,7 +188,7 @@ export function MetricChart({ runs, metric, settings, height = 260 }: {
         <span class="muted">{data ? `${count} points${range ? `, steps ${Math.floor(range[0])}–${Math.ceil(range[1])}` : ''}` : 'loading…'}</span>
         {range && <button type="button" onClick={() => setRange(undefined)} aria-label={`Reset zoom of ${metric}`}>Reset zoom</button>}
       </figcaption>
-      <div ref={holder} class="chart-canvas" role="img" aria-label={`Chart of ${metric}`} data-metric={metric} data-points={count} />
+      <div ref={setHolder} class="chart-canvas" role="img" aria-label={`Chart of ${metric}`} data-metric={metric} data-points={count} />
       <ErrorMessage error={error} />
     </figure>
   );

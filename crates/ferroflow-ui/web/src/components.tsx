@@ -2,7 +2,8 @@
 
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from './api';
+import { ApiError, type Page } from './api';
+import { updateQuery } from './router';
 
 export type Async<T> = { data?: T; error?: Error; loading: boolean; reload: () => void };
 
@@ -144,4 +145,83 @@ export function TagEditor({ tags, onSet, onDelete, editable, label }: {
 /** Turns a promise-returning handler into one for onClick that never leaves a rejection unhandled. */
 export function safely(action: () => Promise<unknown>, onError: (e: Error) => void) {
   return () => { action().catch(onError); };
+}
+
+/**
+ * A search box's text for the URL's query value `name`: it follows the URL (back and forward), and
+ * typing writes it to the URL after a pause. `commit` writes it at once (on submit).
+ */
+export function useQueryDraft(name: string, value: string): [string, (text: string) => void, () => void] {
+  const [draft, setDraft] = useState(value);
+  useEffect(() => setDraft(value), [value]);
+  useEffect(() => {
+    if (draft === value) return;
+    const timer = window.setTimeout(() => updateQuery({ [name]: draft || null }), 300);
+    return () => window.clearTimeout(timer);
+  }, [draft]);
+  return [draft, setDraft, () => updateQuery({ [name]: draft || null })];
+}
+
+export type Paged<T> = {
+  first: Async<Page<T>>;
+  /** The items of every page loaded so far (undefined until the first arrives). */
+  items?: T[];
+  next?: string;
+  loadMore: () => void;
+  busy: boolean;
+  error: Error | null;
+  /** Starts again from the first page. */
+  reload: () => void;
+};
+
+/** A listing read page by page through the API's page tokens; a new `key` starts it over. */
+export function usePaged<T>(load: (pageToken?: string) => Promise<Page<T>>, key: string): Paged<T> {
+  const first = useAsync(() => load(), [key]);
+  const [more, setMore] = useState<(Page<T> & { key: string }) | null>(null);
+  const [run, error, busy] = useAction();
+  const current = more && more.key === key ? more : first.data;
+  return {
+    first,
+    items: current?.items,
+    next: current?.next,
+    busy,
+    error,
+    loadMore: () => {
+      if (!current?.next) return;
+      const { items, next } = current;
+      run(async () => {
+        const page = await load(next);
+        setMore({ items: [...items, ...page.items], next: page.next, key });
+      });
+    },
+    reload: () => { setMore(null); first.reload(); },
+  };
+}
+
+/** The "Load more" button of a paged listing, with the failure of its last load. */
+export function LoadMore<T>({ paged }: { paged: Paged<T> }) {
+  return (
+    <>
+      {paged.next && (
+        <p>
+          <button type="button" disabled={paged.busy} onClick={paged.loadMore}>{paged.busy ? 'Loading…' : 'Load more'}</button>
+        </p>
+      )}
+      <ErrorMessage error={paged.error} />
+    </>
+  );
+}
+
+/** The width of `element`, kept up to date by a ResizeObserver (0 until it is laid out). */
+export function useWidth(element: HTMLElement | null): number {
+  const [width, setWidth] = useState(0);
+  useEffect(() => {
+    if (!element) return;
+    const update = () => setWidth(Math.max(0, Math.floor(element.clientWidth)));
+    const observer = new ResizeObserver(update);
+    observer.observe(element);
+    update();
+    return () => observer.disconnect();
+  }, [element]);
+  return width;
 }

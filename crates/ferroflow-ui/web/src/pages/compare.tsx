@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Metric, type Run } from '../api';
 import { ChartControls, MetricChart, chartSettings, runColor } from '../charts';
-import { Loading, useAsync } from '../components';
+import { Loading, useAsync, useWidth } from '../components';
 import { formatDuration, formatValue, quote, tagValue } from '../format';
 import { drawParallel, hitParallel, makeAxis, metricColor, metricGradient, theme, type ParallelLayout, type ParallelPlot, type Value } from '../parallel';
 import { updateQuery } from '../router';
@@ -170,20 +170,6 @@ function asNumber(value: Value): number | null {
 // ---------------------------------------------------------------------------------------------
 // Small shared pieces
 
-/** The width of `element`, kept up to date by a ResizeObserver (0 until it is laid out). */
-function useWidth(element: HTMLElement | null): number {
-  const [width, setWidth] = useState(0);
-  useEffect(() => {
-    if (!element) return;
-    const update = () => setWidth(Math.max(0, Math.floor(element.clientWidth)));
-    const observer = new ResizeObserver(update);
-    observer.observe(element);
-    update();
-    return () => observer.disconnect();
-  }, [element]);
-  return width;
-}
-
 /** Changes when the colour scheme does, so canvases redraw with the new theme. */
 function useSchemeVersion(): number {
   const [version, setVersion] = useState(0);
@@ -226,6 +212,28 @@ function PlotTooltip({ tip, width, entry, lines }: { tip: Tip; width: number; en
 function pointer(event: MouseEvent): [number, number] {
   const rect = (event.currentTarget as HTMLElement).getBoundingClientRect();
   return [event.clientX - rect.left, event.clientY - rect.top];
+}
+
+/**
+ * The pointer over a plot: the run under it (by `hit`, on canvas coordinates) is highlighted and
+ * tipped while hovering, and opened on a click.
+ */
+function usePlotPointer(hit: (x: number, y: number) => number | null, entries: Entry[],
+  highlight: number | null, setHighlight: (index: number | null) => void) {
+  const [tip, setTip] = useState<Tip | null>(null);
+  const hover = (event: MouseEvent) => {
+    const [x, y] = pointer(event);
+    const found = hit(x, y);
+    setTip(found === null ? null : { index: found, x, y });
+    if (found !== highlight) setHighlight(found);
+  };
+  const leave = () => { setTip(null); setHighlight(null); };
+  const click = (event: MouseEvent) => {
+    const [x, y] = pointer(event);
+    const found = hit(x, y);
+    if (found !== null && entries[found]) openRun(entries[found].id);
+  };
+  return { tip, tipEntry: tip ? entries[tip.index] : undefined, hover, leave, click };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -448,7 +456,6 @@ function ParallelSection({ model, query, highlight, setHighlight }: {
   const [holder, setHolder] = useState<HTMLDivElement | null>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const layout = useRef<ParallelLayout>({ points: [] });
-  const [tip, setTip] = useState<Tip | null>(null);
   const width = useWidth(holder);
   const scheme = useSchemeVersion();
 
@@ -491,22 +498,11 @@ function ParallelSection({ model, query, highlight, setHighlight }: {
     setAxes(ids);
   };
 
-  const hover = (event: MouseEvent) => {
-    const [x, y] = pointer(event);
-    const hit = hitParallel(layout.current, x, y);
-    setTip(hit === null ? null : { index: hit, x, y });
-    if (hit !== highlight) setHighlight(hit);
-  };
-  const leave = () => { setTip(null); setHighlight(null); };
-  const click = (event: MouseEvent) => {
-    const [x, y] = pointer(event);
-    const hit = hitParallel(layout.current, x, y);
-    if (hit !== null && model.entries[hit]) openRun(model.entries[hit].id);
-  };
+  const { tip, tipEntry, hover, leave, click } =
+    usePlotPointer((x, y) => hitParallel(layout.current, x, y), model.entries, highlight, setHighlight);
 
   const labels = axes.map((f) => f.label);
   const nothing = model.params.length === 0 && model.metrics.length === 0;
-  const tipEntry = tip ? model.entries[tip.index] : undefined;
   const hasUncoloured = !!colorField && model.entries.some((e) => asNumber(valueOf(e, colorField)) === null);
   const picker = (title: string, fields: Field[]) => fields.length > 0 && (
     <fieldset>
@@ -585,7 +581,6 @@ function ScatterSection({ model, query, highlight, setHighlight }: {
   const [holder, setHolder] = useState<HTMLDivElement | null>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const layout = useRef<ScatterLayout>({ points: [] });
-  const [tip, setTip] = useState<Tip | null>(null);
   const width = useWidth(holder);
   const scheme = useSchemeVersion();
 
@@ -610,18 +605,8 @@ function ScatterSection({ model, query, highlight, setHighlight }: {
     layout.current = drawScatter(element, width, SCATTER_HEIGHT, plot, highlight);
   }, [plot, width, highlight]);
 
-  const hover = (event: MouseEvent) => {
-    const [x, y] = pointer(event);
-    const hit = hitScatter(layout.current, x, y);
-    setTip(hit === null ? null : { index: hit, x, y });
-    if (hit !== highlight) setHighlight(hit);
-  };
-  const leave = () => { setTip(null); setHighlight(null); };
-  const click = (event: MouseEvent) => {
-    const [x, y] = pointer(event);
-    const hit = hitScatter(layout.current, x, y);
-    if (hit !== null && model.entries[hit]) openRun(model.entries[hit].id);
-  };
+  const { tip, tipEntry, hover, leave, click } =
+    usePlotPointer((x, y) => hitScatter(layout.current, x, y), model.entries, highlight, setHighlight);
 
   const select = (name: 'sx' | 'sy', value: Field, label: string) => (
     <select aria-label={label} value={value.id} onChange={(e) => updateQuery({ [name]: e.currentTarget.value })}>
@@ -634,7 +619,6 @@ function ScatterSection({ model, query, highlight, setHighlight }: {
     </select>
   );
 
-  const tipEntry = tip ? model.entries[tip.index] : undefined;
   // A value on a numeric axis is always a number (else the axis is categorical), so every run with
   // both values is drawn.
   const plotted = sx && sy ? model.entries.filter((e) => valueOf(e, sx) !== undefined && valueOf(e, sy) !== undefined).length : 0;

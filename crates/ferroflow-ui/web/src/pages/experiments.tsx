@@ -1,9 +1,9 @@
 // The experiments list: search by name, create, rename, delete and restore, and each experiment's
 // tags at a glance.
 
-import { useEffect, useState } from 'preact/hooks';
-import { api, type Experiment, type Page } from '../api';
-import { ErrorMessage, Loading, useAction, useAsync } from '../components';
+import { useState } from 'preact/hooks';
+import { api, type Experiment } from '../api';
+import { ErrorMessage, Loading, LoadMore, useAction, usePaged, useQueryDraft } from '../components';
 import { formatTime, quote } from '../format';
 import { href, updateQuery } from '../router';
 import { canEditFromGrants, type Session, useSession } from '../session';
@@ -11,35 +11,22 @@ import './pages.css';
 
 export const experimentLink = (id: string) => href(`/experiments/${encodeURIComponent(id)}`);
 
-type Listing = Page<Experiment> & { key: string };
-
 export function ExperimentsPage({ query }: { query: URLSearchParams }) {
   const search = query.get('q') ?? '';
   const deleted = query.get('deleted') === '1';
-  const [draft, setDraft] = useState(search);
-  const [more, setMore] = useState<Listing | null>(null);
-  const [loadMore, moreError, moreBusy] = useAction();
+  const [draft, setDraft, commitDraft] = useQueryDraft('q', search);
   const filter = search ? `name ILIKE ${quote(`%${search}%`)}` : undefined;
   const viewType = deleted ? 'DELETED_ONLY' : 'ACTIVE_ONLY';
-  const key = `${filter}|${viewType}`;
-  const first = useAsync(() => api.searchExperiments({ filter, view_type: viewType }), [key]);
+  const listing = usePaged((page_token) => api.searchExperiments({ filter, view_type: viewType, page_token }), `${filter}|${viewType}`);
   const session = useSession();
 
-  useEffect(() => setDraft(search), [search]);
-  useEffect(() => {
-    if (draft === search) return;
-    const timer = window.setTimeout(() => updateQuery({ q: draft || null }), 300);
-    return () => window.clearTimeout(timer);
-  }, [draft]);
-
-  const listing = more && more.key === key ? more : first.data && { ...first.data, key };
   return (
     <section>
       <div class="title-row">
         <h1>Experiments</h1>
         <CreateExperiment />
       </div>
-      <form class="toolbar" role="search" onSubmit={(e) => { e.preventDefault(); updateQuery({ q: draft || null }); }}>
+      <form class="toolbar" role="search" onSubmit={(e) => { e.preventDefault(); commitDraft(); }}>
         <input type="search" class="grow" placeholder="Search by name" aria-label="Search experiments by name" value={draft}
           onInput={(e) => setDraft(e.currentTarget.value)} />
         <label>
@@ -47,7 +34,7 @@ export function ExperimentsPage({ query }: { query: URLSearchParams }) {
           Show deleted experiments
         </label>
       </form>
-      <Loading state={first} what="experiments">
+      <Loading state={listing.first} what="experiments">
         {() => (
           <>
             <table class="list" aria-label="Experiments">
@@ -59,25 +46,17 @@ export function ExperimentsPage({ query }: { query: URLSearchParams }) {
                 </tr>
               </thead>
               <tbody>
-                {listing!.items.length === 0 && (
+                {listing.items!.length === 0 && (
                   <tr><td colSpan={6} class="muted">
                     {search ? `No experiments match “${search}”.` : deleted ? 'No deleted experiments.' : 'No experiments yet.'}
                   </td></tr>
                 )}
-                {listing!.items.map((experiment) => (
-                  <ExperimentRow key={experiment.experiment_id} experiment={experiment} session={session} onChange={() => { setMore(null); first.reload(); }} />
+                {listing.items!.map((experiment) => (
+                  <ExperimentRow key={experiment.experiment_id} experiment={experiment} session={session} onChange={listing.reload} />
                 ))}
               </tbody>
             </table>
-            {listing!.next && (
-              <p>
-                <button type="button" disabled={moreBusy} onClick={() => loadMore(async () => {
-                  const page = await api.searchExperiments({ filter, view_type: viewType, page_token: listing!.next });
-                  setMore({ items: [...listing!.items, ...page.items], next: page.next, key });
-                })}>{moreBusy ? 'Loading…' : 'Load more'}</button>
-              </p>
-            )}
-            <ErrorMessage error={moreError} />
+            <LoadMore paged={listing} />
           </>
         )}
       </Loading>

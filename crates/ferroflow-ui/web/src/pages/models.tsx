@@ -2,10 +2,10 @@
 // one version (stage, aliases, description, tags, and the signature read from its MLmodel file).
 
 import { useEffect, useState } from 'preact/hooks';
-import { api, artifactUrl, proxyRoot, type ModelVersion, type RegisteredModel } from '../api';
-import { ErrorMessage, Loading, TagEditor, useAction, useAsync } from '../components';
+import { api, artifactUrl, proxyRoot, type ModelVersion } from '../api';
+import { ErrorMessage, Loading, LoadMore, TagEditor, useAction, useAsync, usePaged, useQueryDraft } from '../components';
 import { formatTime, quote } from '../format';
-import { href, updateQuery } from '../router';
+import { href } from '../router';
 import { useCanEdit } from '../session';
 import { runLink } from './runs';
 import './pages.css';
@@ -26,35 +26,20 @@ function AliasBadges({ aliases }: { aliases?: string[] }) {
 // ---------------------------------------------------------------------------------------------
 // The list of registered models
 
-type ModelList = { items: RegisteredModel[]; next?: string; filter?: string };
-
 export function ModelsPage({ query }: { query: URLSearchParams }) {
   const search = query.get('q') ?? '';
-  const [draft, setDraft] = useState(search);
-  const [more, setMore] = useState<ModelList | null>(null);
-  const [loadMore, moreError, moreBusy] = useAction();
+  const [draft, setDraft, commitDraft] = useQueryDraft('q', search);
   const filter = search ? `name ILIKE ${quote(`%${search}%`)}` : undefined;
-  const first = useAsync(() => api.searchModels({ filter }), [filter]);
-
-  // The search box follows the URL (back/forward), and typing updates the URL after a pause.
-  useEffect(() => setDraft(search), [search]);
-  useEffect(() => {
-    if (draft === search) return;
-    const timer = window.setTimeout(() => updateQuery({ q: draft || null }), 300);
-    return () => window.clearTimeout(timer);
-  }, [draft]);
-
-  const list: ModelList | undefined = more && more.filter === filter ? more : first.data;
-  const next = list?.next;
+  const list = usePaged((page_token) => api.searchModels({ filter, page_token }), filter ?? '');
   return (
     <section>
       <h1>Registered models</h1>
-      <form class="toolbar" role="search" onSubmit={(e) => { e.preventDefault(); updateQuery({ q: draft || null }); }}>
+      <form class="toolbar" role="search" onSubmit={(e) => { e.preventDefault(); commitDraft(); }}>
         <input type="search" class="grow" placeholder="Search by name" aria-label="Search models by name" value={draft}
           onInput={(e) => setDraft(e.currentTarget.value)} />
         <button type="submit">Search</button>
       </form>
-      <Loading state={first} what="models">
+      <Loading state={list.first} what="models">
         {() => (
           <>
             <table class="list" aria-label="Registered models">
@@ -62,10 +47,10 @@ export function ModelsPage({ query }: { query: URLSearchParams }) {
                 <tr><th scope="col">Name</th><th scope="col">Latest versions</th><th scope="col">Aliases</th><th scope="col">Last modified</th></tr>
               </thead>
               <tbody>
-                {list!.items.length === 0 && (
+                {list.items!.length === 0 && (
                   <tr><td colSpan={4} class="muted">{search ? `No models match “${search}”.` : 'No registered models yet.'}</td></tr>
                 )}
-                {list!.items.map((model) => (
+                {list.items!.map((model) => (
                   <tr key={model.name}>
                     <td><a href={href(modelPath(model.name))}>{model.name}</a></td>
                     <td>
@@ -86,15 +71,7 @@ export function ModelsPage({ query }: { query: URLSearchParams }) {
                 ))}
               </tbody>
             </table>
-            {next && (
-              <p>
-                <button type="button" disabled={moreBusy} onClick={() => loadMore(async () => {
-                  const page = await api.searchModels({ filter, page_token: next });
-                  setMore({ items: [...list!.items, ...page.items], next: page.next, filter });
-                })}>{moreBusy ? 'Loading…' : 'Load more'}</button>
-              </p>
-            )}
-            <ErrorMessage error={moreError} />
+            <LoadMore paged={list} />
           </>
         )}
       </Loading>
