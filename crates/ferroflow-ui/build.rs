@@ -80,7 +80,7 @@ fn npm(dir: &Path, args: &[&str]) {
 
 fn no_npm(err: &std::io::Error) -> ! {
     panic!(
-        "building the web UI needs Node.js (20.19 or later) and npm, and running npm failed: {err}.\n\
+        "building the web UI needs Node.js (18 or later, as Vite 6 requires) and npm, and running npm failed: {err}.\n\
          Install them (Debian/Ubuntu: `apt install nodejs npm`; elsewhere: https://nodejs.org), or build \
          without the UI: `cargo build --release --no-default-features` (the server then says at `/` that \
          its UI was left out), or embed a bundle built elsewhere with FERROFLOW_UI_DIST=<dir>."
