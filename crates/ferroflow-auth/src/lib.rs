@@ -1,5 +1,5 @@
 //! ferroflow's access-control engine: permission levels and their resolution, password hashing,
-//! API tokens, login throttling, and the audit log's hash chain.
+//! API tokens, browser sessions, login throttling, and the audit log's hash chain.
 //!
 //! It knows nothing of HTTP or SQL: the store keeps users, grants, tokens and events, and the server
 //! decides which permission each route needs and asks this crate whether a caller has it.
@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod password;
 pub mod permission;
+pub mod session;
 pub mod throttle;
 pub mod token;
 

@@ -13,7 +13,7 @@ use crate::auth::{Access, Declared, Endpoint, Target};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::artifacts::{self, Artifacts};
 use crate::handlers::users::{ExperimentPermission, ModelPermission};
-use crate::handlers::{audit, experiments, logged_models, metrics, registry, roles, runs, server, ui, users};
+use crate::handlers::{audit, experiments, logged_models, metrics, registry, roles, runs, server, session, ui, users};
 use crate::{retry, AppState};
 
 /// The route table: the only way routes are added. Each method of each path is declared with its
@@ -394,7 +394,7 @@ fn tracking_api_v3() -> Table<AppState> {
         )
 }
 
-/// ferroflow's own management API: groups, tokens, grant listings, the audit log.
+/// ferroflow's own management API: groups, tokens, grant listings, the audit log, web sessions.
 fn ferroflow_api() -> Table<AppState> {
     use Access::{Admin, Auditor, Authenticated};
     Table::new()
@@ -425,6 +425,8 @@ fn ferroflow_api() -> Table<AppState> {
         )
         .route("/grants/delete", [write(POST, "DeleteGrant", need(Target::Named, MANAGE), users::delete_grant)])
         .route("/audit/search", [read(GET, "SearchAuditEvents", Auditor, audit::search_events)])
+        .route("/session/login", [write(POST, "CreateSession", Authenticated, session::login)])
+        .route("/session/logout", [write(POST, "DeleteSession", Authenticated, session::logout)])
 }
 
 fn artifacts_api() -> Table<Artifacts> {

@@ -13,6 +13,8 @@ pub enum AuthMethod {
     Password,
     /// An API token (Bearer, or as the Basic password), with its id.
     Token(String),
+    /// A web UI session's cookie, with the id of the token behind it.
+    Session(String),
 }
 
 impl AuthMethod {
@@ -21,6 +23,7 @@ impl AuthMethod {
         match self {
             Self::Password => "basic",
             Self::Token(_) => "token",
+            Self::Session(_) => "session",
         }
     }
 }

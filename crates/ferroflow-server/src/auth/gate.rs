@@ -20,7 +20,7 @@ use axum::response::{IntoResponse as _, Response};
 use base64::Engine as _;
 use ferroflow_auth::audit::AuditEvent;
 use ferroflow_auth::throttle::Throttle;
-use ferroflow_auth::{password, token, GrantSet, Permission};
+use ferroflow_auth::{password, session, token, GrantSet, Permission};
 use ferroflow_store::{PrincipalKind, RequestContext, ResourceType, SqlStore, User};
 use rand::RngCore as _;
 use serde_json::{Map, Value};
@@ -79,6 +79,10 @@ struct CachedToken {
 /// Entries kept at most in each cache; past it the cache starts over.
 const CACHE_LIMIT: usize = 100_000;
 
+/// The 401 body of an expired or revoked web session.
+const SESSION_ENDED: &str =
+    "Your web session has ended (it expired, you signed out, or it was revoked): sign in again.";
+
 /// The 401 body, MLflow's words.
 const UNAUTHENTICATED: &str = "You are not authenticated. Please see \
     https://www.mlflow.org/docs/latest/auth/index.html#authenticating-to-mlflow on how to authenticate.";
@@ -119,6 +123,9 @@ struct Origin {
     user_agent: Option<String>,
     method: Method,
     path: String,
+    /// Sent by a page's script (`X-Requested-With`): a 401 then asks for no Basic prompt, since
+    /// the web UI has its own sign-in page.
+    from_script: bool,
 }
 
 impl Origin {
@@ -146,6 +153,7 @@ pub async fn check(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
         user_agent: request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
         method: request.method().clone(),
         path: request.uri().path().to_owned(),
+        from_script: request.headers().contains_key("x-requested-with"),
     };
     let (endpoint, params) = match gate.routes.at(request.uri().path()) {
         Ok(found) => {
@@ -179,8 +187,16 @@ pub async fn check(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
     let mut event = origin.event(endpoint.action);
     event.actor = Some(caller.user.username.clone());
     event.auth_method = Some(caller.method.name().to_owned());
-    if let AuthMethod::Token(id) = &caller.method {
+    if let AuthMethod::Token(id) | AuthMethod::Session(id) = &caller.method {
         event.token_id = Some(id.clone());
+    }
+    if matches!(caller.method, AuthMethod::Session(_)) && !csrf_checked(request.method(), request.headers()) {
+        let refusal = ApiError::new(
+            ErrorCode::PermissionDenied,
+            "This change was sent with a web session's cookie but without its CSRF token (header X-CSRF-Token): \
+             it may have been forged by another site. Reload the page and try again.",
+        );
+        return gate.denied(event, refusal.into_response()).await;
     }
     let (request, decision) = match gate.authorize(&caller, &endpoint, &params, request).await {
         Ok(pair) => pair,
@@ -226,13 +242,15 @@ struct Decision {
 
 impl Gate {
     /// Authenticates the request, or answers 401.
+    /// An Authorization header wins over a session cookie.
     async fn authenticate(&self, headers: &HeaderMap, origin: &Origin) -> Result<Caller, Response> {
-        let Some(value) = headers.get(header::AUTHORIZATION) else {
-            return Err(self.refuse(origin, None, "no credentials", UNAUTHENTICATED).await);
-        };
-        let credentials = match parse_authorization(value) {
-            Ok(credentials) => credentials,
-            Err(message) => return Err(self.refuse(origin, None, message, message).await),
+        let credentials = match (headers.get(header::AUTHORIZATION), session_cookie(headers)) {
+            (Some(value), _) => match parse_authorization(value) {
+                Ok(credentials) => credentials,
+                Err(message) => return Err(self.refuse(origin, None, message, message).await),
+            },
+            (None, Some(token)) => Credentials::Session(token.to_owned()),
+            (None, None) => return Err(self.refuse(origin, None, "no credentials", UNAUTHENTICATED).await),
         };
         let epoch = match self.epochs.read(&self.store).await {
             Ok(epoch) => epoch,
@@ -248,6 +266,14 @@ impl Gate {
             Credentials::Bearer(text) => match self.verify_token(&text, None).await {
                 Ok(found) => found,
                 Err(reason) => return Err(self.refuse(origin, None, reason, UNAUTHENTICATED).await),
+            },
+            Credentials::Session(text) => match self.verify_token(&text, None).await {
+                Ok((user, AuthMethod::Token(id))) => (user, AuthMethod::Session(id)),
+                Ok(found) => found,
+                Err(reason) => {
+                    let reason = format!("web session: {reason}");
+                    return Err(self.refuse(origin, None, &reason, SESSION_ENDED).await);
+                }
             },
             Credentials::Basic { username, secret } if token::parse_id(&secret).is_some() => {
                 match self.verify_token(&secret, Some(&username)).await {
@@ -378,7 +404,9 @@ impl Gate {
         let mut response =
             (StatusCode::UNAUTHORIZED, ApiError::new(ErrorCode::Unauthenticated, message).into_response())
                 .into_response();
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"mlflow\""));
+        if !origin.from_script {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"mlflow\""));
+        }
         response
     }
 
@@ -445,8 +473,32 @@ fn rebuild_error(status: StatusCode, code: &Option<String>, message: &str) -> Re
 
 #[cfg_attr(test, derive(Debug))] // never printed outside tests: it holds the secret
 enum Credentials {
-    Basic { username: String, secret: String },
+    Basic {
+        username: String,
+        secret: String,
+    },
     Bearer(String),
+    /// The token of a web session's cookie.
+    Session(String),
+}
+
+/// The token in the request's session cookie, if any.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    let lines = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
+    session::cookie(lines, session::SESSION_COOKIE)
+}
+
+/// Whether a request made with a session may go on: reads may; changes must carry the session's
+/// CSRF token.
+fn csrf_checked(method: &Method, headers: &HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    let sent = headers.get(session::CSRF_HEADER).and_then(|v| v.to_str().ok());
+    match (session_cookie(headers), sent) {
+        (Some(token), Some(sent)) => session::csrf_matches(token, sent),
+        _ => false,
+    }
 }
 
 fn parse_authorization(value: &HeaderValue) -> Result<Credentials, &'static str> {

@@ -23,6 +23,7 @@ pub mod registry;
 pub mod roles;
 pub mod runs;
 pub mod server;
+pub mod session;
 pub mod ui;
 pub mod users;
 

@@ -57,7 +57,7 @@ async fn hash_new_password(password: String) -> ApiResult<String> {
 }
 
 /// MLflow's `User` JSON, with the lists of the user's own grants that 2.x clients read.
-async fn user_json(store: &SqlStore, user: &User) -> ApiResult<Value> {
+pub(super) async fn user_json(store: &SqlStore, user: &User) -> ApiResult<Value> {
     let grants = store.principal_grants(PrincipalKind::User, &user.username, Some(user.id)).await?;
     let own = grants.iter().filter(|g| g.principal_kind == PrincipalKind::User);
     let experiments: Vec<Value> = own
@@ -153,7 +153,8 @@ pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Value>>
 }
 
 /// PATCH users/update-password. Admins set anyone's; users their own. A user logged in with a token
-/// must also give the current password, so a leaked token cannot take over the account.
+/// or a web session must also give the current password, so a leaked token or an unattended browser
+/// cannot take over the account.
 pub async fn update_password(
     State(state): State<AppState>,
     caller_ext: Option<Extension<Caller>>,
@@ -172,8 +173,10 @@ pub async fn update_password(
                 return Err(forbidden("The current password is wrong"));
             }
         }
-        (None, true) if matches!(caller.method, AuthMethod::Token(_)) => {
-            return Err(ApiError::invalid("Changing your own password with an API token requires 'current_password'"));
+        (None, true) if caller.method != AuthMethod::Password => {
+            return Err(ApiError::invalid(
+                "Changing your own password with an API token or a web session requires 'current_password'",
+            ));
         }
         _ => {}
     }
@@ -486,7 +489,7 @@ pub async fn remove_group_member(
     Ok(Json(json!({})))
 }
 
-fn token_json(record: &TokenRecord) -> Value {
+pub(super) fn token_json(record: &TokenRecord) -> Value {
     json!({
         "id": record.id,
         "name": record.name,

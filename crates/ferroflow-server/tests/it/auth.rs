@@ -136,7 +136,14 @@ async fn every_declared_route_refuses_anonymous_callers_on_both_prefixes() {
     // The web UI's page and files are public (its sign-in page must load); its data comes from the API.
     assert_eq!(
         public,
-        ["/", "/ajax-api/3.0/mlflow/server-info", "/api/3.0/mlflow/server-info", "/assets/{*path}", "/health", "/version"]
+        [
+            "/",
+            "/ajax-api/3.0/mlflow/server-info",
+            "/api/3.0/mlflow/server-info",
+            "/assets/{*path}",
+            "/health",
+            "/version"
+        ]
     );
     assert!(paths.contains(&"/ajax-api/2.0/mlflow-artifacts/mpu/part/{*path}"));
 
@@ -358,7 +365,8 @@ async fn bulk_metric_histories_leave_out_runs_the_caller_cannot_read() {
             .as_str()
             .unwrap()
             .to_owned();
-        user.ok("runs/log-metric", json!({"run_id": run, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0})).await;
+        user.ok("runs/log-metric", json!({"run_id": run, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0}))
+            .await;
         runs.push((user, run));
     }
     let (alice, a) = &runs[0];
@@ -397,6 +405,114 @@ async fn tokens_work_as_bearer_and_as_password_until_revoked() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let stale = As { app: &app, auth: format!("Bearer {}", expired["token"].as_str().unwrap()) };
     assert_eq!(stale.get("users/current").await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// A raw request with extra headers, answered with its headers and JSON body.
+async fn exchange(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, header::HeaderMap, Value) {
+    let mut request = Request::builder().method(method).uri(path).header(header::HOST, "localhost:5000");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body = match body {
+        Some(body) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(body.to_string())
+        }
+        None => Body::empty(),
+    };
+    let response = tower::ServiceExt::oneshot(app.router.clone(), request.body(body).unwrap()).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    (parts.status, parts.headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn web_sessions_live_in_cookies_and_refuse_changes_without_their_csrf_token() {
+    let app = app(Permission::Read).await;
+    let admin_auth = basic("admin", ADMIN_PASSWORD);
+    let login_path = "/ajax-api/2.0/ferroflow/session/login";
+
+    // The UI's calls carry X-Requested-With: a 401 then brings no browser Basic prompt.
+    let search = "/ajax-api/2.0/mlflow/experiments/search?max_results=5";
+    let (status, headers, _) = exchange(&app, Method::GET, search, &[("x-requested-with", "ferroflow")], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!headers.contains_key(header::WWW_AUTHENTICATE), "{headers:?}");
+
+    let wrong = basic("admin", "not the password");
+    let (status, _, _) = exchange(&app, Method::POST, login_path, &[("authorization", &wrong)], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, headers, body) =
+        exchange(&app, Method::POST, login_path, &[("authorization", &admin_auth)], None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["username"], "admin");
+    let cookies: Vec<&str> = headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+    let session_cookie = cookies.iter().find(|c| c.starts_with("ferroflow_session=")).expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(session_cookie.contains(flag), "{session_cookie}");
+    }
+    assert!(!session_cookie.contains("Secure"), "plain HTTP gets no Secure cookie: {session_cookie}");
+    let pair = |cookie: &str| cookie.split(';').next().unwrap().to_owned();
+    let csrf_cookie = cookies.iter().find(|c| c.starts_with("ferroflow_csrf=")).expect("a CSRF cookie");
+    assert!(!csrf_cookie.contains("HttpOnly"), "the UI reads it: {csrf_cookie}");
+    let cookie = format!("{}; {}", pair(session_cookie), pair(csrf_cookie));
+    let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(pair(csrf_cookie), format!("ferroflow_csrf={csrf}"));
+
+    // Reads need only the cookie.
+    let (status, _, me) =
+        exchange(&app, Method::GET, "/ajax-api/2.0/mlflow/users/current", &[("cookie", &cookie)], None).await;
+    assert_eq!((status, me["user"]["username"].as_str()), (StatusCode::OK, Some("admin")), "{me}");
+
+    // A change without the CSRF token, or with another one, is refused and not made.
+    let create = "/ajax-api/2.0/mlflow/experiments/create";
+    for headers in [vec![("cookie", cookie.as_str())], vec![("cookie", cookie.as_str()), ("x-csrf-token", "0000")]] {
+        let (status, _, refused) =
+            exchange(&app, Method::POST, create, &headers, Some(json!({"name": "forged"}))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+        assert_eq!(refused["error_code"], "PERMISSION_DENIED");
+        assert!(refused["message"].as_str().unwrap().contains("CSRF"), "{refused}");
+    }
+    let admin = login(&app, "admin", ADMIN_PASSWORD);
+    assert_error(
+        &admin.get("experiments/get-by-name?experiment_name=forged").await,
+        StatusCode::NOT_FOUND,
+        "RESOURCE_DOES_NOT_EXIST",
+        "forged",
+    );
+    let with_csrf = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let (status, _, made) =
+        exchange(&app, Method::POST, create, &with_csrf, Some(json!({"name": "from the UI"}))).await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let events = admin.get("/api/2.0/ferroflow/audit/search?action=CreateExperiment").await.1;
+    assert_eq!(events["events"][0]["auth_method"], "session", "{events}");
+    assert_eq!(events["events"][0]["actor"], "admin");
+
+    // A session cannot renew itself.
+    let (status, _, _) = exchange(&app, Method::POST, login_path, &with_csrf, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Behind TLS the cookies are Secure.
+    let tls = [("authorization", admin_auth.as_str()), ("origin", "https://mlflow.example.com")];
+    let (_, headers, _) = exchange(&app, Method::POST, login_path, &tls, None).await;
+    assert!(headers.get_all(header::SET_COOKIE).iter().all(|c| c.to_str().unwrap().contains("; Secure")));
+
+    // Signing out needs the CSRF token too, revokes the session and clears the cookies.
+    let logout = "/ajax-api/2.0/ferroflow/session/logout";
+    let (status, _, _) = exchange(&app, Method::POST, logout, &[("cookie", &cookie)], None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, headers, _) = exchange(&app, Method::POST, logout, &with_csrf, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get_all(header::SET_COOKIE).iter().all(|c| c.to_str().unwrap().contains("Max-Age=0")));
+    let (status, _, ended) =
+        exchange(&app, Method::GET, "/ajax-api/2.0/mlflow/users/current", &[("cookie", &cookie)], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(ended["message"].as_str().unwrap().contains("session has ended"), "{ended}");
 }
 
 #[tokio::test]
@@ -573,10 +689,8 @@ async fn every_change_and_refusal_is_audited_in_a_verifiable_chain() {
             json!({"before": {"stage": "None"}, "after": {"stage": "Production"}, "archived_versions": [1]}),
         ]
     );
-    let moves: Vec<Value> = details_of("SetRegisteredModelAlias")
-        .into_iter()
-        .chain(details_of("DeleteRegisteredModelAlias"))
-        .collect();
+    let moves: Vec<Value> =
+        details_of("SetRegisteredModelAlias").into_iter().chain(details_of("DeleteRegisteredModelAlias")).collect();
     assert_eq!(
         moves,
         [
@@ -625,7 +739,8 @@ async fn behind_a_trusted_balancer_events_name_the_forwarded_client() {
     assert_eq!(attempt("203.0.113.5:40000", "198.51.100.8").await.0, StatusCode::UNAUTHORIZED);
 
     let events = login(&app, "admin", ADMIN_PASSWORD).get("/api/2.0/ferroflow/audit/search?action=Login").await.1;
-    let sources: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["source"].as_str().unwrap()).collect();
+    let sources: Vec<&str> =
+        events["events"].as_array().unwrap().iter().map(|e| e["source"].as_str().unwrap()).collect();
     // The balancer's forwarded client, not its own address nor the forged first entry; a caller
     // outside the balancer cannot name another address.
     assert_eq!(sources, ["198.51.100.7", "203.0.113.5"]);
@@ -777,6 +892,7 @@ async fn a_second_store_on_the_database_extends_the_same_chain() {
     store.seal_audit_events().await.unwrap();
     assert_eq!(store.verify_audit_log().await.unwrap(), AuditVerdict::Intact { last: 11, unsealed: 0 });
     let events = admin.get("/api/2.0/ferroflow/audit/search?page_token=5").await.1;
-    let actions: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        events["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["CreateUser", "CreateExperiment"].repeat(3), "{events}");
 }
