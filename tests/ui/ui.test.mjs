@@ -3,6 +3,7 @@
 // failed request it did not provoke on purpose.
 
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_PASSWORD, auditedPage, launchBrowser, screenshot, seed, startServer } from './harness.mjs';
 
@@ -441,45 +442,209 @@ describe('with --auth', () => {
   before(async () => { secured = await startServer({ auth: true }); });
   after(async () => { await secured?.stop(); });
 
+  const adminAuth = { Authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}` };
+  /** A REST call as the admin, with Basic credentials as any client sends them. */
+  async function asAdmin(method, endpoint, body) {
+    const response = await fetch(`${secured.url}/api/${endpoint}`, {
+      method, headers: { ...adminAuth, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: response.status, body: await response.json() };
+  }
+
+  /** Opens `#<hash>` signed out, signs in on the sign-in page, and waits for the page to show. */
+  async function signedIn(hash, username, password) {
+    const audited = await auditedPage(browser, secured.url);
+    audited.expect(401, '/users/current');
+    await audited.page.goto(`${secured.url}/#${hash}`);
+    await audited.page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await audited.page.getByLabel('User name').fill(username);
+    await audited.page.getByLabel('Password').fill(password);
+    await audited.page.getByRole('button', { name: 'Sign in' }).click();
+    await audited.page.getByText(`Signed in as ${username}`).waitFor();
+    return audited;
+  }
+
   test('the page loads for anyone, the data only with credentials', async () => {
     const page = await fetch(`${secured.url}/`);
     assert.equal(page.status, 200, 'the page itself is public');
-    // The browser asks for a user name and password when the page's first call is refused so.
+    // Clients get the Basic challenge; the UI's own calls do not, or the browser would prompt.
     const refused = await fetch(`${secured.url}/ajax-api/2.0/mlflow/experiments/search`, { method: 'POST', body: '{}' });
     assert.equal(refused.status, 401);
     assert.match(refused.headers.get('www-authenticate') ?? '', /^Basic /);
+    const fromUi = await fetch(`${secured.url}/ajax-api/2.0/mlflow/users/current`, { headers: { 'X-Requested-With': 'ferroflow' } });
+    assert.equal(fromUi.status, 401);
+    assert.equal(fromUi.headers.get('www-authenticate'), null);
+  });
 
-    const admin = await auditedPage(browser, secured.url, { httpCredentials: { username: 'admin', password: ADMIN_PASSWORD, send: 'always' } });
-    await admin.page.goto(`${secured.url}/#/experiments`);
-    await admin.page.getByRole('table', { name: 'Experiments' }).getByRole('link', { name: 'Default' }).waitFor();
-    await admin.page.getByRole('button', { name: 'New experiment' }).click();
-    await admin.page.getByLabel('Experiment name').fill('made-in-the-browser');
-    await admin.page.getByRole('button', { name: 'Create' }).click();
-    await admin.page.getByRole('heading', { name: 'made-in-the-browser' }).waitFor();
-    await admin.page.getByText('Signed in as admin (admin)').waitFor();
-    await finish(admin);
+  test('signing in starts an HttpOnly session cookie, signing out ends it', async () => {
+    const audited = await auditedPage(browser, secured.url);
+    const { page, context } = audited;
+    audited.expect(401, '/users/current');
+    await page.goto(`${secured.url}/#/experiments`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.equal(await page.getByRole('navigation', { name: 'Sections' }).count(), 0, 'nothing but the sign-in form');
+    await screenshot(page, 'sign-in');
+
+    audited.expect(401, '/session/login');
+    await page.getByLabel('User name').fill('admin');
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').getByText('Wrong user name or password.').waitFor();
+
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('table', { name: 'Experiments' }).getByRole('link', { name: 'Default' }).waitFor();
+    await page.getByText('Signed in as admin (admin)').waitFor();
+    const session = (await context.cookies()).find((c) => c.name === 'ferroflow_session');
+    assert.ok(session, 'a session cookie is set');
+    assert.equal(session.httpOnly, true, 'scripts cannot read the session');
+    assert.equal(session.sameSite, 'Strict');
+    assert.equal(await page.evaluate(() => document.cookie.includes('ferroflow_session')), false);
+
+    // A change made through the UI carries the CSRF token and goes through.
+    await page.getByRole('button', { name: 'New experiment' }).click();
+    await page.getByLabel('Experiment name').fill('made-in-the-browser');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('heading', { name: 'made-in-the-browser' }).waitFor();
+    const audit = await asAdmin('GET', '2.0/ferroflow/audit/search?action=CreateExperiment');
+    assert.equal(audit.body.events.at(-1).auth_method, 'session', JSON.stringify(audit.body.events.at(-1)));
+
+    audited.expect(401, '/users/current');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.equal((await context.cookies()).some((c) => c.name === 'ferroflow_session'), false, 'the cookie is cleared');
+    // The session is revoked on the server, not only forgotten by the browser.
+    const replayed = await fetch(`${secured.url}/ajax-api/2.0/mlflow/users/current`, { headers: { Cookie: `ferroflow_session=${session.value}` } });
+    assert.equal(replayed.status, 401);
+    await finish(audited);
+  });
+
+  test('a cross-site POST forged with the session cookie is refused', async () => {
+    const audited = await signedIn('/experiments', 'admin', ADMIN_PASSWORD);
+    const { page } = audited;
+    // Another site (another port is another origin) whose page posts to ferroflow, once with a
+    // form the browser submits with the cookies and once with a no-cors fetch.
+    const target = `${secured.url}/ajax-api/2.0/mlflow/experiments/create`;
+    const attacker = createServer((request, response) => {
+      response.setHeader('Content-Type', 'text/html');
+      response.end(`<!doctype html><body>
+        <form id="f" method="POST" enctype="text/plain" action="${target}">
+          <input type="hidden" name='{"name":"forged-by-form","x":"' value='"}'></form>
+        <script>
+          fetch(${JSON.stringify(target)}, { method: 'POST', mode: 'no-cors', credentials: 'include',
+            body: JSON.stringify({ name: 'forged-by-fetch' }) }).finally(() => document.getElementById('f').submit());
+        </script></body>`);
+    });
+    await new Promise((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+    try {
+      audited.expect(403, '/experiments/create');
+      audited.expect(403, '/experiments/create');
+      const forged = page.waitForResponse((r) => r.url() === target && r.request().resourceType() === 'document');
+      await page.goto(`http://127.0.0.1:${attacker.address().port}/`);
+      const answer = await forged;
+      assert.equal(answer.status(), 403);
+      assert.match(await answer.text(), /CSRF/);
+    } finally {
+      attacker.close();
+    }
+    for (const name of ['forged-by-form', 'forged-by-fetch']) {
+      const found = await asAdmin('GET', `2.0/mlflow/experiments/get-by-name?experiment_name=${name}`);
+      assert.equal(found.status, 404, `${name} was not created: ${JSON.stringify(found.body)}`);
+    }
+    const refusals = await asAdmin('GET', '2.0/ferroflow/audit/search?action=CreateExperiment&outcome=failure');
+    assert.ok(refusals.body.events.filter((e) => e.status === 403 && e.auth_method === 'session').length >= 2, 'both refusals are audited');
+    await finish(audited);
+  });
+
+  test('the admin section manages users, groups, grants and tokens, and searches the audit log', async () => {
+    const audited = await signedIn('/experiments', 'admin', ADMIN_PASSWORD);
+    const { page } = audited;
+    page.on('dialog', (dialog) => dialog.accept());
+    await page.getByRole('link', { name: 'Admin', exact: true }).click();
+    await page.getByRole('heading', { name: 'Administration' }).waitFor();
+
+    const newUser = page.getByRole('form', { name: 'New user' });
+    await newUser.getByLabel('Username').fill('carol');
+    await newUser.getByLabel('Password').fill('carol password 1');
+    await newUser.getByRole('button', { name: 'Create user' }).click();
+    const users = page.getByRole('table', { name: 'Users' });
+    await users.getByRole('cell', { name: 'carol', exact: true }).waitFor();
+    // The box shows the server's answer, so it changes once the change is made.
+    await page.getByRole('checkbox', { name: 'Admin: carol' }).click();
+    await page.getByRole('checkbox', { name: 'Admin: carol', checked: true }).waitFor();
+    assert.equal((await asAdmin('GET', '2.0/mlflow/users/get?username=carol')).body.user.is_admin, true);
+    await page.getByRole('checkbox', { name: 'Admin: carol' }).click();
+    await page.getByRole('checkbox', { name: 'Admin: carol', checked: false }).waitFor();
+    assert.equal((await asAdmin('GET', '2.0/mlflow/users/get?username=carol')).body.user.is_admin, false);
+    await screenshot(page, 'admin-users');
+
+    await page.getByRole('navigation', { name: 'Administration sections' }).getByRole('link', { name: 'Groups' }).click();
+    const newGroup = page.getByRole('form', { name: 'New group' });
+    await newGroup.getByLabel('Group name').fill('analysts');
+    await newGroup.getByRole('button', { name: 'Create group' }).click();
+    await page.getByLabel('Username to add to analysts').fill('carol');
+    await page.getByLabel('Username to add to analysts').press('Enter');
+    await page.getByRole('list', { name: 'Members of analysts' }).getByText('carol').waitFor();
+    const groups = (await asAdmin('GET', '2.0/ferroflow/groups')).body.groups;
+    assert.deepEqual(groups.find((g) => g.name === 'analysts').members, ['carol']);
+
+    await page.getByRole('navigation', { name: 'Administration sections' }).getByRole('link', { name: 'Grants' }).click();
+    const { experiment_id: id } = (await asAdmin('POST', '2.0/mlflow/experiments/create', { name: 'granted-experiment' })).body;
+    const newGrant = page.getByRole('form', { name: 'New grant' });
+    await newGrant.getByLabel('Principal kind').selectOption('group');
+    await newGrant.getByLabel('Group name').fill('analysts');
+    await newGrant.getByLabel('Experiment id').fill(id);
+    await newGrant.getByLabel('Permission').selectOption('EDIT');
+    await newGrant.getByRole('button', { name: 'Grant' }).click();
+    await page.getByRole('button', { name: `Delete the grant of group analysts on experiment ${id}` }).waitFor();
+    const held = await asAdmin('GET', `3.0/mlflow/users/permissions/get?username=carol&resource_type=experiment&resource_id=${id}`);
+    assert.equal(held.body.permission, 'EDIT', JSON.stringify(held.body));
+    await screenshot(page, 'admin-grants');
+
+    await page.getByRole('navigation', { name: 'Administration sections' }).getByRole('link', { name: 'API tokens' }).click();
+    const tokens = page.getByRole('table', { name: 'API tokens' });
+    await tokens.getByRole('cell', { name: 'web session' }).first().waitFor();
+    const newToken = page.getByRole('form', { name: 'New token' });
+    await newToken.getByLabel('Token name').fill('ci-pipeline');
+    await newToken.getByRole('button', { name: 'Create token' }).click();
+    const secret = await page.getByLabel('New token secret').inputValue();
+    const bearer = await fetch(`${secured.url}/api/2.0/mlflow/users/current`, { headers: { Authorization: `Bearer ${secret}` } });
+    assert.equal(bearer.status, 200, 'the token shown once works');
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('button', { name: /^Revoke token ci-pipeline/ }).click();
+    await page.waitForLoadState('networkidle');
+    const revoked = await fetch(`${secured.url}/api/2.0/mlflow/users/current`, { headers: { Authorization: `Bearer ${secret}` } });
+    assert.equal(revoked.status, 401, 'a revoked token stops working');
+
+    await page.getByRole('navigation', { name: 'Administration sections' }).getByRole('link', { name: 'Audit log' }).click();
+    const filters = page.getByRole('search', { name: 'Filter audit events' });
+    await filters.getByLabel('Action').fill('AddGroupMember');
+    await filters.getByRole('button', { name: 'Search' }).click();
+    const events = page.getByRole('table', { name: 'Audit events' });
+    await events.getByRole('cell', { name: 'AddGroupMember' }).first().waitFor();
+    assert.match(page.url(), /action=AddGroupMember/, 'the filter is kept in the link');
+    const actions = await events.locator('tbody tr').allTextContents();
+    assert.ok(actions.length >= 1 && actions.every((row) => row.includes('AddGroupMember')), actions.join('\n'));
+    await finish(audited, 'admin-audit');
   });
 
   test('a user who may only read is offered no edit controls', async () => {
-    const adminAuth = { Authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}` };
     const post = async (endpoint, body) => {
-      const response = await fetch(`${secured.url}/api/2.0/mlflow/${endpoint}`, {
-        method: 'POST', headers: { ...adminAuth, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
-      });
-      assert.ok(response.ok, `${endpoint}: ${response.status} ${await response.clone().text()}`);
-      return response.json();
+      const { status, body: answer } = await asAdmin('POST', `2.0/mlflow/${endpoint}`, body);
+      assert.equal(status, 200, `${endpoint}: ${JSON.stringify(answer)}`);
+      return answer;
     };
     const { experiment_id: id } = await post('experiments/create', { name: 'admins-experiment' });
     const { run } = await post('runs/create', { experiment_id: id, run_name: 'admins-run' });
     await post('registered-models/create', { name: 'admins-model' });
     await post('users/create', { username: 'reader', password: 'reader password 1' });
 
-    const reader = await auditedPage(browser, secured.url, { httpCredentials: { username: 'reader', password: 'reader password 1', send: 'always' } });
+    const reader = await signedIn('/experiments', 'reader', 'reader password 1');
     const { page } = reader;
-    await page.goto(`${secured.url}/#/experiments`);
     await page.getByRole('link', { name: 'admins-experiment' }).waitFor();
-    await page.getByText('Signed in as reader').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Delete admins-experiment' }).count(), 0);
+    assert.equal(await page.getByRole('link', { name: 'Admin', exact: true }).count(), 0, 'no admin section for a reader');
 
     await page.getByRole('link', { name: 'admins-experiment' }).click();
     await page.getByRole('link', { name: 'admins-run' }).waitFor();
@@ -501,8 +666,7 @@ describe('with --auth', () => {
     await finish(reader);
 
     // The admin, on the same pages, has them.
-    const admin = await auditedPage(browser, secured.url, { httpCredentials: { username: 'admin', password: ADMIN_PASSWORD, send: 'always' } });
-    await admin.page.goto(`${secured.url}/#/runs/${run.info.run_id}`);
+    const admin = await signedIn(`/runs/${run.info.run_id}`, 'admin', ADMIN_PASSWORD);
     await admin.page.getByRole('button', { name: 'Add tag' }).waitFor();
     await admin.page.getByRole('button', { name: 'Rename' }).waitFor();
     await finish(admin);

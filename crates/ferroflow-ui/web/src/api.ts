@@ -77,9 +77,9 @@ export type User = {
   registered_model_permissions?: { name: string; permission: string }[];
 };
 
-type Query = Record<string, string | number | boolean | undefined | (string | number)[]>;
+export type Query = Record<string, string | number | boolean | undefined | (string | number)[]>;
 
-function queryString(query: Query): string {
+export function queryString(query: Query): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
     if (value === undefined || value === '') continue;
@@ -89,11 +89,25 @@ function queryString(query: Query): string {
   return text ? `?${text}` : '';
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** The CSRF token of the web session, from its script-readable cookie ('' when signed out). */
+function csrfToken(): string {
+  const match = document.cookie.match(/(?:^|;\s*)ferroflow_csrf=([^;]*)/);
+  return match ? decodeURIComponent(match[1]) : '';
+}
+
+/** Told when a call finds the session over (a 401), so the sign-in page can take over. */
+export const SIGNED_OUT = 'ferroflow:signed-out';
+
+export async function call<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+  // X-Requested-With keeps the browser's own Basic prompt away: the UI has its sign-in page. A
+  // change carries the session's CSRF token, without which the server refuses it.
+  const headers: Record<string, string> = { 'X-Requested-With': 'ferroflow', ...extraHeaders };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken();
   const response = await fetch(path, {
     method,
     credentials: 'same-origin',
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
@@ -105,6 +119,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   }
   if (!response.ok) {
     const message = json.message ?? `${response.status} ${response.statusText}`;
+    if (response.status === 401 && !extraHeaders.Authorization) window.dispatchEvent(new Event(SIGNED_OUT));
     throw new ApiError(response.status, json.error_code ?? 'INTERNAL_ERROR', message);
   }
   return json as T;
@@ -193,6 +208,12 @@ export const api = {
   accessControl: async () =>
     (await call<{ ferroflow?: { access_control?: boolean } }>('GET', 'ajax-api/3.0/mlflow/server-info')).ferroflow?.access_control === true,
   currentUser: async () => (await get<{ user: User }>('users/current')).user,
+  /** Starts a web session: the server sets its cookies. */
+  signIn: async (username: string, password: string) => {
+    const credentials = btoa(String.fromCharCode(...new TextEncoder().encode(`${username}:${password}`)));
+    return (await call<{ user: User }>('POST', 'ajax-api/2.0/ferroflow/session/login', undefined, { Authorization: `Basic ${credentials}` })).user;
+  },
+  signOut: () => call('POST', 'ajax-api/2.0/ferroflow/session/logout'),
   /** The user's effective permission on a resource, as a request of theirs would meet it. */
   permission: async (username: string, resourceType: ResourceType, id: string) =>
     (await call<{ permission: string }>('GET', `ajax-api/3.0/mlflow/users/permissions/get${queryString({ username, resource_type: resourceType, resource_id: id })}`)).permission,

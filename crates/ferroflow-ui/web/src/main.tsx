@@ -2,7 +2,10 @@ import { render } from 'preact';
 import './style.css';
 import { NotFound } from './components';
 import { useRoute } from './router';
-import { useSession } from './session';
+import { api } from './api';
+import { resetSession, useSession } from './session';
+import { AdminPage } from './pages/admin';
+import { SignInPage } from './pages/signin';
 import { ExperimentsPage } from './pages/experiments';
 import { RunsPage } from './pages/runs';
 import { RunPage } from './pages/run';
@@ -24,6 +27,8 @@ function Page() {
       break;
     case 'compare':
       return <ComparePage query={route.query} />;
+    case 'admin':
+      return <AdminPage tab={second} query={route.query} />;
     case 'models':
       if (second === undefined) return <ModelsPage query={route.query} />;
       if (third === undefined) return <ModelPage name={second} />;
@@ -33,23 +38,37 @@ function Page() {
   return <NotFound what={`There is no page at ${window.location.hash}.`} />;
 }
 
+function signOut() {
+  // Whatever the answer, the session is asked again: a failed sign-out leaves the user signed in.
+  api.signOut().finally(resetSession).catch(() => undefined);
+}
+
 function App() {
   const route = useRoute();
-  const section = route.path[0] === 'models' ? 'models' : 'experiments';
+  const section = ['models', 'admin'].includes(route.path[0]) ? route.path[0] : 'experiments';
   const session = useSession();
+  const user = session?.accessControl ? session.user : null;
+  const signInDue = session?.accessControl === true && !user;
+  const current = (name: string) => (section === name ? 'page' : undefined);
   return (
     <>
       <header class="top">
         <a class="brand" href="#/experiments">ferroflow</a>
-        <nav aria-label="Sections">
-          <a href="#/experiments" aria-current={section === 'experiments' ? 'page' : undefined}>Experiments</a>
-          <a href="#/models" aria-current={section === 'models' ? 'page' : undefined}>Models</a>
-        </nav>
-        {session?.accessControl && (
-          <span class="signed-in">Signed in as <strong>{session.user.username}</strong>{session.user.is_admin ? ' (admin)' : ''}</span>
+        {!signInDue && (
+          <nav aria-label="Sections">
+            <a href="#/experiments" aria-current={current('experiments')}>Experiments</a>
+            <a href="#/models" aria-current={current('models')}>Models</a>
+            {user?.is_admin && <a href="#/admin" aria-current={current('admin')}>Admin</a>}
+          </nav>
+        )}
+        {user && (
+          <span class="signed-in">
+            <span>Signed in as <strong>{user.username}</strong>{user.is_admin ? ' (admin)' : ''}</span>
+            <button type="button" onClick={signOut}>Sign out</button>
+          </span>
         )}
       </header>
-      <main><Page /></main>
+      <main>{session === undefined ? null : signInDue ? <SignInPage /> : <Page />}</main>
     </>
   );
 }
