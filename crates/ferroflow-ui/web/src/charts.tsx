@@ -55,6 +55,14 @@ export function ChartControls({ settings }: { settings: ChartSettings }) {
 }
 
 /** Exponential moving average with TensorBoard's debiasing, so the curve starts at the data. */
+/** A y-axis label: short, and never rounded to 0 (uPlot's own labels show 1e-4 as 0 on log scales). */
+function tickLabel(v: number | null): string {
+  if (v === null) return '';
+  const abs = Math.abs(v);
+  if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return Number(v.toPrecision(3)).toExponential();
+  return String(Number(v.toPrecision(6)));
+}
+
 function smooth(values: (number | null)[], weight: number): (number | null)[] {
   if (weight <= 0) return values;
   let last = 0;
@@ -155,7 +163,10 @@ export function MetricChart({ runs, metric, settings, height = 260 }: {
         x: { time: settings.xAxis === 'wall' },
         y: { distr: settings.logY ? 3 : 1 },
       },
-      axes: [{ ...axis, label: settings.xAxis === 'step' ? 'step' : settings.xAxis === 'wall' ? '' : 'seconds' }, { ...axis, size: 60 }],
+      axes: [
+        { ...axis, label: settings.xAxis === 'step' ? 'step' : settings.xAxis === 'wall' ? '' : 'seconds' },
+        { ...axis, size: 60, values: (_u: uPlot, splits: number[]) => splits.map(tickLabel) },
+      ],
       series: [
         {},
         ...runs.map((r, i) => ({ label: r.name, stroke: runColor(i), width: 1.5, spanGaps: true, points: { show: sparse, size: 6 } })),
