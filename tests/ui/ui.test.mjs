@@ -369,6 +369,16 @@ describe('a run', () => {
     await page.waitForFunction(({ least }) => Number(document.querySelector('[data-metric="loss"]')?.dataset.points) >= least,
       { least: Math.min(end - start, 3 * before, 200) });
 
+    // The same by keyboard: type the steps.
+    await page.getByLabel('Zoom loss to steps').focus();
+    await page.keyboard.press('Enter');
+    await page.getByLabel('First step of loss').fill('100');
+    await page.getByLabel('Last step of loss').fill('200');
+    const typed = page.waitForResponse((r) => r.url().includes('get-history-bulk-interval') && r.url().includes('start_step=100'));
+    await page.getByLabel('Last step of loss').press('Enter');
+    assert.equal(new URL((await typed).url()).searchParams.get('end_step'), '200');
+    await page.waitForFunction(() => Number(document.querySelector('[data-metric="loss"]')?.dataset.points) === 101);
+
     await page.getByLabel('Log scale').check();
     await page.waitForFunction(() => window.location.hash.includes('log=1'));
     await page.getByLabel('X axis').selectOption('relative');
@@ -618,10 +628,17 @@ describe('with --auth', () => {
     assert.equal(revoked.status, 401, 'a revoked token stops working');
 
     await page.getByRole('navigation', { name: 'Administration sections' }).getByRole('link', { name: 'Audit log' }).click();
+    const events = page.getByRole('table', { name: 'Audit events' });
+    const seqs = async () => (await events.locator('tbody tr td:first-child').allTextContents()).map(Number);
+    await events.locator('tbody tr').nth(1).waitFor();
+    const newest = await seqs();
+    assert.ok(newest.length > 10 && newest.every((seq, i) => i === 0 || seq < newest[i - 1]), `newest first: ${newest}`);
+    await page.getByLabel('Order').selectOption('asc');
+    await page.waitForFunction(() => document.querySelector('table[aria-label="Audit events"] tbody td')?.textContent === '1');
+    assert.match(page.url(), /order=asc/);
     const filters = page.getByRole('search', { name: 'Filter audit events' });
     await filters.getByLabel('Action').fill('AddGroupMember');
     await filters.getByRole('button', { name: 'Search' }).click();
-    const events = page.getByRole('table', { name: 'Audit events' });
     await events.getByRole('cell', { name: 'AddGroupMember' }).first().waitFor();
     assert.match(page.url(), /action=AddGroupMember/, 'the filter is kept in the link');
     const actions = await events.locator('tbody tr').allTextContents();

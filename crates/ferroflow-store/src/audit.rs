@@ -36,8 +36,11 @@ pub struct AuditSearch {
     pub until_ms: Option<i64>,
     /// `success` (status below 400), `failure` (400 and above), or one HTTP status.
     pub outcome: Option<String>,
-    /// Events after this sequence number (the page token).
+    /// The page token: the sequence number of the previous page's last event (0 on the first page).
+    /// Later events follow it, or, newest first, earlier ones.
     pub after_seq: i64,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
     /// Page size.
     pub max_results: usize,
 }
@@ -363,7 +366,14 @@ impl SqlStore {
     /// `InvalidParameterValue` for an unknown outcome, `Database`.
     pub async fn search_events(&self, search: &AuditSearch) -> Result<(Vec<SealedEvent>, bool)> {
         let mut sql = self.sql(&format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > "));
-        sql.arg(search.after_seq);
+        if search.newest_first {
+            sql.push("0");
+            if search.after_seq > 0 {
+                sql.push(" AND seq < ").arg(search.after_seq);
+            }
+        } else {
+            sql.arg(search.after_seq);
+        }
         for (column, value) in [
             ("actor", &search.actor),
             ("action", &search.action),
@@ -398,7 +408,7 @@ impl SqlStore {
             }
         }
         let limit = i64::try_from(search.max_results + 1).unwrap_or(i64::MAX);
-        sql.push(" ORDER BY seq LIMIT ").arg(limit);
+        sql.push(if search.newest_first { " ORDER BY seq DESC LIMIT " } else { " ORDER BY seq LIMIT " }).arg(limit);
         let rows: Vec<EventRow> = self.fetch_rows(&self.read, EVENT_COLUMNS, &sql).await?;
         let mut events: Vec<SealedEvent> = rows.into_iter().map(sealed).collect();
         let more = events.len() > search.max_results;

@@ -66,6 +66,7 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<bool> {
                 until_ms: filter.until,
                 outcome: filter.outcome,
                 after_seq: 0,
+                newest_first: false,
                 max_results: 5000,
             };
             loop {

@@ -27,6 +27,7 @@ pub struct SearchEvents {
     outcome: Option<String>,
     max_results: Option<String>,
     page_token: Option<String>,
+    order: Option<String>,
 }
 
 impl RequestMessage for SearchEvents {}
@@ -38,7 +39,8 @@ fn number<T: std::str::FromStr>(value: Option<String>, field: &str) -> ApiResult
         .transpose()
 }
 
-/// GET audit/search: sealed events in sequence order; `since`/`until` in ms since the epoch.
+/// GET audit/search: sealed events in sequence order (`order=desc`: newest first); `since`/`until`
+/// in ms since the epoch.
 pub async fn search_events(
     State(state): State<AppState>,
     MlflowRequest(request): MlflowRequest<SearchEvents>,
@@ -58,6 +60,15 @@ pub async fn search_events(
         until_ms: number(request.until, "until")?,
         outcome: request.outcome.filter(|v| !v.is_empty()),
         after_seq: number(request.page_token, "page_token")?.unwrap_or(0),
+        newest_first: match request.order.as_deref() {
+            None | Some("" | "asc") => false,
+            Some("desc") => true,
+            Some(other) => {
+                return Err(ApiError::invalid(format!(
+                    "Invalid value '{other}' for parameter 'order': use 'asc' (oldest first, the default) or 'desc'"
+                )))
+            }
+        },
         max_results,
     };
     // Seal what is waiting first, so the caller sees every event stored before the search.

@@ -714,9 +714,29 @@ async fn every_change_and_refusal_is_audited_in_a_verifiable_chain() {
     assert_eq!(failures["events"].as_array().unwrap().len(), 1, "{failures}");
     let page = admin.get("/api/2.0/ferroflow/audit/search?max_results=2").await.1;
     assert_eq!(page["next_page_token"], "2");
+    // Newest first, paged down to the first event.
+    let total = i64::try_from(seqs.len()).unwrap();
+    let mut newest_first = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page =
+            admin.get(&format!("/api/2.0/ferroflow/audit/search?order=desc&max_results=3&page_token={token}")).await.1;
+        newest_first.extend(page["events"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()));
+        match page["next_page_token"].as_str() {
+            Some(next) => token = next.to_owned(),
+            None => break,
+        }
+    }
+    // Searches are reads, which this server does not audit, so the log still ends at `total`.
+    assert_eq!(newest_first, (1..=total).rev().collect::<Vec<_>>());
+    assert_error(
+        &admin.get("/api/2.0/ferroflow/audit/search?order=sideways").await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "order",
+    );
 
     let store = app.store.as_ref().unwrap();
-    let total = i64::try_from(seqs.len()).unwrap();
     assert_eq!(store.verify_audit_log().await.unwrap(), AuditVerdict::Intact { last: total, unsealed: 0 });
 }
 

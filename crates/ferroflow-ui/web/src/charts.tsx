@@ -198,9 +198,32 @@ export function MetricChart({ runs, metric, settings, height = 260 }: {
         <span class="chart-title">{metric}</span>
         <span class="muted">{data ? `${count} points${range ? `, steps ${Math.floor(range[0])}–${Math.ceil(range[1])}` : ''}` : 'loading…'}</span>
         {range && <button type="button" onClick={() => setRange(undefined)} aria-label={`Reset zoom of ${metric}`}>Reset zoom</button>}
+        {settings.xAxis === 'step' && <StepZoom metric={metric} range={range} onZoom={setRange} />}
       </figcaption>
       <div ref={setHolder} class="chart-canvas" role="img" aria-label={`Chart of ${metric}`} data-metric={metric} data-points={count} />
       <ErrorMessage error={error} />
     </figure>
+  );
+}
+
+/** Zooming by typing a step range: the keyboard's way to do what dragging across a chart does. */
+function StepZoom({ metric, range, onZoom }: { metric: string; range?: [number, number]; onZoom: (range: [number, number]) => void }) {
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
+  useEffect(() => {
+    setFrom(range ? String(Math.floor(range[0])) : '');
+    setTo(range ? String(Math.ceil(range[1])) : '');
+  }, [range?.[0], range?.[1]]);
+  const valid = from !== '' && to !== '' && Number(from) < Number(to);
+  return (
+    <details class="step-zoom">
+      <summary aria-label={`Zoom ${metric} to steps`}>Steps…</summary>
+      <form class="inline" onSubmit={(e) => { e.preventDefault(); if (valid) onZoom([Number(from), Number(to)]); }}>
+        <input type="number" aria-label={`First step of ${metric}`} value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+        <span>–</span>
+        <input type="number" aria-label={`Last step of ${metric}`} value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+        <button type="submit" disabled={!valid}>Zoom</button>
+      </form>
+    </details>
   );
 }

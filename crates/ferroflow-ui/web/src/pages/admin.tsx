@@ -125,9 +125,9 @@ export const adminApi = {
     call<{ token: string; token_info: Token }>('POST', ferroflow('tokens'), { name, expires_in_days: expiresInDays, username: username || undefined }),
   revokeToken: (id: string) => call('POST', ferroflow('tokens/revoke'), { id }),
 
-  searchAudit: async (filters: AuditFilters, pageToken?: string): Promise<Page<AuditEvent>> => {
-    const r = await call<{ events?: AuditEvent[]; next_page_token?: string }>('GET',
-      ferroflow('audit/search') + queryString({ ...filters, max_results: AUDIT_PAGE, page_token: pageToken }));
+  searchAudit: async (filters: AuditFilters, oldestFirst: boolean, pageToken?: string): Promise<Page<AuditEvent>> => {
+    const r = await call<{ events?: AuditEvent[]; next_page_token?: string }>('GET', ferroflow('audit/search')
+      + queryString({ ...filters, order: oldestFirst ? 'asc' : 'desc', max_results: AUDIT_PAGE, page_token: pageToken }));
     return { items: r.events ?? [], next: r.next_page_token };
   },
 };
@@ -739,8 +739,10 @@ function fromLocalInput(text: string, end: boolean): string | null {
 
 function AuditTab({ query }: { query: URLSearchParams }) {
   const filters: AuditFilters = Object.fromEntries(AUDIT_FIELDS.map((k) => [k, query.get(k) ?? '']));
-  const key = AUDIT_FIELDS.map((k) => filters[k]).join('\n');
-  const events = usePaged((pageToken) => adminApi.searchAudit(filters, pageToken), key);
+  // Newest first unless the link says otherwise.
+  const oldestFirst = query.get('order') === 'asc';
+  const key = [...AUDIT_FIELDS.map((k) => filters[k]), oldestFirst].join('\n');
+  const events = usePaged((pageToken) => adminApi.searchAudit(filters, oldestFirst, pageToken), key);
   const fromQuery = () => ({ ...filters, since: toLocalInput(filters.since ?? ''), until: toLocalInput(filters.until ?? '') });
   const [draft, setDraft] = useState<AuditFilters>(fromQuery);
   useEffect(() => setDraft(fromQuery()), [key]);
@@ -750,7 +752,7 @@ function AuditTab({ query }: { query: URLSearchParams }) {
   );
   const filtered = AUDIT_FIELDS.some((k) => filters[k]);
   /** The link that narrows the current search to one value. */
-  const narrow = (changes: AuditFilters) => href('/admin/audit', { ...filters, ...changes });
+  const narrow = (changes: AuditFilters) => href('/admin/audit', { ...filters, ...changes, order: oldestFirst ? 'asc' : null });
 
   return (
     <>
@@ -783,7 +785,15 @@ function AuditTab({ query }: { query: URLSearchParams }) {
           <option value="success" /><option value="failure" /><option value="401" /><option value="403" />
         </datalist>
       </form>
-      <p class="muted">Oldest first, in the order the events were sealed into the log.</p>
+      <div class="toolbar">
+        <label>Order{' '}
+          <select value={oldestFirst ? 'asc' : 'desc'} onChange={(e) => updateQuery({ order: e.currentTarget.value === 'asc' ? 'asc' : null })}>
+            <option value="desc">Newest first</option>
+            <option value="asc">Oldest first</option>
+          </select>
+        </label>
+        <span class="muted">in the order the events were sealed into the log</span>
+      </div>
       <Loading state={events.first} what="audit events">
         {() => (
           <>
