@@ -656,11 +656,18 @@ describe('with --auth', () => {
     const { run } = await post('runs/create', { experiment_id: id, run_name: 'admins-run' });
     await post('registered-models/create', { name: 'admins-model' });
     await post('users/create', { username: 'reader', password: 'reader password 1' });
+    // A grant through a group counts as the user's own.
+    const { experiment_id: shared } = await post('experiments/create', { name: 'shared-experiment' });
+    assert.equal((await asAdmin('POST', '2.0/ferroflow/groups', { name: 'editors' })).status, 200);
+    assert.equal((await asAdmin('POST', '2.0/ferroflow/groups/members/add', { group: 'editors', username: 'reader' })).status, 200);
+    const grant = { principal_kind: 'group', principal: 'editors', resource_type: 'experiment', resource_id: shared, permission: 'EDIT' };
+    assert.equal((await asAdmin('POST', '2.0/ferroflow/grants', grant)).status, 200);
 
     const reader = await signedIn('/experiments', 'reader', 'reader password 1');
     const { page } = reader;
     await page.getByRole('link', { name: 'admins-experiment' }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Delete admins-experiment' }).count(), 0);
+    await page.getByRole('button', { name: 'Delete shared-experiment' }).waitFor();
     assert.equal(await page.getByRole('link', { name: 'Admin', exact: true }).count(), 0, 'no admin section for a reader');
 
     await page.getByRole('link', { name: 'admins-experiment' }).click();

@@ -71,8 +71,9 @@ pub struct Services {
 /// command line refuses that combination).
 pub fn router(services: Services, config: &ServerConfig) -> Router {
     let store = services.tracking.as_ref().map(|t| t.store.clone());
+    let default_permission = config.auth.as_ref().map(|auth| auth.default_permission);
     let (routes, declared) =
-        router::routes(services.tracking, services.artifacts, config.max_body_bytes, config.auth.is_some());
+        router::routes(services.tracking, services.artifacts, config.max_body_bytes, default_permission);
     let mut app = routes.layer(DefaultBodyLimit::max(config.max_body_bytes));
     app = app.layer(middleware::from_fn(security::security_headers));
     if let Some(auth) = &config.auth {
@@ -129,7 +130,7 @@ pub async fn serve(
 /// The route table's declarations (path and, per method, operation and access), for tests that walk
 /// it.
 pub fn declared_routes() -> Vec<auth::Declared> {
-    router::routes(None, None, 1024, false).1
+    router::routes(None, None, 1024, None).1
 }
 
 /// Milliseconds since the Unix epoch.

@@ -461,8 +461,8 @@ fn artifacts_api() -> Table<Artifacts> {
 }
 
 /// Routes outside the services, served even when one is off.
-fn root_api(offer_multipart: bool, access_control: bool) -> Table<()> {
-    let server_info = move || server::server_info(offer_multipart, access_control);
+fn root_api(offer_multipart: bool, default_permission: Option<Permission>) -> Table<()> {
+    let server_info = move || server::server_info(offer_multipart, default_permission);
     Table::new()
         .route("/api/3.0/mlflow/server-info", [read(GET, "GetServerInfo", Access::Public, server_info)])
         .route("/ajax-api/3.0/mlflow/server-info", [read(GET, "GetServerInfo", Access::Public, server_info)])
@@ -481,12 +481,13 @@ const ARTIFACT_PREFIXES: [&str; 2] = ["/api/2.0/mlflow-artifacts", "/ajax-api/2.
 
 /// All routes, without middleware, and their declarations. A service that is off (`None`) answers
 /// 503 on its routes, as MLflow does for `--artifacts-only` and `--no-serve-artifacts`.
-/// `access_control` is only reported (in server-info); the gate is a layer of its own.
+/// `default_permission` (access control on) is only reported, in server-info; the gate is a layer of
+/// its own.
 pub fn routes(
     tracking: Option<AppState>,
     artifacts: Option<Artifacts>,
     max_body_bytes: usize,
-    access_control: bool,
+    default_permission: Option<Permission>,
 ) -> (Router, Vec<Declared>) {
     // As MLflow does, multipart uploads are offered for buckets only (on local disk one streamed PUT is
     // faster); the mpu routes work for local destinations all the same.
@@ -522,7 +523,7 @@ pub fn routes(
             None => router.route(&format!("{prefix}/{{*rest}}"), any(artifacts::disabled)),
         };
     }
-    let table = root_api(offer_multipart, access_control);
+    let table = root_api(offer_multipart, default_permission);
     declared.extend(table.declared(&[""]));
     let router =
         router.merge(table.into_router()).fallback(endpoint_not_found).method_not_allowed_fallback(method_not_allowed);

@@ -196,6 +196,8 @@ async fn server_info_tells_anyone_whether_access_control_is_on() {
         let (status, info) = send(app, None, Method::GET, "/ajax-api/3.0/mlflow/server-info", None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(info["ferroflow"]["access_control"], on, "{info}");
+        // What a user without a grant may do, so that the UI's lists know which rows it may change.
+        assert_eq!(info["ferroflow"]["default_permission"], if on { json!("READ") } else { Value::Null });
         assert_eq!(info["store_type"], "SqlStore", "MLflow's fields stay");
     }
 }

@@ -77,6 +77,8 @@ export type User = {
   registered_model_permissions?: { name: string; permission: string }[];
 };
 
+/** A grant as users/current/permissions lists it: on one resource or on `*`. */
+export type Grant = { resource_type: ResourceType; resource_pattern: string; permission: string };
 export type Query = Record<string, string | number | boolean | undefined | (string | number)[]>;
 
 export function queryString(query: Query): string {
@@ -204,10 +206,15 @@ export const api = {
   setVersionTag: (name: string, version: string, key: string, value: string) =>
     post('model-versions/set-tag', { name, version, key, value }),
 
-  /** ferroflow's part of server-info: whether access control is on. */
-  accessControl: async () =>
-    (await call<{ ferroflow?: { access_control?: boolean } }>('GET', 'ajax-api/3.0/mlflow/server-info')).ferroflow?.access_control === true,
+  /** ferroflow's part of server-info: with access control on, what a user without a grant may do. */
+  defaultPermission: async () => {
+    const info = await call<{ ferroflow?: { access_control?: boolean; default_permission?: string } }>('GET', 'ajax-api/3.0/mlflow/server-info');
+    return info.ferroflow?.access_control === true ? info.ferroflow.default_permission ?? 'READ' : null;
+  },
   currentUser: async () => (await get<{ user: User }>('users/current')).user,
+  /** The grants that apply to the signed-in user: their own and their groups', `*` included. */
+  currentGrants: async () =>
+    (await call<{ permissions?: Grant[] }>('GET', 'ajax-api/3.0/mlflow/users/current/permissions')).permissions ?? [],
   /** Starts a web session: the server sets its cookies. */
   signIn: async (username: string, password: string) => {
     const credentials = btoa(String.fromCharCode(...new TextEncoder().encode(`${username}:${password}`)));

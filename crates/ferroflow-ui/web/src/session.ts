@@ -4,11 +4,16 @@
 // server checks every change regardless: this only keeps the UI from offering what would be refused.
 
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, SIGNED_OUT, type ResourceType, type User } from './api';
+import { api, ApiError, SIGNED_OUT, type Grant, type ResourceType, type User } from './api';
 import { useAsync } from './components';
 
-/** `user` is null while nobody is signed in. */
-export type Session = { accessControl: false } | { accessControl: true; user: User | null };
+/**
+ * `user` is null while nobody is signed in; `grants` are the user's own and their groups', and
+ * `defaultPermission` what applies where none does.
+ */
+export type Session =
+  | { accessControl: false }
+  | { accessControl: true; user: User | null; grants: Grant[]; defaultPermission: string };
 
 let session: Promise<Session> | null = null;
 const listeners = new Set<() => void>();
@@ -16,11 +21,14 @@ const listeners = new Set<() => void>();
 export function loadSession(): Promise<Session> {
   if (!session) {
     session = (async (): Promise<Session> => {
-      if (!(await api.accessControl())) return { accessControl: false };
+      const defaultPermission = await api.defaultPermission();
+      if (defaultPermission === null) return { accessControl: false };
       try {
-        return { accessControl: true, user: await api.currentUser() };
+        // One after the other: signed out, the first call's 401 is the only one.
+        const user = await api.currentUser();
+        return { accessControl: true, user, grants: await api.currentGrants(), defaultPermission };
       } catch (error) {
-        if (error instanceof ApiError && error.status === 401) return { accessControl: true, user: null };
+        if (error instanceof ApiError && error.status === 401) return { accessControl: true, user: null, grants: [], defaultPermission };
         throw error;
       }
     })();
@@ -53,16 +61,25 @@ export function useSession(): Session | undefined {
 
 const EDITING = new Set(['EDIT', 'MANAGE']);
 
-/** Whether the session may edit a resource, from the grants the user record lists (no request). */
+/** Levels from least to most; DENY is handled apart, as it beats every grant. */
+const LEVELS = ['NO_PERMISSIONS', 'READ', 'USE', 'EDIT', 'MANAGE'];
+
+/**
+ * Whether the session may edit a resource, worked out from the session's grants as the server
+ * does (no request): any DENY wins, else the highest grant on the resource or on `*`, else the
+ * default.
+ */
 export function canEditFromGrants(s: Session | undefined, type: ResourceType, id: string): boolean {
   if (!s) return false;
   if (!s.accessControl) return true;
   if (!s.user) return false;
   if (s.user.is_admin) return true;
-  const grants = type === 'experiment'
-    ? (s.user.experiment_permissions ?? []).filter((g) => g.experiment_id === id)
-    : (s.user.registered_model_permissions ?? []).filter((g) => g.name === id);
-  return grants.some((g) => EDITING.has(g.permission));
+  const applying = s.grants
+    .filter((g) => g.resource_type === type && (g.resource_pattern === id || g.resource_pattern === '*'))
+    .map((g) => g.permission);
+  if (applying.includes('DENY')) return false;
+  const level = applying.length ? applying.reduce((a, b) => (LEVELS.indexOf(b) > LEVELS.indexOf(a) ? b : a)) : s.defaultPermission;
+  return EDITING.has(level);
 }
 
 /** Whether the signed-in user may change the resource (false until known). */
