@@ -55,19 +55,20 @@ async function runNames(page) {
 }
 
 describe('serving', () => {
-  test('the server answers / with the UI, compressed, and its assets with long-lived caching', async () => {
+  test('the server answers / with the UI, and its assets compressed with long-lived caching', async () => {
     const index = await fetch(`${server.url}/`, { headers: { 'Accept-Encoding': 'gzip' } });
     assert.equal(index.status, 200);
     assert.match(index.headers.get('content-type'), /^text\/html/);
-    assert.equal(index.headers.get('content-encoding'), 'gzip');
     assert.equal(index.headers.get('cache-control'), 'no-cache');
     assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'/);
     const html = await index.text();
     const script = html.match(/src="\.\/(assets\/[^"]+\.js)"/);
     assert.ok(script, 'index.html loads a bundled script');
+    assert.match(html, /<meta name="ferroflow-access-control" content="off">/, 'the page says access control is off');
 
     const asset = await fetch(`${server.url}/${script[1]}`, { headers: { 'Accept-Encoding': 'gzip' } });
     assert.equal(asset.status, 200);
+    assert.equal(asset.headers.get('content-encoding'), 'gzip');
     assert.match(asset.headers.get('content-type'), /javascript/);
     assert.match(asset.headers.get('cache-control'), /immutable/);
     assert.ok((await asset.text()).length > 10_000, 'the script is the real bundle');

@@ -470,7 +470,7 @@ fn root_api(offer_multipart: bool, default_permission: Option<Permission>) -> Ta
         .route("/version", [read(GET, "Version", Access::Public, server::version)])
         // The web UI's page and files: public, so that its sign-in page loads; what it shows comes
         // from the API, behind the same checks as every other client's calls.
-        .route("/", [read(GET, "GetUiPage", Access::Public, ui::index)])
+        .route("/", [read(GET, "GetUiPage", Access::Public, move || ui::index(default_permission))])
         .route("/assets/{*path}", [read(GET, "GetUiAsset", Access::Public, ui::asset)])
 }
 

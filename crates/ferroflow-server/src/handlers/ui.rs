@@ -1,9 +1,10 @@
 //! The web UI: `GET /` answers its page, `GET /assets/*` the files it loads (content-hashed names,
-//! cached for a year), each gzip-compressed for clients that accept it.
+//! cached for a year, gzip-compressed for clients that accept it).
 
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ferroflow_auth::Permission;
 use ferroflow_ui::Asset;
 
 /// What the page and its scripts may load: only this server, plus images drawn in the page itself.
@@ -16,12 +17,26 @@ const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>ferroflow</ti
     <p>This ferroflow binary was built without its web UI (cargo's <code>--no-default-features</code>). \
     The API is served as usual under <code>/api/</code>.</p>";
 
-/// GET /
-pub async fn index(headers: HeaderMap) -> Response {
-    match ferroflow_ui::index() {
-        Some(page) => serve(page, &headers),
-        None => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], NOT_BUILT).into_response(),
-    }
+/// The page's tag that tells the UI, before it asks anything, whether access control is on and what
+/// a user without a grant may do: `off`, or the default permission.
+const ACCESS_META: &str = "ferroflow-access-control";
+
+/// GET /. The page carries the access-control meta tag, so the UI's first calls need not wait for
+/// server-info.
+pub async fn index(default_permission: Option<Permission>) -> Response {
+    let Some(page) = ferroflow_ui::index() else {
+        return ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], NOT_BUILT).into_response();
+    };
+    let html = String::from_utf8_lossy(page.body);
+    let access = default_permission.map_or("off", Permission::name);
+    let tagged = html.replacen("<head>", &format!("<head><meta name=\"{ACCESS_META}\" content=\"{access}\">"), 1);
+    let mut response = tagged.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(page.content_type));
+    // A page of a few hundred bytes: not worth compressing per request.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    response
 }
 
 /// GET /assets/{*path}

@@ -189,7 +189,7 @@ async fn unauthenticated_requests_get_401_with_the_basic_challenge() {
 
 #[tokio::test]
 async fn server_info_tells_anyone_whether_access_control_is_on() {
-    // The web UI reads it before anything else, to know whether to ask who is signed in.
+    // The web UI's dev server reads it first, to know whether to ask who is signed in.
     let secured = app(Permission::Read).await;
     let plain = TestApp::new().await;
     for (app, on) in [(&secured, true), (&plain, false)] {
@@ -199,6 +199,14 @@ async fn server_info_tells_anyone_whether_access_control_is_on() {
         // What a user without a grant may do, so that the UI's lists know which rows it may change.
         assert_eq!(info["ferroflow"]["default_permission"], if on { json!("READ") } else { Value::Null });
         assert_eq!(info["store_type"], "SqlStore", "MLflow's fields stay");
+        // The page says so too, so that the UI's first calls need not wait for server-info.
+        let request = Request::builder().uri("/").header(header::HOST, "localhost:5000").body(Body::empty()).unwrap();
+        let page = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = axum::body::to_bytes(page.into_body(), usize::MAX).await.unwrap();
+        let html = String::from_utf8_lossy(&html);
+        let tag = format!(r#"<meta name="ferroflow-access-control" content="{}">"#, if on { "READ" } else { "off" });
+        assert!(html.contains(&tag), "{html}");
     }
 }
 

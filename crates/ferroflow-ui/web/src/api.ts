@@ -206,8 +206,13 @@ export const api = {
   setVersionTag: (name: string, version: string, key: string, value: string) =>
     post('model-versions/set-tag', { name, version, key, value }),
 
-  /** ferroflow's part of server-info: with access control on, what a user without a grant may do. */
+  /**
+   * With access control on, what a user without a grant may do; null with it off. The page served
+   * by ferroflow says so in a meta tag; a page served otherwise (the dev server) asks server-info.
+   */
   defaultPermission: async () => {
+    const tagged = document.querySelector('meta[name="ferroflow-access-control"]')?.getAttribute('content');
+    if (tagged) return tagged === 'off' ? null : tagged;
     const info = await call<{ ferroflow?: { access_control?: boolean; default_permission?: string } }>('GET', 'ajax-api/3.0/mlflow/server-info');
     return info.ferroflow?.access_control === true ? info.ferroflow.default_permission ?? 'READ' : null;
   },
