@@ -264,12 +264,11 @@ impl Gate {
         }
         let (user, method) = match credentials {
             Credentials::Bearer(text) => match self.verify_token(&text, None).await {
-                Ok(found) => found,
+                Ok((user, id)) => (user, AuthMethod::Token(id)),
                 Err(reason) => return Err(self.refuse(origin, None, reason, UNAUTHENTICATED).await),
             },
             Credentials::Session(text) => match self.verify_token(&text, None).await {
-                Ok((user, AuthMethod::Token(id))) => (user, AuthMethod::Session(id)),
-                Ok(found) => found,
+                Ok((user, id)) => (user, AuthMethod::Session(id)),
                 Err(reason) => {
                     let reason = format!("web session: {reason}");
                     return Err(self.refuse(origin, None, &reason, SESSION_ENDED).await);
@@ -277,7 +276,7 @@ impl Gate {
             },
             Credentials::Basic { username, secret } if token::parse_id(&secret).is_some() => {
                 match self.verify_token(&secret, Some(&username)).await {
-                    Ok(found) => found,
+                    Ok((user, id)) => (user, AuthMethod::Token(id)),
                     Err(reason) => return Err(self.refuse(origin, Some(&username), reason, UNAUTHENTICATED).await),
                 }
             }
@@ -341,8 +340,9 @@ impl Gate {
         Ok(user)
     }
 
-    /// Checks an API token; with `username` (a token sent as the Basic password) it must be theirs.
-    async fn verify_token(&self, text: &str, username: Option<&str>) -> Result<(User, AuthMethod), &'static str> {
+    /// Checks an API token and answers its owner and id; with `username` (a token sent as the Basic
+    /// password) it must be theirs.
+    async fn verify_token(&self, text: &str, username: Option<&str>) -> Result<(User, String), &'static str> {
         let id = token::parse_id(text).ok_or("malformed token")?.to_owned();
         let cached = self.cache().tokens.get(&id).cloned();
         let found = match cached {
@@ -370,7 +370,7 @@ impl Gate {
         if username.is_some_and(|name| name != found.user.username) {
             return Err("token of another user");
         }
-        Ok((found.user, AuthMethod::Token(id)))
+        Ok((found.user, id))
     }
 
     async fn holdings(&self, user: &User) -> ferroflow_store::Result<Arc<Holdings>> {

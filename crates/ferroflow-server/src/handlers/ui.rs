@@ -30,12 +30,9 @@ pub async fn index(default_permission: Option<Permission>) -> Response {
     let html = String::from_utf8_lossy(page.body);
     let access = default_permission.map_or("off", Permission::name);
     let tagged = html.replacen("<head>", &format!("<head><meta name=\"{ACCESS_META}\" content=\"{access}\">"), 1);
-    let mut response = tagged.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(page.content_type));
     // A page of a few hundred bytes: not worth compressing per request.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    let mut response = tagged.into_response();
+    set_file_headers(&mut response, page.content_type, "no-cache");
     response
 }
 
@@ -50,16 +47,22 @@ pub async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
 fn serve(asset: &'static Asset, request: &HeaderMap) -> Response {
     let gzip = asset.gzip.filter(|_| accepts_gzip(request));
     let mut response = gzip.unwrap_or(asset.body).into_response();
+    let cache = if asset.is_immutable() { "public, max-age=31536000, immutable" } else { "no-cache" };
+    set_file_headers(&mut response, asset.content_type, cache);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if gzip.is_some() {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    let cache = if asset.is_immutable() { "public, max-age=31536000, immutable" } else { "no-cache" };
+    response
+}
+
+/// The headers every file of the UI is served with: its type, caching and the page's policy.
+fn set_file_headers(response: &mut Response, content_type: &'static str, cache: &'static str) {
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
-    response
 }
 
 /// Whether `Accept-Encoding` lists gzip (or `*`) with a non-zero quality.
