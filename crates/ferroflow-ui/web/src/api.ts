@@ -226,9 +226,6 @@ export const api = {
     return (await call<{ user: User }>('POST', 'ajax-api/2.0/ferroflow/session/login', undefined, { Authorization: `Basic ${credentials}` })).user;
   },
   signOut: () => call('POST', 'ajax-api/2.0/ferroflow/session/logout'),
-  /** The user's effective permission on a resource, as a request of theirs would meet it. */
-  permission: async (username: string, resourceType: ResourceType, id: string) =>
-    (await call<{ permission: string }>('GET', `ajax-api/3.0/mlflow/users/permissions/get${queryString({ username, resource_type: resourceType, resource_id: id })}`)).permission,
 
   /** Lists a directory of the artifact proxy (a path such as `<experiment>/<run>/artifacts/dir`). */
   listArtifacts: async (path: string) => {

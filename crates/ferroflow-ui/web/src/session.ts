@@ -1,7 +1,8 @@
 // Who is signed in, and whether they may change what a page shows. With access control off everyone
 // may; with it on, the server is asked once for the user (a 401 means the sign-in page is due) and
-// per resource for the user's effective permission, so read-only users see no edit controls. The
-// server checks every change regardless: this only keeps the UI from offering what would be refused.
+// the grants that apply to them, which are resolved here as the server resolves them, so read-only
+// users see no edit controls. The server checks every change regardless: this only keeps the UI
+// from offering what would be refused.
 
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, SIGNED_OUT, type Grant, type ResourceType, type User } from './api';
@@ -84,12 +85,5 @@ export function canEditFromGrants(s: Session | undefined, type: ResourceType, id
 
 /** Whether the signed-in user may change the resource (false until known). */
 export function useCanEdit(type: ResourceType, id: string): boolean {
-  const state = useAsync(async () => {
-    const s = await loadSession();
-    if (!s.accessControl) return true;
-    if (!s.user) return false;
-    if (s.user.is_admin) return true;
-    return EDITING.has(await api.permission(s.user.username, type, id));
-  }, [type, id]);
-  return state.data === true;
+  return canEditFromGrants(useSession(), type, id);
 }

@@ -7,6 +7,7 @@ import { call, queryString, type Page, type ResourceType, type User } from '../a
 import { ErrorMessage, Loading, LoadMore, useAction, useAsync, usePaged, useQueryDraft } from '../components';
 import { formatTime } from '../format';
 import { href, updateQuery } from '../router';
+import { loadSession } from '../session';
 import './pages.css';
 import './admin.css';
 
@@ -68,7 +69,6 @@ const grantKey = (g: Grant) => ({
 });
 
 export const adminApi = {
-  currentUser: async () => (await call<{ user: AdminUser }>('GET', mlflow('users/current'))).user,
   listUsers,
   createUser: (username: string, password: string) => call<{ user: AdminUser }>('POST', mlflow('users/create'), { username, password }),
   setAdmin: (username: string, isAdmin: boolean) => call('PATCH', mlflow('users/update-admin'), { username, is_admin: isAdmin }),
@@ -178,8 +178,8 @@ function UsersTab({ query }: { query: URLSearchParams }) {
   const [draft, setDraft, commitDraft] = useQueryDraft('q', search);
   const state = useAsync(async () => {
     // Knowing who is signed in only guards their own row; the list works without it.
-    const [users, me] = await Promise.all([listUsers(), adminApi.currentUser().catch(() => undefined)]);
-    return { users, me: me?.username };
+    const [users, session] = await Promise.all([listUsers(), loadSession()]);
+    return { users, me: session.accessControl ? session.user?.username : undefined };
   }, []);
   return (
     <>
