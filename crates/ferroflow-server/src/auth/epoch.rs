@@ -54,6 +54,16 @@ impl EpochReads {
 
     /// The epoch as of a read that started after this call did.
     pub(super) async fn read(&self, store: &SqlStore) -> ferroflow_store::Result<i64> {
+        self.shared(|| store.auth_epoch()).await
+    }
+
+    /// [`Self::read`], with the database read given as `read_epoch`, which only the leading
+    /// request calls.
+    async fn shared<F, R>(&self, read_epoch: F) -> ferroflow_store::Result<i64>
+    where
+        F: Fn() -> R,
+        R: std::future::Future<Output = ferroflow_store::Result<i64>>,
+    {
         let mut wanted = self.lock().started + 1;
         loop {
             let finished = self.finished.notified();
@@ -79,7 +89,7 @@ impl EpochReads {
             };
             if let Some(number) = number {
                 let mut lead = Lead { reads: self, number, found: None };
-                let result = store.auth_epoch().await;
+                let result = read_epoch().await;
                 lead.found = Some(result.as_ref().ok().copied());
                 return result;
             }
@@ -148,9 +158,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = sqlite_store(dir.path()).await;
         let reads = EpochReads::default();
-        let mut leader = Box::pin(reads.read(&store));
+        // The leader's read never finishes by itself, as with a database that stalls.
+        let mut leader = Box::pin(reads.shared(std::future::pending));
         let mut waiter = Box::pin(reads.read(&store));
-        // Poll each once: the first starts the read, the second waits for the next one.
+        // Poll each once: the first starts the read, the second waits for it to end.
         tokio::select! { biased; _ = &mut leader => panic!("the read finished at once"), () = std::future::ready(()) => {} }
         tokio::select! { biased; _ = &mut waiter => panic!("the waiter did not wait"), () = std::future::ready(()) => {} }
         drop(leader);
