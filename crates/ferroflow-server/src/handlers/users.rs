@@ -140,6 +140,9 @@ pub async fn current_user(
     Ok(Json(json!({
         "user": user_json(&state.store, &caller.user).await?,
         "is_basic_auth": caller.method == AuthMethod::Password,
+        // ferroflow's own: the caller's groups, and whether it may read the audit log.
+        "groups": caller.holdings.groups,
+        "is_auditor": caller.is_auditor(),
     })))
 }
 

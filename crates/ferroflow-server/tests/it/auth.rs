@@ -619,6 +619,12 @@ async fn bad_input_gets_clear_4xx_answers() {
         "PERMISSION_DENIED",
         "auditor",
     );
+    assert_eq!(carol.get("users/current").await.1["is_auditor"], false);
+    admin.ok("/api/2.0/ferroflow/groups", json!({"name": "auditor"})).await;
+    admin.ok("/api/2.0/ferroflow/groups/members/add", json!({"group": "auditor", "username": "carol"})).await;
+    let current = carol.get("users/current").await.1;
+    assert_eq!((&current["is_auditor"], &current["groups"]), (&json!(true), &json!(["auditor"])));
+    assert_eq!(carol.get("/api/2.0/ferroflow/audit/search").await.0, StatusCode::OK);
 }
 
 #[tokio::test]
