@@ -380,10 +380,22 @@ describe('a run', () => {
     assert.equal(new URL((await typed).url()).searchParams.get('end_step'), '200');
     await page.waitForFunction(() => Number(document.querySelector('[data-metric="loss"]')?.dataset.points) === 101);
 
+    // The zoom is in the link: a reload (or whoever the link is sent to) sees the same steps.
+    const zoomOf = () => new URLSearchParams(new URL(page.url()).hash.split('?')[1]).get('zoom:loss');
+    assert.equal(zoomOf(), '100,200');
+    const reloaded = page.waitForResponse((r) => r.url().includes('get-history-bulk-interval') && r.url().includes('start_step=100'));
+    await page.reload();
+    await reloaded;
+    await page.waitForFunction(() => Number(document.querySelector('[data-metric="loss"]')?.dataset.points) === 101);
+    await page.getByRole('button', { name: 'Reset zoom of loss' }).waitFor();
+
     await page.getByLabel('Log scale').check();
     await page.waitForFunction(() => window.location.hash.includes('log=1'));
     await page.getByLabel('X axis').selectOption('relative');
     await page.waitForFunction(() => window.location.hash.includes('x=relative'));
+    // A range of steps means nothing on a time axis: the zoom ends with the axis.
+    assert.equal(zoomOf(), null);
+    await page.getByRole('button', { name: 'Reset zoom of loss' }).waitFor({ state: 'detached' });
     await finish(audited, 'run-charts');
   });
 

@@ -9,7 +9,20 @@ import { api, type Metric } from './api';
 import { ErrorMessage, useWidth } from './components';
 import { updateQuery } from './router';
 
-export type ChartSettings = { xAxis: 'step' | 'wall' | 'relative'; logY: boolean; smoothing: number };
+/** `zoom` holds each zoomed metric's x range, in the units of `xAxis`. */
+export type ChartSettings = {
+  xAxis: 'step' | 'wall' | 'relative';
+  logY: boolean;
+  smoothing: number;
+  zoom: Record<string, [number, number]>;
+};
+
+/** The query key of a metric's zoom, whose value is `from,to`. */
+const ZOOM_PREFIX = 'zoom:';
+
+function zoomKey(metric: string): string {
+  return `${ZOOM_PREFIX}${metric}`;
+}
 
 const PALETTE = ['#2f6fdf', '#e0622a', '#2a9d5b', '#b83fb8', '#c9a227', '#1aa3b8', '#d43d5c', '#6b7a8f', '#7a52d1', '#5f8f1f'];
 
@@ -23,11 +36,23 @@ export function runColor(index: number): string {
 export function chartSettings(query: URLSearchParams): ChartSettings {
   const x = query.get('x');
   const smoothing = Number(query.get('smooth') ?? 0);
+  const zoom: Record<string, [number, number]> = {};
+  for (const [key, value] of query.entries()) {
+    if (!key.startsWith(ZOOM_PREFIX)) continue;
+    const [from, to] = value.split(',').map(Number);
+    if (Number.isFinite(from) && Number.isFinite(to) && from < to) zoom[key.slice(ZOOM_PREFIX.length)] = [from, to];
+  }
   return {
     xAxis: x === 'wall' || x === 'relative' ? x : 'step',
     logY: query.get('log') === '1',
     smoothing: Number.isFinite(smoothing) ? Math.min(Math.max(smoothing, 0), 0.99) : 0,
+    zoom,
   };
+}
+
+/** Zooms `metric`'s chart to `range` (or back out), in the URL like every other setting. */
+function setZoom(metric: string, range: [number, number] | undefined): void {
+  updateQuery({ [zoomKey(metric)]: range ? `${range[0]},${range[1]}` : null });
 }
 
 export function ChartControls({ settings }: { settings: ChartSettings }) {
@@ -35,7 +60,11 @@ export function ChartControls({ settings }: { settings: ChartSettings }) {
     <div class="chart-controls" role="group" aria-label="Chart settings">
       <label>
         X axis{' '}
-        <select value={settings.xAxis} onChange={(e) => updateQuery({ x: e.currentTarget.value === 'step' ? null : e.currentTarget.value })}>
+        <select value={settings.xAxis} onChange={(e) => updateQuery({
+          x: e.currentTarget.value === 'step' ? null : e.currentTarget.value,
+          // A zoom is a range of the old axis's units, so it ends with the axis.
+          ...Object.fromEntries(Object.keys(settings.zoom).map((metric) => [zoomKey(metric), null])),
+        })}>
           <option value="step">Step</option>
           <option value="wall">Wall time</option>
           <option value="relative">Relative time</option>
@@ -130,7 +159,9 @@ export function MetricChart({ runs, metric, settings, height = 260 }: {
 }) {
   const [holder, setHolder] = useState<HTMLDivElement | null>(null);
   const width = useWidth(holder);
-  const [range, setRange] = useState<[number, number] | undefined>(undefined);
+  const range = settings.zoom[metric];
+  // Steps are fetched again for the zoomed range; time axes zoom into what is loaded.
+  const fetchedRange = settings.xAxis === 'step' ? range : undefined;
   const [data, setData] = useState<Map<string, Metric[]> | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const runKey = runs.map((r) => r.id).join(',');
@@ -141,12 +172,12 @@ export function MetricChart({ runs, metric, settings, height = 260 }: {
     if (!width) return;
     let current = true;
     setError(null);
-    histories(runs.map((r) => r.id), metric, points, range).then(
+    histories(runs.map((r) => r.id), metric, points, fetchedRange).then(
       (byRun) => current && setData(byRun),
       (e: Error) => current && setError(e),
     );
     return () => { current = false; };
-  }, [runKey, metric, points, range?.[0], range?.[1]]);
+  }, [runKey, metric, points, fetchedRange?.[0], fetchedRange?.[1]]);
 
   useEffect(() => {
     if (!holder || !data || !width) return;
@@ -160,7 +191,7 @@ export function MetricChart({ runs, metric, settings, height = 260 }: {
       width,
       height,
       scales: {
-        x: { time: settings.xAxis === 'wall' },
+        x: { time: settings.xAxis === 'wall', ...(range && !fetchedRange ? { range: () => range } : {}) },
         y: { distr: settings.logY ? 3 : 1 },
       },
       axes: [
@@ -179,9 +210,10 @@ export function MetricChart({ runs, metric, settings, height = 260 }: {
             if (u.select.width < 2) return;
             const lo = u.posToVal(u.select.left, 'x');
             const hi = u.posToVal(u.select.left + u.select.width, 'x');
-            // Steps are fetched again for the range; time axes zoom into what is loaded.
-            if (settings.xAxis === 'step') setRange([lo, hi]);
-            else u.setScale('x', { min: lo, max: hi });
+            // Whole steps, or milliseconds: the URL need not carry a pixel's every digit.
+            setZoom(metric, settings.xAxis === 'step'
+              ? [Math.floor(lo), Math.ceil(hi)]
+              : [Math.round(lo * 1000) / 1000, Math.round(hi * 1000) / 1000]);
             u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
           },
         ],
@@ -189,16 +221,16 @@ export function MetricChart({ runs, metric, settings, height = 260 }: {
     };
     const chart = new uPlot(options, align(series), holder);
     return () => chart.destroy();
-  }, [data, width, settings.xAxis, settings.logY, settings.smoothing, height]);
+  }, [data, width, settings.xAxis, settings.logY, settings.smoothing, height, range?.[0], range?.[1]]);
 
   const count = data ? Math.max(0, ...Array.from(data.values(), (m) => m.length)) : 0;
   return (
     <figure class="chart">
       <figcaption>
         <span class="chart-title">{metric}</span>
-        <span class="muted">{data ? `${count} points${range ? `, steps ${Math.floor(range[0])}–${Math.ceil(range[1])}` : ''}` : 'loading…'}</span>
-        {range && <button type="button" onClick={() => setRange(undefined)} aria-label={`Reset zoom of ${metric}`}>Reset zoom</button>}
-        {settings.xAxis === 'step' && <StepZoom metric={metric} range={range} onZoom={setRange} />}
+        <span class="muted">{data ? `${count} points${fetchedRange ? `, steps ${Math.floor(fetchedRange[0])}–${Math.ceil(fetchedRange[1])}` : ''}` : 'loading…'}</span>
+        {range && <button type="button" onClick={() => setZoom(metric, undefined)} aria-label={`Reset zoom of ${metric}`}>Reset zoom</button>}
+        {settings.xAxis === 'step' && <StepZoom metric={metric} range={range} onZoom={(r) => setZoom(metric, r)} />}
       </figcaption>
       <div ref={setHolder} class="chart-canvas" role="img" aria-label={`Chart of ${metric}`} data-metric={metric} data-points={count} />
       <ErrorMessage error={error} />
