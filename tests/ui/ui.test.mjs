@@ -272,13 +272,18 @@ describe('runs of an experiment', () => {
       })));
       ids.push(...made.map((m) => m.run.info.run_id));
     }
-    const audited = await open(`/experiments/${id}`);
+    const audited = await auditedPage(browser, server.url);
+    opened.push(audited);
     const { page } = audited;
+    const searches = [];
+    page.on('request', (r) => { if (r.url().includes('/runs/search')) searches.push(JSON.parse(r.postData()).max_results); });
+    await page.goto(`${server.url}/#/experiments/${id}`);
     await page.getByRole('link', { name: 'bulk-2499' }).waitFor();
     const drawn = await page.locator('table[aria-label="Runs"] tbody tr[data-run-id]').count();
     assert.ok(drawn > 10 && drawn < 100, `${drawn} rows are in the DOM`);
 
-    // Scrolling to the end fetches the later pages (1,000 runs each) and draws the last rows.
+    // Scrolling to the end fetches the later pages and draws the last rows: a first page of 200
+    // runs that comes quickly, then 1,000 at a time, each page asked for once.
     for (let i = 0; i < 6; i++) {
       await page.locator('.runs-grid').evaluate((el) => { el.scrollTop = el.scrollHeight; });
       await page.waitForTimeout(150);
@@ -287,6 +292,7 @@ describe('runs of an experiment', () => {
     await page.locator('.runs-grid').evaluate((el) => { el.scrollTop = el.scrollHeight; });
     await page.getByRole('link', { name: 'bulk-0000' }).waitFor();
     assert.ok(await page.locator('table[aria-label="Runs"] tbody tr[data-run-id]').count() < 100);
+    assert.deepEqual(searches, [200, 1000, 1000, 1000]);
     await finish(audited);
 
     // 250 of them compared: searched for a hundred at a time, not fetched one by one.
@@ -707,5 +713,26 @@ describe('with --auth', () => {
     await admin.page.getByRole('button', { name: 'Add tag' }).waitFor();
     await admin.page.getByRole('button', { name: 'Rename' }).waitFor();
     await finish(admin);
+  });
+
+  test('a member of the auditor group reads the audit log, and manages nothing', async () => {
+    assert.equal((await asAdmin('POST', '2.0/mlflow/users/create', { username: 'inspector', password: 'inspector password' })).status, 200);
+    assert.equal((await asAdmin('POST', '2.0/ferroflow/groups', { name: 'auditor' })).status, 200);
+    assert.equal((await asAdmin('POST', '2.0/ferroflow/groups/members/add', { group: 'auditor', username: 'inspector' })).status, 200);
+
+    const inspector = await signedIn('/experiments', 'inspector', 'inspector password');
+    const { page } = inspector;
+    const sections = page.getByRole('navigation', { name: 'Sections' });
+    await sections.getByRole('link', { name: 'Audit log' }).click();
+    const events = page.getByRole('table', { name: 'Audit events' });
+    // The request that made this user is in the log.
+    await events.getByRole('cell', { name: 'CreateUser' }).first().waitFor();
+    assert.equal(await sections.getByRole('link', { name: 'Admin', exact: true }).count(), 0);
+    const tabs = page.getByRole('navigation', { name: 'Administration sections' });
+    assert.deepEqual(await tabs.getByRole('link').allTextContents(), ['Audit log']);
+    // The admin pages proper are not offered, and would be refused anyway.
+    await page.goto(`${secured.url}/#/admin/users`);
+    await page.getByText('Only admins manage users').waitFor();
+    await finish(inspector);
   });
 });

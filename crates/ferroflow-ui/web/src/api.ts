@@ -133,6 +133,11 @@ const post = <T>(endpoint: string, body: unknown) => call<T>('POST', mlflow(endp
 
 export type Page<T> = { items: T[]; next?: string };
 
+/** What the page served by ferroflow says of access control: `off`, or the default permission. */
+export function accessControlTag(): string | null {
+  return document.querySelector('meta[name="ferroflow-access-control"]')?.getAttribute('content') ?? null;
+}
+
 export const api = {
   searchExperiments: async (q: { filter?: string; view_type?: string; page_token?: string; max_results?: number }) => {
     const r = await post<{ experiments?: Experiment[]; next_page_token?: string }>('experiments/search', {
@@ -211,12 +216,16 @@ export const api = {
    * by ferroflow says so in a meta tag; a page served otherwise (the dev server) asks server-info.
    */
   defaultPermission: async () => {
-    const tagged = document.querySelector('meta[name="ferroflow-access-control"]')?.getAttribute('content');
+    const tagged = accessControlTag();
     if (tagged) return tagged === 'off' ? null : tagged;
     const info = await call<{ ferroflow?: { access_control?: boolean; default_permission?: string } }>('GET', 'ajax-api/3.0/mlflow/server-info');
     return info.ferroflow?.access_control === true ? info.ferroflow.default_permission ?? 'READ' : null;
   },
-  currentUser: async () => (await get<{ user: User }>('users/current')).user,
+  /** The signed-in user, and whether they may read the audit log (admins and the `auditor` group). */
+  currentUser: async () => {
+    const r = await get<{ user: User; is_auditor?: boolean }>('users/current');
+    return { user: r.user, isAuditor: r.is_auditor === true };
+  },
   /** The grants that apply to the signed-in user: their own and their groups', `*` included. */
   currentGrants: async () =>
     (await call<{ permissions?: Grant[] }>('GET', 'ajax-api/3.0/mlflow/users/current/permissions')).permissions ?? [],

@@ -1,10 +1,9 @@
 import { render } from 'preact';
 import './style.css';
-import { NotFound } from './components';
+import { ErrorMessage, NotFound, useAsync } from './components';
 import { useRoute } from './router';
 import { api } from './api';
 import { resetSession, useSession } from './session';
-import { AdminPage } from './pages/admin';
 import { SignInPage } from './pages/signin';
 import { ExperimentsPage } from './pages/experiments';
 import { RunsPage } from './pages/runs';
@@ -12,7 +11,14 @@ import { RunPage } from './pages/run';
 import { ComparePage } from './pages/compare';
 import { ModelsPage, ModelPage, VersionPage } from './pages/models';
 
-function Page() {
+/** The administration pages, loaded apart: most visitors never open them. */
+function AdminPage(props: { tab: string | undefined; query: URLSearchParams; auditOnly: boolean }) {
+  const { data, error } = useAsync(() => import('./pages/admin'), []);
+  if (error) return <ErrorMessage error={error} />;
+  return data ? <data.AdminPage {...props} /> : null;
+}
+
+function Page({ isAdmin }: { isAdmin: boolean }) {
   const route = useRoute();
   const [first, second, third, fourth] = route.path;
   switch (first) {
@@ -28,7 +34,7 @@ function Page() {
     case 'compare':
       return <ComparePage query={route.query} />;
     case 'admin':
-      return <AdminPage tab={second} query={route.query} />;
+      return <AdminPage tab={second} query={route.query} auditOnly={!isAdmin} />;
     case 'models':
       if (second === undefined) return <ModelsPage query={route.query} />;
       if (third === undefined) return <ModelPage name={second} />;
@@ -59,6 +65,9 @@ function App() {
             <a href="#/experiments" aria-current={current('experiments')}>Experiments</a>
             <a href="#/models" aria-current={current('models')}>Models</a>
             {user?.is_admin && <a href="#/admin" aria-current={current('admin')}>Admin</a>}
+            {user && !user.is_admin && session?.accessControl && session.isAuditor && (
+              <a href="#/admin/audit" aria-current={current('admin')}>Audit log</a>
+            )}
           </nav>
         )}
         {user && (
@@ -68,7 +77,7 @@ function App() {
           </span>
         )}
       </header>
-      <main>{session === undefined ? null : signInDue ? <SignInPage /> : <Page />}</main>
+      <main>{session === undefined ? null : signInDue ? <SignInPage /> : <Page isAdmin={!session.accessControl || user?.is_admin === true} />}</main>
     </>
   );
 }

@@ -5,7 +5,7 @@
 // from offering what would be refused.
 
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, SIGNED_OUT, type Grant, type ResourceType, type User } from './api';
+import { accessControlTag, api, ApiError, SIGNED_OUT, type Grant, type ResourceType, type User } from './api';
 import { useAsync } from './components';
 
 /**
@@ -14,25 +14,32 @@ import { useAsync } from './components';
  */
 export type Session =
   | { accessControl: false }
-  | { accessControl: true; user: User | null; grants: Grant[]; defaultPermission: string };
+  | { accessControl: true; user: User | null; isAuditor: boolean; grants: Grant[]; defaultPermission: string };
 
 let session: Promise<Session> | null = null;
+/** The session once loaded, so that views rendered after that need not wait a frame for it. */
+let settled: Session | undefined;
 const listeners = new Set<() => void>();
 
 export function loadSession(): Promise<Session> {
   if (!session) {
+    settled = undefined;
     session = (async (): Promise<Session> => {
       const defaultPermission = await api.defaultPermission();
       if (defaultPermission === null) return { accessControl: false };
       try {
         // One after the other: signed out, the first call's 401 is the only one.
-        const user = await api.currentUser();
-        return { accessControl: true, user, grants: await api.currentGrants(), defaultPermission };
+        const { user, isAuditor } = await api.currentUser();
+        return { accessControl: true, user, isAuditor, grants: await api.currentGrants(), defaultPermission };
       } catch (error) {
-        if (error instanceof ApiError && error.status === 401) return { accessControl: true, user: null, grants: [], defaultPermission };
+        if (error instanceof ApiError && error.status === 401) {
+          return { accessControl: true, user: null, isAuditor: false, grants: [], defaultPermission };
+        }
         throw error;
       }
     })();
+    const mine = session;
+    mine.then((s) => { if (session === mine) settled = s; }, () => undefined);
     // A failure is asked again next time.
     session.catch(() => { session = null; });
   }
@@ -42,6 +49,7 @@ export function loadSession(): Promise<Session> {
 /** Forgets the session (after signing in or out, or when a call met a 401) and tells every view. */
 export function resetSession(): void {
   session = null;
+  settled = undefined;
   for (const listener of listeners) listener();
 }
 
@@ -57,7 +65,14 @@ export function useSession(): Session | undefined {
     listeners.add(listener);
     return () => { listeners.delete(listener); };
   }, []);
-  return useAsync(loadSession, [generation]).data;
+  const loaded = useAsync(loadSession, [generation]).data;
+  return settled ?? loaded;
+}
+
+// A page that says access control is off needs no request to know the session.
+if (accessControlTag() === 'off') {
+  session = Promise.resolve({ accessControl: false });
+  settled = { accessControl: false };
 }
 
 const EDITING = new Set(['EDIT', 'MANAGE']);

@@ -143,13 +143,17 @@ const TABS = [
   ['audit', 'Audit log'],
 ] as const;
 
-export function AdminPage({ tab, query }: { tab: string | undefined; query: URLSearchParams }) {
-  const current = tab ?? 'users';
+/** The administration section; `auditOnly` (members of the `auditor` group) shows the audit log alone. */
+export function AdminPage({ tab, query, auditOnly }: { tab: string | undefined; query: URLSearchParams; auditOnly: boolean }) {
+  const current = tab ?? (auditOnly ? 'audit' : 'users');
+  if (auditOnly && current !== 'audit') {
+    return <p class="muted">Only admins manage users, groups, grants and tokens: see the <a href={href('/admin/audit')}>audit log</a>.</p>;
+  }
   return (
     <section>
-      <h1>Administration</h1>
+      <h1>{auditOnly ? 'Audit log' : 'Administration'}</h1>
       <nav class="tabs" aria-label="Administration sections">
-        {TABS.map(([id, label]) => (
+        {TABS.filter(([id]) => !auditOnly || id === 'audit').map(([id, label]) => (
           <a key={id} href={href(`/admin/${id}`)} aria-current={id === current ? 'page' : undefined}>{label}</a>
         ))}
       </nav>

@@ -3,7 +3,7 @@
 // in view are rendered and the next page of runs is fetched as the user scrolls near the end:
 // 10,000 runs scroll as smoothly as 10.
 
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Experiment, type Run } from '../api';
 import { ErrorMessage, Loading, TagEditor, useAction, useAsync } from '../components';
 import { formatDuration, formatTime, formatValue, tagValue } from '../format';
@@ -13,6 +13,8 @@ import './pages.css';
 
 const ROW_HEIGHT = 32;
 const OVERSCAN = 12;
+/** The first page fills the screen a few times over, and comes quickly; the later pages are larger. */
+const FIRST_PAGE_SIZE = 200;
 const PAGE_SIZE = 1000;
 /** Fetch the next page once the view is this many rows from the end of what is loaded. */
 const PREFETCH_ROWS = 300;
@@ -68,14 +70,68 @@ type Row = { run: Run; depth: number; children: number };
 
 export function RunsPage({ experimentId, query }: { experimentId: string; query: URLSearchParams }) {
   const experiment = useAsync(() => api.getExperiment(experimentId), [experimentId]);
+  // Asked for at the same time as the experiment, not after it.
+  const pages = useRunPages(experimentId, query);
   return (
     <Loading state={experiment} what="the experiment">
-      {(exp) => <Runs experiment={exp} query={query} reloadExperiment={experiment.reload} />}
+      {(exp) => <Runs experiment={exp} query={query} pages={pages} reloadExperiment={experiment.reload} />}
     </Loading>
   );
 }
 
-function Runs({ experiment, query, reloadExperiment }: { experiment: Experiment; query: URLSearchParams; reloadExperiment: () => void }) {
+/** The view's query as the server's search: what decides which runs come, in which order. */
+function runSearch(experimentId: string, query: URLSearchParams) {
+  const sort = query.get('sort') ?? 'attr:start_time';
+  const ascending = query.get('dir') === 'asc';
+  const filter = toFilter(query.get('filter') ?? '');
+  const orderBy = orderByOf(sort);
+  const deleted = query.get('deleted') === '1';
+  return {
+    experiment_ids: [experimentId],
+    filter: filter || undefined,
+    order_by: orderBy ? [`${orderBy} ${ascending ? 'ASC' : 'DESC'}`] : undefined,
+    run_view_type: deleted ? 'DELETED_ONLY' : 'ACTIVE_ONLY',
+  };
+}
+
+type RunPages = { key: string; loaded: Loaded; reload: () => void; more: () => void };
+
+/** The runs of the search, a page at a time: `more` fetches the next one, `reload` starts over. */
+function useRunPages(experimentId: string, query: URLSearchParams): RunPages {
+  const search = runSearch(experimentId, query);
+  const key = JSON.stringify(search);
+  const [loaded, setLoaded] = useState<Loaded>({ key, runs: [], loading: true });
+  const generation = useRef(0);
+  // Also set before `loaded` re-renders, so that two calls of `more` in one frame fetch one page.
+  const fetching = useRef(false);
+  const fetchPage = (runs: Run[], token?: string) => {
+    const mine = ++generation.current;
+    fetching.current = true;
+    setLoaded({ key, runs, next: token, loading: true });
+    const settle = (next: Loaded) => {
+      if (mine !== generation.current) return;
+      fetching.current = false;
+      setLoaded(next);
+    };
+    api.searchRuns({ ...search, max_results: token ? PAGE_SIZE : FIRST_PAGE_SIZE, page_token: token }).then(
+      (page) => settle({ key, runs: [...runs, ...page.items], next: page.next, loading: false }),
+      (error: Error) => settle({ key, runs, next: token, error, loading: false }),
+    );
+  };
+  const reload = () => fetchPage([]);
+  useLayoutEffect(reload, [key]);
+  const more = () => {
+    if (loaded.key === key && !fetching.current && loaded.next && !loaded.error) fetchPage(loaded.runs, loaded.next);
+  };
+  return { key, loaded, reload, more };
+}
+
+function Runs({ experiment, query, pages, reloadExperiment }: {
+  experiment: Experiment;
+  query: URLSearchParams;
+  pages: RunPages;
+  reloadExperiment: () => void;
+}) {
   const id = experiment.experiment_id;
   const filterText = query.get('filter') ?? '';
   const sort = query.get('sort') ?? 'attr:start_time';
@@ -83,25 +139,7 @@ function Runs({ experiment, query, reloadExperiment }: { experiment: Experiment;
   const grouped = query.get('flat') !== '1';
   const deleted = query.get('deleted') === '1';
   const filter = toFilter(filterText);
-  const orderBy = orderByOf(sort);
-  const key = JSON.stringify([id, filter, orderBy, ascending, deleted]);
-
-  const [loaded, setLoaded] = useState<Loaded>({ key, runs: [], loading: true });
-  const generation = useRef(0);
-  const fetchPage = (pageKey: string, runs: Run[], token?: string) => {
-    const mine = ++generation.current;
-    setLoaded({ key: pageKey, runs, next: token, loading: true });
-    api.searchRuns({
-      experiment_ids: [id], filter: filter || undefined, max_results: PAGE_SIZE, page_token: token,
-      order_by: orderBy ? [`${orderBy} ${ascending ? 'ASC' : 'DESC'}`] : undefined,
-      run_view_type: deleted ? 'DELETED_ONLY' : 'ACTIVE_ONLY',
-    }).then(
-      (page) => mine === generation.current && setLoaded({ key: pageKey, runs: [...runs, ...page.items], next: page.next, loading: false }),
-      (error: Error) => mine === generation.current && setLoaded({ key: pageKey, runs, next: token, error, loading: false }),
-    );
-  };
-  const reload = () => fetchPage(key, []);
-  useEffect(reload, [key]);
+  const { key, loaded, reload } = pages;
 
   // The selection is part of the link, like the rest of the view.
   const selection = query.get('sel') ?? '';
@@ -149,9 +187,7 @@ function Runs({ experiment, query, reloadExperiment }: { experiment: Experiment;
       {!filterError && (
         <RunsGrid rows={rows} columns={columns} sort={sort} ascending={ascending} selected={selected} setSelected={setSelected}
           expanded={expanded} setExpanded={setExpanded} empty={!loaded.loading && runs.length === 0}
-          filtered={!!filter} onNearEnd={() => {
-            if (!loaded.loading && loaded.next && !loaded.error) fetchPage(key, runs, loaded.next);
-          }} />
+          filtered={!!filter} onNearEnd={pages.more} />
       )}
     </section>
   );
