@@ -216,7 +216,8 @@ export function LoadMore<T>({ paged }: { paged: Paged<T> }) {
 /** The width of `element`, kept up to date by a ResizeObserver (0 until it is laid out). */
 export function useWidth(element: HTMLElement | null): number {
   const [width, setWidth] = useState(0);
-  useEffect(() => {
+  // Measured before the first paint, so that what depends on the width is not a frame late.
+  useLayoutEffect(() => {
     if (!element) return;
     const update = () => setWidth(Math.max(0, Math.floor(element.clientWidth)));
     const observer = new ResizeObserver(update);

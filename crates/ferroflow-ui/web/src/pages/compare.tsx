@@ -485,6 +485,8 @@ function ParallelSection({ model, query, highlight, setHighlight }: {
     const element = canvas.current;
     if (!element || width <= 0) return;
     layout.current = drawParallel(element, width, PARALLEL_HEIGHT, plot, highlight);
+    // Set once drawn, not when rendered: what a test or a benchmark waits for.
+    element.dataset.lines = String(model.entries.length);
   }, [plot, width, highlight]);
 
   const setAxes = (ids: Set<string>) => {
@@ -557,7 +559,7 @@ function ParallelSection({ model, query, highlight, setHighlight }: {
         {axes.length > 0 && (
           <canvas ref={canvas} class={`plot-canvas${tip ? ' pointing' : ''}`} role="img"
             aria-label={`Parallel coordinates plot of ${runCount(model.entries.length)} over ${labels.join(', ')}`}
-            data-axes={labels.join(',')} data-lines={model.entries.length}
+            data-axes={labels.join(',')}
             onMouseMove={hover} onMouseLeave={leave} onClick={click} />
         )}
         {tip && tipEntry && axes.length > 0 && (
