@@ -216,13 +216,13 @@ export function LoadMore<T>({ paged }: { paged: Paged<T> }) {
 /** The width of `element`, kept up to date by a ResizeObserver (0 until it is laid out). */
 export function useWidth(element: HTMLElement | null): number {
   const [width, setWidth] = useState(0);
-  // Measured before the first paint, so that what depends on the width is not a frame late.
+  // Observed from before the first paint: the observer reports the width once the browser has laid
+  // the page out, in the same frame. (Reading clientWidth here instead would force a layout per
+  // element, which for a page of charts costs more than the frame it saves.)
   useLayoutEffect(() => {
     if (!element) return;
-    const update = () => setWidth(Math.max(0, Math.floor(element.clientWidth)));
-    const observer = new ResizeObserver(update);
+    const observer = new ResizeObserver(() => setWidth(Math.max(0, Math.floor(element.clientWidth))));
     observer.observe(element);
-    update();
     return () => observer.disconnect();
   }, [element]);
   return width;
