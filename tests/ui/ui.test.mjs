@@ -295,14 +295,23 @@ describe('runs of an experiment', () => {
     assert.deepEqual(searches, [200, 1000, 1000, 1000]);
     await finish(audited);
 
-    // 250 of them compared: searched for a hundred at a time, not fetched one by one.
+    // 250 runs of two experiments compared: each experiment is searched for a hundred ids at a
+    // time, and only the first run found in each is fetched on its own.
+    const { experiment_id: otherId } = await rest('POST', 'experiments/create', { name: 'ui-many-runs-too' });
+    const others = await Promise.all(Array.from({ length: 20 }, (_, i) => rest('POST', 'runs/create', {
+      experiment_id: otherId, run_name: `other-${i}`, start_time: 1_700_000_000_000 + i,
+    })));
+    const mixed = ids.slice(0, 230);
+    others.forEach((o, i) => mixed.splice(5 + i * 11, 0, o.run.info.run_id));
     const compared = await auditedPage(browser, server.url);
     let single = 0;
     compared.page.on('request', (r) => { if (r.url().includes('/runs/get?')) single += 1; });
-    await compared.page.goto(`${server.url}/#/compare?runs=${ids.slice(0, 250).join(',')}`);
+    await compared.page.goto(`${server.url}/#/compare?runs=${mixed.join(',')}`);
     await compared.page.getByRole('heading', { name: 'Compare 250 runs' }).waitFor();
-    assert.equal(await compared.page.getByRole('list', { name: 'Compared runs' }).getByRole('listitem').count(), 250);
-    assert.equal(single, 1, 'only the first run is fetched on its own');
+    const listed = compared.page.getByRole('list', { name: 'Compared runs' }).getByRole('listitem');
+    assert.equal(await listed.count(), 250);
+    assert.match(await listed.nth(5).textContent(), /other-0/, 'the runs keep the order of the link');
+    assert.equal(single, 2, 'one run of each experiment is fetched on its own');
     await finish(compared);
   });
 });

@@ -38,20 +38,26 @@ function runIds(query: URLSearchParams): string[] {
 /** Run ids per search call when loading a sweep. */
 const SEARCH_BATCH = 100;
 
+/** Experiments searched for the runs of a comparison before the rest are fetched one by one. */
+const MAX_EXPERIMENTS_SEARCHED = 20;
+
 /**
  * Loads every run; a run that fails is reported in its slot, never thrown. The runs of a sweep
- * share an experiment, so past a handful the first run's experiment is searched for the rest, a
- * hundred ids a call; what that misses (runs of other experiments) is fetched one by one, a few at
- * a time.
+ * share an experiment, so past a handful the first run is fetched and its experiment searched for
+ * all the others, a hundred ids a call; then the same for the first run that search missed (a run
+ * of another experiment), and so on. What is left (a few runs, or runs of many experiments) is
+ * fetched one by one, a few at a time.
  */
 async function loadRuns(ids: string[]): Promise<Loaded[]> {
   const found = new Map<string, Run>();
-  if (ids.length > LOAD_CONCURRENCY) {
+  let missing = ids;
+  for (let searched = 0; missing.length > LOAD_CONCURRENCY && searched < MAX_EXPERIMENTS_SEARCHED; searched++) {
     try {
-      const first = await api.getRun(ids[0]);
-      found.set(ids[0], first);
+      const first = await api.getRun(missing[0]);
+      found.set(first.info.run_id, first);
+      const others = missing.slice(1);
       const batches: string[][] = [];
-      for (let i = 1; i < ids.length; i += SEARCH_BATCH) batches.push(ids.slice(i, i + SEARCH_BATCH));
+      for (let i = 0; i < others.length; i += SEARCH_BATCH) batches.push(others.slice(i, i + SEARCH_BATCH));
       await Promise.all(batches.map(async (batch) => {
         const page = await api.searchRuns({
           experiment_ids: [first.info.experiment_id], filter: `attributes.run_id IN (${batch.map(quote).join(', ')})`,
@@ -61,7 +67,9 @@ async function loadRuns(ids: string[]): Promise<Loaded[]> {
       }));
     } catch {
       // Whatever the searches did not bring is fetched one by one below, and its error shown there.
+      break;
     }
+    missing = missing.filter((id) => !found.has(id));
   }
   const results = new Map<string, Loaded>();
   const rest = ids.filter((id) => !found.has(id));
