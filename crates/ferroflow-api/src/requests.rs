@@ -338,6 +338,17 @@ impl RequestMessage for GetMetricHistoryBulkInterval {
     const REPEATED: &'static [&'static str] = &["run_ids"];
 }
 
+/// artifacts/list (a run's artifacts, wherever they are stored) and the UI's get-artifact
+#[derive(Debug, Deserialize)]
+pub struct RunArtifact {
+    #[serde(flatten)]
+    pub run: RunRef,
+    /// The file or directory, relative to the run's artifact root.
+    pub path: Option<String>,
+    /// Accepted and ignored: a listing is one page.
+    pub page_token: Option<String>,
+}
+
 /// mlflow-artifacts/artifacts (list)
 #[derive(Debug, Deserialize)]
 pub struct ListArtifacts {
@@ -380,6 +391,7 @@ pub struct UploadPart {
 }
 
 impl RequestMessage for ListArtifacts {}
+impl RequestMessage for RunArtifact {}
 impl RequestMessage for CreateMultipartUpload {}
 impl RequestMessage for FinishMultipartUpload {
     const REPEATED: &'static [&'static str] = &["parts"];

@@ -22,6 +22,7 @@ use axum::response::IntoResponse as _;
 use axum::{middleware, Router};
 use ferroflow_artifacts::{ArtifactStore, LocationPolicy};
 use ferroflow_store::SqlStore;
+use handlers::run_artifacts::RunArtifacts;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -47,8 +48,19 @@ pub struct ServerConfig {
 pub struct AppState {
     /// The tracking store.
     pub store: SqlStore,
-    /// Which artifact locations experiments may be given.
+    /// Which artifact locations experiments may be given (and runs' artifacts are read from).
     pub locations: Arc<LocationPolicy>,
+    /// Where runs' artifacts are read from for `artifacts/list` and `get-artifact`.
+    pub run_artifacts: Arc<RunArtifacts>,
+}
+
+impl AppState {
+    /// The tracking service of a server whose experiments default to `default_artifact_root`, and
+    /// which serves `served` through its artifact proxy (when it does).
+    pub fn new(store: SqlStore, default_artifact_root: &str, served: Option<Arc<ArtifactStore>>) -> Self {
+        let locations = LocationPolicy::for_server(default_artifact_root, served.as_deref());
+        Self { store, locations: Arc::new(locations), run_artifacts: Arc::new(RunArtifacts::new(served)) }
+    }
 }
 
 /// The services a server runs; `None` turns one off (its routes answer 503).

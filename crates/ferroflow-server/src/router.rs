@@ -13,7 +13,9 @@ use crate::auth::{Access, Declared, Endpoint, Target};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::artifacts::{self, Artifacts};
 use crate::handlers::users::{ExperimentPermission, ModelPermission};
-use crate::handlers::{audit, experiments, logged_models, metrics, registry, roles, runs, server, session, ui, users};
+use crate::handlers::{
+    audit, experiments, logged_models, metrics, registry, roles, run_artifacts, runs, server, session, ui, users,
+};
 use crate::{retry, AppState};
 
 /// The route table: the only way routes are added. Each method of each path is declared with its
@@ -146,6 +148,7 @@ fn tracking_api() -> Table<AppState> {
         )
         .route("/runs/create", [write(POST, "CreateRun", need(Experiment, EDIT), runs::create_run)])
         .route("/runs/get", [read(GET, "GetRun", need(Run, READ), runs::get_run)])
+        .route("/artifacts/list", [read(GET, "ListArtifacts", need(Run, READ), run_artifacts::list)])
         .route("/runs/update", [write(POST, "UpdateRun", need(Run, EDIT), runs::update_run)])
         .route("/runs/delete", [write(POST, "DeleteRun", need(Run, MANAGE), runs::delete_run)])
         .route("/runs/restore", [write(POST, "RestoreRun", need(Run, MANAGE), runs::restore_run)])
@@ -300,15 +303,30 @@ fn tracking_api() -> Table<AppState> {
         .route("/users/delete", [write(DELETE, "DeleteUser", Admin, users::delete_user)])
         .route(
             "/experiments/permissions/create",
-            [write(POST, "CreateExperimentPermission", need(Experiment, MANAGE), users::create_permission::<ExperimentPermission>)],
+            [write(
+                POST,
+                "CreateExperimentPermission",
+                need(Experiment, MANAGE),
+                users::create_permission::<ExperimentPermission>,
+            )],
         )
         .route(
             "/experiments/permissions/get",
-            [read(GET, "GetExperimentPermission", need(Experiment, MANAGE), users::get_permission::<ExperimentPermission>)],
+            [read(
+                GET,
+                "GetExperimentPermission",
+                need(Experiment, MANAGE),
+                users::get_permission::<ExperimentPermission>,
+            )],
         )
         .route(
             "/experiments/permissions/update",
-            [write(PATCH, "UpdateExperimentPermission", need(Experiment, MANAGE), users::update_permission::<ExperimentPermission>)],
+            [write(
+                PATCH,
+                "UpdateExperimentPermission",
+                need(Experiment, MANAGE),
+                users::update_permission::<ExperimentPermission>,
+            )],
         )
         .route(
             "/experiments/permissions/delete",
@@ -330,7 +348,12 @@ fn tracking_api() -> Table<AppState> {
         )
         .route(
             "/registered-models/permissions/get",
-            [read(GET, "GetRegisteredModelPermission", need(RegisteredModel, MANAGE), users::get_permission::<ModelPermission>)],
+            [read(
+                GET,
+                "GetRegisteredModelPermission",
+                need(RegisteredModel, MANAGE),
+                users::get_permission::<ModelPermission>,
+            )],
         )
         .route(
             "/registered-models/permissions/update",
@@ -474,6 +497,11 @@ fn root_api(offer_multipart: bool, default_permission: Option<Permission>) -> Ta
         .route("/assets/{*path}", [read(GET, "GetUiAsset", Access::Public, ui::asset)])
 }
 
+/// Routes of MLflow's UI that sit at the root, beside its page rather than under an API prefix.
+fn tracking_ui_routes() -> Table<AppState> {
+    Table::new().route("/get-artifact", [read(GET, "GetArtifact", need(Target::Run, READ), run_artifacts::download)])
+}
+
 const TRACKING_PREFIXES: [&str; 2] = ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"];
 const TRACKING_V3_PREFIXES: [&str; 2] = ["/api/3.0/mlflow", "/ajax-api/3.0/mlflow"];
 const FERROFLOW_PREFIXES: [&str; 2] = ["/api/2.0/ferroflow", "/ajax-api/2.0/ferroflow"];
@@ -514,6 +542,12 @@ pub fn routes(
             };
         }
     }
+    let table = tracking_ui_routes();
+    declared.extend(table.declared(&[""]));
+    router = match &tracking {
+        Some(state) => router.merge(table.into_router().with_state(state.clone())),
+        None => table.routes.iter().fold(router, |router, (path, _, _)| router.route(path, any(tracking_disabled))),
+    };
     let table = artifacts_api();
     declared.extend(table.declared(&ARTIFACT_PREFIXES));
     let table = table.into_router();

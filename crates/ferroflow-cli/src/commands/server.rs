@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use ferroflow_artifacts::{ArtifactStore, LocationPolicy};
+use ferroflow_artifacts::ArtifactStore;
 use ferroflow_auth::audit::AuditEvent;
 use ferroflow_auth::{password, Permission};
 use ferroflow_server::auth::{AuthConfig, TrustedProxies};
@@ -40,8 +40,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let store = SqlStore::open(&store_config).await.with_context(|| {
             format!("could not open the {} tracking store {}", store_config.backend.engine(), store_config.backend)
         })?;
-        let locations = LocationPolicy::for_server(&default_artifact_root, artifacts.as_deref());
-        Some(AppState { store, locations: Arc::new(locations) })
+        Some(AppState::new(store, &default_artifact_root, artifacts.clone()))
     };
     let allowed_hosts = if args.allowed_hosts.is_empty() {
         AllowedHosts::default_for(&args.host)

@@ -79,7 +79,9 @@ pub async fn download(State(store): State<Artifacts>, Path(path): Path<String>, 
     }
 }
 
-async fn serve_file(store: &ArtifactStore, raw_path: &str, headers: &HeaderMap) -> ApiResult<Response> {
+/// The file at `raw_path` in `store`, streamed as an attachment (so active content such as HTML or
+/// SVG is never rendered in the server's origin), honouring a single `Range`.
+pub(crate) async fn serve_file(store: &ArtifactStore, raw_path: &str, headers: &HeaderMap) -> ApiResult<Response> {
     let path = artifact_path(raw_path)?;
     let range = headers.get(header::RANGE).and_then(|value| value.to_str().ok()).and_then(parse_range);
     let download = match store.get(&path, range).await {

@@ -7,9 +7,9 @@ use ferroflow_core::{page_token, validation};
 use ferroflow_store::{BulkIntervalQuery, HistoryQuery};
 
 use super::required;
+use super::runs::run_id;
 use crate::auth::caller::may_read_experiment;
 use crate::auth::Caller;
-use super::runs::run_id;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::MlflowRequest;
 use crate::AppState;
@@ -94,12 +94,7 @@ pub async fn get_metric_history_bulk_interval(
     if run_ids.is_empty() {
         return Ok(Json(resp::MetricHistory { metrics: Vec::new(), next_page_token: None }));
     }
-    let query = BulkIntervalQuery {
-        run_ids,
-        key,
-        steps,
-        max_results: usize::try_from(max_results).unwrap_or(1),
-    };
+    let query = BulkIntervalQuery { run_ids, key, steps, max_results: usize::try_from(max_results).unwrap_or(1) };
     let points = state.store.metric_history_bulk_interval(&query).await?;
     Ok(Json(resp::MetricHistory { metrics: points.into_iter().map(Into::into).collect(), next_page_token: None }))
 }

@@ -21,6 +21,7 @@ pub mod logged_models;
 pub mod metrics;
 pub mod registry;
 pub mod roles;
+pub mod run_artifacts;
 pub mod runs;
 pub mod server;
 pub mod session;

@@ -574,3 +574,108 @@ async fn pending_s3_uploads(destination: &str) -> usize {
     assert!(answer.starts_with("HTTP/1.1 200"), "ListMultipartUploads: {answer}");
     answer.matches("<Upload>").count()
 }
+
+/// Puts `data` at `path` under `root`, the way a client with its own credentials writes a run's
+/// artifacts when the server does not proxy them.
+async fn write_directly(root: &str, path: &str, data: &'static str) {
+    let store = ArtifactStore::open(root).unwrap();
+    let body = Body::from(data).into_data_stream();
+    store.put(&ferroflow_artifacts::ArtifactPath::parse(path).unwrap(), body).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_runs_artifacts_are_listed_and_downloaded_wherever_they_are_stored() {
+    let mut cases = vec![
+        ("proxied", TestApp::new().await),
+        ("local, not proxied", TestApp::with(Options { serve_artifacts: false, ..Options::default() }).await),
+    ];
+    if let Some(destination) = s3_destination().await {
+        cases.push((
+            "s3, not proxied",
+            TestApp::with(Options {
+                serve_artifacts: false,
+                artifacts_destination: Some(destination),
+                ..Options::default()
+            })
+            .await,
+        ));
+    }
+    for (kind, app) in cases {
+        let experiment = app.create_experiment("artifacts everywhere").await;
+        let run = app.create_run(&experiment, 1).await;
+        let (_, got) = app.get(&format!("runs/get?run_id={run}")).await;
+        let root = got["run"]["info"]["artifact_uri"].as_str().unwrap().to_owned();
+        assert_eq!(root.starts_with("mlflow-artifacts:"), kind == "proxied", "{kind}: {root}");
+        // Nothing logged yet: an empty listing, not an error.
+        assert_eq!(app.get(&format!("artifacts/list?run_id={run}")).await, (StatusCode::OK, json!({"root_uri": root})));
+
+        let files =
+            [("model/MLmodel", "flavors: {}\n"), ("notes.txt", "hello"), ("report.html", "<script>alert(1)</script>")];
+        for (path, data) in files {
+            if kind == "proxied" {
+                let in_proxy = root.trim_start_matches("mlflow-artifacts:/");
+                assert_eq!(put(&app, &format!("{in_proxy}/{path}"), data).await.status, StatusCode::OK, "{kind}");
+            } else {
+                write_directly(&root, path, data).await;
+            }
+        }
+        let (status, listed) = app.get(&format!("artifacts/list?run_id={run}")).await;
+        assert_eq!(status, StatusCode::OK, "{kind}: {listed}");
+        assert_eq!(
+            listed,
+            json!({"root_uri": root, "files": [
+                {"path": "model", "is_dir": true},
+                {"path": "notes.txt", "is_dir": false, "file_size": 5},
+                {"path": "report.html", "is_dir": false, "file_size": 25},
+            ]}),
+            "{kind}"
+        );
+        let (_, listed) = app.get(&format!("artifacts/list?run_uuid={run}&path=model")).await;
+        assert_eq!(listed["files"], json!([{"path": "model/MLmodel", "is_dir": false, "file_size": 12}]), "{kind}");
+
+        let reply =
+            send(&app, Method::GET, &format!("/get-artifact?run_uuid={run}&path=model/MLmodel"), &[], Body::empty())
+                .await;
+        assert_eq!((reply.status, &reply.body[..]), (StatusCode::OK, &b"flavors: {}\n"[..]), "{kind}");
+        assert_eq!(reply.headers[header::CONTENT_TYPE], "text/plain", "{kind}");
+        // Active content is only ever an attachment, never rendered in the server's origin.
+        let reply =
+            send(&app, Method::GET, &format!("/get-artifact?run_uuid={run}&path=report.html"), &[], Body::empty())
+                .await;
+        assert_eq!(reply.headers[header::CONTENT_DISPOSITION], "attachment; filename=\"report.html\"", "{kind}");
+        let reply = send(
+            &app,
+            Method::GET,
+            &format!("/get-artifact?run_uuid={run}&path=notes.txt"),
+            &[("range", "bytes=1-2")],
+            Body::empty(),
+        )
+        .await;
+        assert_eq!((reply.status, &reply.body[..]), (StatusCode::PARTIAL_CONTENT, &b"el"[..]), "{kind}");
+
+        // Out of the run's root, or of any run: refused.
+        for path in ["../other", "model/../../x", "/etc/passwd"] {
+            let (status, body) = app.get(&format!("artifacts/list?run_id={run}&path={path}")).await;
+            assert_eq!(
+                (status, body["error_code"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("INVALID_PARAMETER_VALUE")),
+                "{kind} {path}: {body}"
+            );
+            let reply =
+                send(&app, Method::GET, &format!("/get-artifact?run_uuid={run}&path={path}"), &[], Body::empty()).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{kind} {path}: {}", reply.json());
+        }
+        let reply =
+            send(&app, Method::GET, &format!("/get-artifact?run_uuid={run}&path=missing.txt"), &[], Body::empty())
+                .await;
+        assert_eq!(reply.json()["error_code"], "RESOURCE_DOES_NOT_EXIST", "{kind}");
+        let reply = send(&app, Method::GET, &format!("/get-artifact?run_uuid={run}"), &[], Body::empty()).await;
+        assert_eq!(reply.json()["error_code"], "INVALID_PARAMETER_VALUE", "{kind}");
+        assert_error(
+            &app.get("artifacts/list?run_id=0123456789abcdef0123456789abcdef").await,
+            StatusCode::NOT_FOUND,
+            "RESOURCE_DOES_NOT_EXIST",
+            "0123456789abcdef0123456789abcdef",
+        );
+    }
+}

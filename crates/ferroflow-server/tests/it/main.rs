@@ -16,7 +16,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use std::sync::Arc;
 
-use ferroflow_artifacts::{ArtifactStore, LocationPolicy};
+use ferroflow_artifacts::ArtifactStore;
 use ferroflow_server::{AllowedHosts, AppState, ServerConfig, Services};
 use ferroflow_store::{BackendUri, PoolSettings, SqlStore, StoreConfig};
 use http_body_util::BodyExt as _;
@@ -126,8 +126,7 @@ impl TestApp {
             })
             .await
             .unwrap();
-            let locations = LocationPolicy::for_server(default_root, store.as_deref());
-            Some(AppState { store: sql, locations: Arc::new(locations) })
+            Some(AppState::new(sql, default_root, store.clone()))
         } else {
             None
         };

@@ -236,12 +236,20 @@ export const api = {
   },
   signOut: () => call('POST', 'ajax-api/2.0/ferroflow/session/logout'),
 
-  /** Lists a directory of the artifact proxy (a path such as `<experiment>/<run>/artifacts/dir`). */
-  listArtifacts: async (path: string) => {
-    const r = await call<{ files?: FileInfo[] }>('GET', `ajax-api/2.0/mlflow-artifacts/artifacts${queryString({ path })}`);
+  /**
+   * Lists a directory of a run's artifacts (`path` from the run's root; '' for the root), wherever
+   * they are stored: in the server's proxy, or in a bucket or directory the server can read.
+   */
+  listRunArtifacts: async (runId: string, path: string) => {
+    const r = await call<{ files?: FileInfo[] }>('GET', `ajax-api/2.0/mlflow/artifacts/list${queryString({ run_id: runId, path })}`);
     return r.files ?? [];
   },
 };
+
+/** The URL that downloads one file of a run's artifacts (MLflow's UI route), as an attachment. */
+export function runArtifactUrl(runId: string, path: string): string {
+  return `get-artifact${queryString({ run_uuid: runId, path })}`;
+}
 
 /** The URL that downloads a file of the artifact proxy. */
 export function artifactUrl(path: string): string {

@@ -3,7 +3,7 @@
 // for its artifacts with previews.
 
 import { useEffect, useState } from 'preact/hooks';
-import { api, artifactUrl, proxyRoot, type FileInfo, type Page, type Run } from '../api';
+import { api, runArtifactUrl, type FileInfo, type Page, type Run } from '../api';
 import { type Async, ErrorMessage, Loading, TagEditor, useAction, useAsync } from '../components';
 import { ChartControls, chartSettings, MetricChart } from '../charts';
 import { formatBytes, formatDuration, formatTime, formatValue, quote, tagValue } from '../format';
@@ -276,36 +276,28 @@ const PREVIEW_LIMIT = 2 * 1024 * 1024;
 const TABLE_ROWS = 500;
 
 function ArtifactBrowser({ run }: { run: Run }) {
-  const root = proxyRoot(run.info.artifact_uri);
+  const runId = run.info.run_id;
   const [selected, setSelected] = useState<{ path: string; size?: number } | null>(null);
-  if (root === null) {
-    return (
-      <p class="muted">
-        This run's artifacts are stored at <code>{run.info.artifact_uri}</code>, which the server does not proxy, so they cannot be
-        browsed here.
-      </p>
-    );
-  }
   return (
     <div class="artifacts">
       <nav class="artifact-tree" aria-label="Artifact files">
-        <Directory root={root} path="" selected={selected?.path} onSelect={setSelected} depth={0} />
+        <Directory runId={runId} path="" selected={selected?.path} onSelect={setSelected} depth={0} />
       </nav>
       <div class="artifact-preview" aria-label="Artifact preview" role="region">
-        {selected ? <Preview root={root} path={selected.path} size={selected.size} /> : <p class="muted">Choose a file to preview it.</p>}
+        {selected ? <Preview runId={runId} path={selected.path} size={selected.size} /> : <p class="muted">Choose a file to preview it.</p>}
       </div>
     </div>
   );
 }
 
-function Directory({ root, path, selected, onSelect, depth }: {
-  root: string;
+function Directory({ runId, path, selected, onSelect, depth }: {
+  runId: string;
   path: string;
   selected?: string;
   onSelect: (file: { path: string; size?: number }) => void;
   depth: number;
 }) {
-  const listing = useAsync(() => api.listArtifacts(path ? `${root}/${path}` : root), [root, path]);
+  const listing = useAsync(() => api.listRunArtifacts(runId, path), [runId, path]);
   const [open, setOpen] = useState<Set<string>>(new Set());
   if (listing.error) return <ErrorMessage error={listing.error} />;
   if (!listing.data) return <p class="muted" aria-busy="true">Loading…</p>;
@@ -325,7 +317,7 @@ function Directory({ root, path, selected, onSelect, depth }: {
                 if (isOpen) next.delete(full); else next.add(full);
                 setOpen(next);
               }}>{isOpen ? '▾' : '▸'} {name}/</button>
-              {isOpen && <Directory root={root} path={full} selected={selected} onSelect={onSelect} depth={depth + 1} />}
+              {isOpen && <Directory runId={runId} path={full} selected={selected} onSelect={onSelect} depth={depth + 1} />}
             </li>
           );
         }
@@ -358,8 +350,8 @@ function previewKind(path: string): PreviewKind {
   return 'none';
 }
 
-function Preview({ root, path, size }: { root: string; path: string; size?: number }) {
-  const url = artifactUrl(`${root}/${path}`);
+function Preview({ runId, path, size }: { runId: string; path: string; size?: number }) {
+  const url = runArtifactUrl(runId, path);
   const kind = previewKind(path);
   const tooBig = size !== undefined && size > PREVIEW_LIMIT;
   const download = (
