@@ -473,6 +473,16 @@ describe('the model registry', () => {
     await page.getByRole('table', { name: 'Signature inputs' }).getByRole('cell', { name: 'MedInc' }).waitFor();
     await finish(audited, 'model-version');
   });
+
+  test("a version registered from runs:/ shows the signature read from the run's artifacts", async () => {
+    await rest('POST', 'registered-models/create', { name: 'ui-model-from-run' });
+    const source = `runs:/${data.long_run_id}/model`;
+    await rest('POST', 'model-versions/create', { name: 'ui-model-from-run', source, run_id: data.long_run_id });
+    const audited = await open('/models/ui-model-from-run/versions/1');
+    const { page } = audited;
+    await page.getByRole('table', { name: 'Signature inputs' }).getByRole('cell', { name: 'MedInc' }).waitFor();
+    await finish(audited);
+  });
 });
 
 describe('with --auth', () => {

@@ -2,7 +2,7 @@
 // one version (stage, aliases, description, tags, and the signature read from its MLmodel file).
 
 import { useEffect, useState } from 'preact/hooks';
-import { api, artifactUrl, proxyRoot, type ModelVersion } from '../api';
+import { api, artifactUrl, proxyRoot, runArtifactUrl, type ModelVersion } from '../api';
 import { ErrorMessage, Loading, LoadMore, TagEditor, useAction, useAsync, usePaged, useQueryDraft } from '../components';
 import { formatTime, quote } from '../format';
 import { href } from '../router';
@@ -415,29 +415,30 @@ export function parseSignature(mlmodel: string): SignatureSpec | null {
   return { inputs: columns(block.inputs), outputs: columns(block.outputs), params: columns(block.params) };
 }
 
-/** The proxy path of the version's model directory: from its source, or its run's artifacts. */
-async function modelRoot(source: string | undefined): Promise<string | null> {
+/**
+ * Where the version's `MLmodel` file is read from: the artifact proxy for an `mlflow-artifacts:`
+ * source, the run's artifacts (wherever they are stored) for a `runs:/` source; null otherwise.
+ */
+function mlmodelUrl(source: string | undefined): string | null {
   const direct = proxyRoot(source);
-  if (direct !== null) return direct;
+  if (direct !== null) return artifactUrl(`${direct}/MLmodel`);
   const run = source?.match(/^runs:\/([^/]+)\/?(.*)$/);
   if (!run) return null;
-  let artifactUri: string | undefined;
-  try {
-    artifactUri = (await api.getRun(run[1])).info.artifact_uri;
-  } catch {
-    return null; // the run is gone or unreadable: the source can't be followed
-  }
-  const root = proxyRoot(artifactUri);
-  return root === null ? null : [root, run[2].replace(/\/+$/, '')].filter(Boolean).join('/');
+  const dir = run[2].replace(/\/+$/, '');
+  return runArtifactUrl(run[1], dir ? `${dir}/MLmodel` : 'MLmodel');
 }
 
 type MLmodelFile = { text: string } | { missing: string };
 
 async function readMLmodel(source: string | undefined): Promise<MLmodelFile> {
-  const root = await modelRoot(source);
-  if (root === null) return { missing: `The signature can't be read: the source ${source ? `“${source}”` : ''} isn't served by the artifact proxy.` };
-  const response = await fetch(artifactUrl(`${root}/MLmodel`), { credentials: 'same-origin' });
-  if (response.status === 404) return { missing: 'The model has no MLmodel file, so no signature.' };
+  const url = mlmodelUrl(source);
+  if (url === null) return { missing: `The signature can't be read: the source ${source ? `“${source}”` : ''} is neither a run's artifacts nor in the artifact proxy.` };
+  const response = await fetch(url, { credentials: 'same-origin' });
+  if (response.status === 404) {
+    // The server says which is missing: the run, or the file.
+    const reason = await response.json().then((body: { message?: string }) => body.message, () => undefined);
+    return { missing: `No signature: ${(reason ?? 'the model has no MLmodel file').replace(/\.$/, '')}.` };
+  }
   if (!response.ok) throw new Error(`Reading MLmodel failed: ${response.status} ${response.statusText}`);
   return { text: await response.text() };
 }
