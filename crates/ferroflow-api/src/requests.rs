@@ -349,6 +349,15 @@ pub struct RunArtifact {
     pub page_token: Option<String>,
 }
 
+/// The UI's model-versions/get-artifact
+#[derive(Debug, Deserialize)]
+pub struct ModelVersionArtifact {
+    #[serde(flatten)]
+    pub version: ModelVersionRef,
+    /// The file, relative to the version's model directory.
+    pub path: Option<String>,
+}
+
 /// mlflow-artifacts/artifacts (list)
 #[derive(Debug, Deserialize)]
 pub struct ListArtifacts {
@@ -392,6 +401,7 @@ pub struct UploadPart {
 
 impl RequestMessage for ListArtifacts {}
 impl RequestMessage for RunArtifact {}
+impl RequestMessage for ModelVersionArtifact {}
 impl RequestMessage for CreateMultipartUpload {}
 impl RequestMessage for FinishMultipartUpload {
     const REPEATED: &'static [&'static str] = &["parts"];

@@ -499,7 +499,17 @@ fn root_api(offer_multipart: bool, default_permission: Option<Permission>) -> Ta
 
 /// Routes of MLflow's UI that sit at the root, beside its page rather than under an API prefix.
 fn tracking_ui_routes() -> Table<AppState> {
-    Table::new().route("/get-artifact", [read(GET, "GetArtifact", need(Target::Run, READ), run_artifacts::download)])
+    Table::new()
+        .route("/get-artifact", [read(GET, "GetArtifact", need(Target::Run, READ), run_artifacts::download)])
+        .route(
+            "/model-versions/get-artifact",
+            [read(
+                GET,
+                "GetModelVersionArtifact",
+                need(Target::RegisteredModel, READ),
+                run_artifacts::model_version_download,
+            )],
+        )
 }
 
 const TRACKING_PREFIXES: [&str; 2] = ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"];

@@ -25,7 +25,7 @@ const MAX_TAG_VALUE_LENGTH: usize = 100_000;
 const MAX_ALIAS_LENGTH: usize = 255;
 
 /// A registered model name: not blank, no `/` or `:`, not `.` or `..`.
-fn model_name(value: Option<String>) -> ApiResult<String> {
+pub(crate) fn model_name(value: Option<String>) -> ApiResult<String> {
     let name = value.filter(|n| !n.trim().is_empty()).ok_or_else(|| ApiError::missing("name"))?;
     if name.contains(['/', ':']) {
         return Err(ApiError::invalid(format!("Invalid model name '{name}'. Names cannot contain '/' or ':'.")));
@@ -36,7 +36,7 @@ fn model_name(value: Option<String>) -> ApiResult<String> {
     Ok(name)
 }
 
-fn version(value: Option<i64>) -> ApiResult<i64> {
+pub(crate) fn version(value: Option<i64>) -> ApiResult<i64> {
     value.ok_or_else(|| ApiError::missing("version"))
 }
 

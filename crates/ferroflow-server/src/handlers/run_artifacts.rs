@@ -1,7 +1,8 @@
-//! A run's artifacts wherever its artifact URI points: in the server's proxy (`mlflow-artifacts:/`),
+//! A run's artifacts (and a model version's files) wherever its artifact URI points: in the server's proxy (`mlflow-artifacts:/`),
 //! or straight in a bucket or a directory that clients write to themselves (a server started with
 //! `--default-artifact-root s3://...`, as many MLflow deployments are). `GET artifacts/list` is
-//! MLflow's REST `ListArtifacts`; `GET /get-artifact` is the route MLflow's UI downloads files from.
+//! MLflow's REST `ListArtifacts`; `GET /get-artifact` and `GET /model-versions/get-artifact` are
+//! the routes MLflow's UI downloads files from.
 //! Only locations under the server's own artifact roots are read, so a run cannot be pointed at
 //! another bucket or directory to read it through the server.
 
@@ -154,6 +155,27 @@ pub async fn download(
         let (_, root) = run_root(&state, &request).await?;
         let root = root.ok_or_else(|| {
             ApiError::new(ErrorCode::ResourceDoesNotExist, format!("No artifact '{path}' in this run"))
+        })?;
+        serve_file(&root.store, &root.path(&path)?, &headers).await
+    };
+    served.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// GET /model-versions/get-artifact?name=&version=&path=: one file of a registered version's model
+/// (below its storage location: the run's artifacts, a logged model's, or the source itself).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn model_version_download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    MlflowRequest(request): MlflowRequest<req::ModelVersionArtifact>,
+) -> Response {
+    let served = async {
+        let path = request.path.clone().filter(|p| !p.is_empty()).ok_or_else(|| ApiError::missing("path"))?;
+        let name = super::registry::model_name(request.version.name.clone())?;
+        let number = super::registry::version(request.version.version)?;
+        let version = state.store.get_model_version(&name, number).await?;
+        let root = state.run_artifacts.root(&state, &version.storage_location)?.ok_or_else(|| {
+            ApiError::new(ErrorCode::ResourceDoesNotExist, format!("No file '{path}' in version {number} of '{name}'"))
         })?;
         serve_file(&root.store, &root.path(&path)?, &headers).await
     };

@@ -671,6 +671,31 @@ async fn a_runs_artifacts_are_listed_and_downloaded_wherever_they_are_stored() {
         assert_eq!(reply.json()["error_code"], "RESOURCE_DOES_NOT_EXIST", "{kind}");
         let reply = send(&app, Method::GET, &format!("/get-artifact?run_uuid={run}"), &[], Body::empty()).await;
         assert_eq!(reply.json()["error_code"], "INVALID_PARAMETER_VALUE", "{kind}");
+
+        // A version registered from the run reads its model's files the same way.
+        app.ok("registered-models/create", json!({"name": "from-run"})).await;
+        let source = format!("runs:/{run}/model");
+        app.ok("model-versions/create", json!({"name": "from-run", "source": source, "run_id": run})).await;
+        let version_file = |query: &str| format!("/model-versions/get-artifact?name=from-run&version=1&{query}");
+        let reply = send(&app, Method::GET, &version_file("path=MLmodel"), &[], Body::empty()).await;
+        assert_eq!(
+            (reply.status, &reply.body[..]),
+            (StatusCode::OK, &b"flavors: {}\n"[..]),
+            "{kind}: {}",
+            reply.json()
+        );
+        let reply = send(&app, Method::GET, &version_file("path=../notes.txt"), &[], Body::empty()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{kind}: {}", reply.json());
+        let reply = send(
+            &app,
+            Method::GET,
+            "/model-versions/get-artifact?name=from-run&version=9&path=MLmodel",
+            &[],
+            Body::empty(),
+        )
+        .await;
+        assert_eq!(reply.json()["error_code"], "RESOURCE_DOES_NOT_EXIST", "{kind}");
+
         assert_error(
             &app.get("artifacts/list?run_id=0123456789abcdef0123456789abcdef").await,
             StatusCode::NOT_FOUND,

@@ -251,14 +251,9 @@ export function runArtifactUrl(runId: string, path: string): string {
   return `get-artifact${queryString({ run_uuid: runId, path })}`;
 }
 
-/** The URL that downloads a file of the artifact proxy. */
-export function artifactUrl(path: string): string {
-  return `ajax-api/2.0/mlflow-artifacts/artifacts/${path.split('/').map(encodeURIComponent).join('/')}`;
+/** The URL that downloads one file of a registered version's model (MLflow's UI route). */
+export function modelVersionFileUrl(name: string, version: string, path: string): string {
+  return `model-versions/get-artifact${queryString({ name, version, path })}`;
 }
 
-/** The proxy path of a run's artifact root, from its `mlflow-artifacts:/...` URI; null elsewhere. */
-export function proxyRoot(artifactUri: string | undefined): string | null {
-  const match = artifactUri?.match(/^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/);
-  return match ? match[1].replace(/\/+$/, '') : null;
-}
 

@@ -2,7 +2,7 @@
 // one version (stage, aliases, description, tags, and the signature read from its MLmodel file).
 
 import { useEffect, useState } from 'preact/hooks';
-import { api, artifactUrl, proxyRoot, runArtifactUrl, type ModelVersion } from '../api';
+import { api, modelVersionFileUrl, type ModelVersion } from '../api';
 import { ErrorMessage, Loading, LoadMore, TagEditor, useAction, useAsync, usePaged, useQueryDraft } from '../components';
 import { formatTime, quote } from '../format';
 import { href } from '../router';
@@ -324,7 +324,7 @@ export function VersionPage({ name, version }: { name: string; version: string }
               onSet={(key, value) => after(() => api.setVersionTag(name, version, key, value))()} />
 
             <h2>Signature</h2>
-            <Signature source={v.source} />
+            <Signature name={name} version={version} />
           </section>
         );
       }}
@@ -415,27 +415,13 @@ export function parseSignature(mlmodel: string): SignatureSpec | null {
   return { inputs: columns(block.inputs), outputs: columns(block.outputs), params: columns(block.params) };
 }
 
-/**
- * Where the version's `MLmodel` file is read from: the artifact proxy for an `mlflow-artifacts:`
- * source, the run's artifacts (wherever they are stored) for a `runs:/` source; null otherwise.
- */
-function mlmodelUrl(source: string | undefined): string | null {
-  const direct = proxyRoot(source);
-  if (direct !== null) return artifactUrl(`${direct}/MLmodel`);
-  const run = source?.match(/^runs:\/([^/]+)\/?(.*)$/);
-  if (!run) return null;
-  const dir = run[2].replace(/\/+$/, '');
-  return runArtifactUrl(run[1], dir ? `${dir}/MLmodel` : 'MLmodel');
-}
-
 type MLmodelFile = { text: string } | { missing: string };
 
-async function readMLmodel(source: string | undefined): Promise<MLmodelFile> {
-  const url = mlmodelUrl(source);
-  if (url === null) return { missing: `The signature can't be read: the source ${source ? `“${source}”` : ''} is neither a run's artifacts nor in the artifact proxy.` };
-  const response = await fetch(url, { credentials: 'same-origin' });
+/** The version's `MLmodel` file, read below its storage location wherever that is. */
+async function readMLmodel(name: string, version: string): Promise<MLmodelFile> {
+  const response = await fetch(modelVersionFileUrl(name, version, 'MLmodel'), { credentials: 'same-origin' });
   if (response.status === 404) {
-    // The server says which is missing: the run, or the file.
+    // The server says which is missing: the version's files, or the file.
     const reason = await response.json().then((body: { message?: string }) => body.message, () => undefined);
     return { missing: `No signature: ${(reason ?? 'the model has no MLmodel file').replace(/\.$/, '')}.` };
   }
@@ -461,8 +447,8 @@ function SignatureTable({ label, rows }: { label: string; rows: Column[] | null 
   );
 }
 
-function Signature({ source }: { source?: string }) {
-  const file = useAsync(() => readMLmodel(source), [source]);
+function Signature({ name, version }: { name: string; version: string }) {
+  const file = useAsync(() => readMLmodel(name, version), [name, version]);
   return (
     <Loading state={file} what="the MLmodel file">
       {(result) => {
