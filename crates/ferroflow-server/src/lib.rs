@@ -58,8 +58,8 @@ impl AppState {
     /// The tracking service of a server whose experiments default to `default_artifact_root`, and
     /// which serves `served` through its artifact proxy (when it does).
     pub fn new(store: SqlStore, default_artifact_root: &str, served: Option<Arc<ArtifactStore>>) -> Self {
-        let locations = LocationPolicy::for_server(default_artifact_root, served.as_deref());
-        Self { store, locations: Arc::new(locations), run_artifacts: Arc::new(RunArtifacts::new(served)) }
+        let locations = Arc::new(LocationPolicy::for_server(default_artifact_root, served.as_deref()));
+        Self { store, run_artifacts: Arc::new(RunArtifacts::new(served, locations.clone())), locations }
     }
 }
 

@@ -486,6 +486,7 @@ fn artifacts_api() -> Table<Artifacts> {
 /// Routes outside the services, served even when one is off.
 fn root_api(offer_multipart: bool, default_permission: Option<Permission>) -> Table<()> {
     let server_info = move || server::server_info(offer_multipart, default_permission);
+    let page = ui::IndexPage::new(default_permission);
     Table::new()
         .route("/api/3.0/mlflow/server-info", [read(GET, "GetServerInfo", Access::Public, server_info)])
         .route("/ajax-api/3.0/mlflow/server-info", [read(GET, "GetServerInfo", Access::Public, server_info)])
@@ -493,7 +494,7 @@ fn root_api(offer_multipart: bool, default_permission: Option<Permission>) -> Ta
         .route("/version", [read(GET, "Version", Access::Public, server::version)])
         // The web UI's page and files: public, so that its sign-in page loads; what it shows comes
         // from the API, behind the same checks as every other client's calls.
-        .route("/", [read(GET, "GetUiPage", Access::Public, move || ui::index(default_permission))])
+        .route("/", [read(GET, "GetUiPage", Access::Public, move || ui::index(page.clone()))])
         .route("/assets/{*path}", [read(GET, "GetUiAsset", Access::Public, ui::asset)])
 }
 

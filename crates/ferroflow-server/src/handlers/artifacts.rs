@@ -72,19 +72,19 @@ pub async fn upload(State(store): State<Artifacts>, Path(path): Path<String>, bo
 
 /// GET artifacts/{path}: the file, streamed, as an attachment; honours a single `Range`.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn download(State(store): State<Artifacts>, Path(path): Path<String>, headers: HeaderMap) -> Response {
-    match serve_file(&store, &path, &headers).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
+pub async fn download(
+    State(store): State<Artifacts>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    serve_file(&store, &artifact_path(&path)?, &headers).await
 }
 
-/// The file at `raw_path` in `store`, streamed as an attachment (so active content such as HTML or
+/// The file at `path` in `store`, streamed as an attachment (so active content such as HTML or
 /// SVG is never rendered in the server's origin), honouring a single `Range`.
-pub(crate) async fn serve_file(store: &ArtifactStore, raw_path: &str, headers: &HeaderMap) -> ApiResult<Response> {
-    let path = artifact_path(raw_path)?;
+pub(crate) async fn serve_file(store: &ArtifactStore, path: &ArtifactPath, headers: &HeaderMap) -> ApiResult<Response> {
     let range = headers.get(header::RANGE).and_then(|value| value.to_str().ok()).and_then(parse_range);
-    let download = match store.get(&path, range).await {
+    let download = match store.get(path, range).await {
         Err(ferroflow_artifacts::Error::RangeNotSatisfiable { size }) => {
             return Ok((StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{size}"))])
                 .into_response());

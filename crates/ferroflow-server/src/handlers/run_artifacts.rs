@@ -12,13 +12,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use ferroflow_api::requests as req;
-use ferroflow_artifacts::{ArtifactPath, ArtifactStore};
+use ferroflow_artifacts::{ArtifactPath, ArtifactStore, LocationPolicy};
 use serde_json::{json, Value};
 
 use super::artifacts::serve_file;
+use super::registry::{model_name, version};
+use super::required;
 use super::runs::run_id;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::MlflowRequest;
@@ -27,40 +29,38 @@ use crate::AppState;
 /// Stores opened for runs' artifact locations, kept for the next request about the same run.
 const MAX_OPENED: usize = 256;
 
-/// Where runs' artifacts are read from: the proxy's destination, and the stores opened so far.
-#[derive(Debug, Default)]
+/// Where runs' artifacts are read from: the proxy's destination, the locations the server may read,
+/// and the stores opened so far.
+#[derive(Debug)]
 pub struct RunArtifacts {
     served: Option<Arc<ArtifactStore>>,
+    locations: Arc<LocationPolicy>,
     opened: Mutex<HashMap<String, Arc<ArtifactStore>>>,
 }
 
 /// A run's artifact root: a store, and the path of the root inside it.
 struct Root {
     store: Arc<ArtifactStore>,
-    prefix: String,
+    prefix: ArtifactPath,
 }
 
 impl Root {
     /// `relative` (below the run's root) as a path in the store.
-    fn path(&self, relative: &str) -> ApiResult<String> {
-        let relative = ArtifactPath::parse(relative)?;
-        Ok(match (self.prefix.is_empty(), relative.is_root()) {
-            (true, _) => relative.to_string(),
-            (false, true) => self.prefix.clone(),
-            (false, false) => format!("{}/{relative}", self.prefix),
-        })
+    fn path(&self, relative: &ArtifactPath) -> ApiResult<ArtifactPath> {
+        Ok(relative.segments().iter().try_fold(self.prefix.clone(), |path, segment| path.child(segment))?)
     }
 }
 
 impl RunArtifacts {
-    /// Reading runs' artifacts through `served` (the proxy's destination) when the server has one.
-    pub fn new(served: Option<Arc<ArtifactStore>>) -> Self {
-        Self { served, opened: Mutex::default() }
+    /// Reading runs' artifacts through `served` (the proxy's destination) when the server has one,
+    /// and elsewhere only under `locations`.
+    pub fn new(served: Option<Arc<ArtifactStore>>, locations: Arc<LocationPolicy>) -> Self {
+        Self { served, locations, opened: Mutex::default() }
     }
 
     /// The store and prefix of `artifact_uri`; `None` for a local directory that does not exist
     /// (yet): a run that logged nothing. Opening a store never creates anything.
-    fn root(&self, state: &AppState, artifact_uri: &str) -> ApiResult<Option<Root>> {
+    fn root(&self, artifact_uri: &str) -> ApiResult<Option<Root>> {
         if let Some(path) = proxied_path(artifact_uri) {
             let store = self.served.clone().ok_or_else(|| {
                 ApiError::new(
@@ -70,22 +70,22 @@ impl RunArtifacts {
                     ),
                 )
             })?;
-            return Ok(Some(Root { store, prefix: ArtifactPath::parse(path)?.to_string() }));
+            return Ok(Some(Root { store, prefix: ArtifactPath::parse(path)? }));
         }
-        state.locations.check(artifact_uri)?;
+        self.locations.check(artifact_uri)?;
         if local_dir(artifact_uri).is_some_and(|dir| !dir.is_dir()) {
             return Ok(None);
         }
         let mut opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(store) = opened.get(artifact_uri) {
-            return Ok(Some(Root { store: store.clone(), prefix: String::new() }));
+            return Ok(Some(Root { store: store.clone(), prefix: ArtifactPath::root() }));
         }
         let store = Arc::new(ArtifactStore::open(artifact_uri)?);
         if opened.len() >= MAX_OPENED {
             opened.clear();
         }
         opened.insert(artifact_uri.to_owned(), store.clone());
-        Ok(Some(Root { store, prefix: String::new() }))
+        Ok(Some(Root { store, prefix: ArtifactPath::root() }))
     }
 }
 
@@ -110,7 +110,7 @@ fn local_dir(uri: &str) -> Option<PathBuf> {
 async fn run_root(state: &AppState, request: &req::RunArtifact) -> ApiResult<(String, Option<Root>)> {
     let run = state.store.get_run(&run_id(&request.run)?).await?;
     let uri = run.info.artifact_uri;
-    let root = state.run_artifacts.root(state, &uri)?;
+    let root = state.run_artifacts.root(&uri)?;
     Ok((uri, root))
 }
 
@@ -123,10 +123,13 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let (uri, root) = run_root(&state, &request).await?;
     let dir = ArtifactPath::parse(request.path.as_deref().unwrap_or(""))?;
-    let Some(root) = root else {
-        return Ok(Json(json!({ "root_uri": uri })));
+    let entries = match root {
+        Some(root) => root.store.list(&root.path(&dir)?).await?,
+        None => Vec::new(),
     };
-    let entries = root.store.list(&ArtifactPath::parse(&root.path(&dir.to_string())?)?).await?;
+    if entries.is_empty() {
+        return Ok(Json(json!({ "root_uri": uri })));
+    }
     let files: Vec<Value> = entries
         .into_iter()
         .map(|entry| {
@@ -137,9 +140,6 @@ pub async fn list(
             }
         })
         .collect();
-    if files.is_empty() {
-        return Ok(Json(json!({ "root_uri": uri })));
-    }
     Ok(Json(json!({ "root_uri": uri, "files": files })))
 }
 
@@ -149,16 +149,12 @@ pub async fn download(
     State(state): State<AppState>,
     headers: HeaderMap,
     MlflowRequest(request): MlflowRequest<req::RunArtifact>,
-) -> Response {
-    let served = async {
-        let path = request.path.clone().filter(|p| !p.is_empty()).ok_or_else(|| ApiError::missing("path"))?;
-        let (_, root) = run_root(&state, &request).await?;
-        let root = root.ok_or_else(|| {
-            ApiError::new(ErrorCode::ResourceDoesNotExist, format!("No artifact '{path}' in this run"))
-        })?;
-        serve_file(&root.store, &root.path(&path)?, &headers).await
-    };
-    served.await.unwrap_or_else(IntoResponse::into_response)
+) -> ApiResult<Response> {
+    let path = ArtifactPath::parse(&required(request.path.clone(), "path")?)?;
+    let (_, root) = run_root(&state, &request).await?;
+    let root = root
+        .ok_or_else(|| ApiError::new(ErrorCode::ResourceDoesNotExist, format!("No artifact '{path}' in this run")))?;
+    serve_file(&root.store, &root.path(&path)?, &headers).await
 }
 
 /// GET /model-versions/get-artifact?name=&version=&path=: one file of a registered version's model
@@ -168,18 +164,15 @@ pub async fn model_version_download(
     State(state): State<AppState>,
     headers: HeaderMap,
     MlflowRequest(request): MlflowRequest<req::ModelVersionArtifact>,
-) -> Response {
-    let served = async {
-        let path = request.path.clone().filter(|p| !p.is_empty()).ok_or_else(|| ApiError::missing("path"))?;
-        let name = super::registry::model_name(request.version.name.clone())?;
-        let number = super::registry::version(request.version.version)?;
-        let version = state.store.get_model_version(&name, number).await?;
-        let root = state.run_artifacts.root(&state, &version.storage_location)?.ok_or_else(|| {
-            ApiError::new(ErrorCode::ResourceDoesNotExist, format!("No file '{path}' in version {number} of '{name}'"))
-        })?;
-        serve_file(&root.store, &root.path(&path)?, &headers).await
-    };
-    served.await.unwrap_or_else(IntoResponse::into_response)
+) -> ApiResult<Response> {
+    let path = ArtifactPath::parse(&required(request.path, "path")?)?;
+    let name = model_name(request.version.name)?;
+    let number = version(request.version.version)?;
+    let stored = state.store.get_model_version(&name, number).await?;
+    let root = state.run_artifacts.root(&stored.storage_location)?.ok_or_else(|| {
+        ApiError::new(ErrorCode::ResourceDoesNotExist, format!("No file '{path}' in version {number} of '{name}'"))
+    })?;
+    serve_file(&root.store, &root.path(&path)?, &headers).await
 }
 
 #[cfg(test)]

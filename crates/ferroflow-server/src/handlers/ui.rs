@@ -1,6 +1,7 @@
 //! The web UI: `GET /` answers its page, `GET /assets/*` the files it loads (content-hashed names,
 //! cached for a year, gzip-compressed for clients that accept it).
 
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,18 +22,32 @@ const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>ferroflow</ti
 /// a user without a grant may do: `off`, or the default permission.
 const ACCESS_META: &str = "ferroflow-access-control";
 
-/// GET /. The page carries the access-control meta tag, so the UI's first calls need not wait for
-/// server-info.
-pub async fn index(default_permission: Option<Permission>) -> Response {
-    let Some(page) = ferroflow_ui::index() else {
+/// The UI's page, with the access-control meta tag (so the UI's first calls need not wait for
+/// server-info), made once when the routes are: the server's setting does not change.
+#[derive(Clone)]
+pub struct IndexPage(Option<(Bytes, &'static str)>);
+
+impl IndexPage {
+    /// The page of a server whose default permission is `default_permission` (`None`: access
+    /// control off).
+    pub fn new(default_permission: Option<Permission>) -> Self {
+        Self(ferroflow_ui::index().map(|page| {
+            let html = String::from_utf8_lossy(page.body);
+            let access = default_permission.map_or("off", Permission::name);
+            let tag = format!("<head><meta name=\"{ACCESS_META}\" content=\"{access}\">");
+            (Bytes::from(html.replacen("<head>", &tag, 1)), page.content_type)
+        }))
+    }
+}
+
+/// GET /
+pub async fn index(page: IndexPage) -> Response {
+    let Some((body, content_type)) = page.0 else {
         return ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], NOT_BUILT).into_response();
     };
-    let html = String::from_utf8_lossy(page.body);
-    let access = default_permission.map_or("off", Permission::name);
-    let tagged = html.replacen("<head>", &format!("<head><meta name=\"{ACCESS_META}\" content=\"{access}\">"), 1);
-    // A page of a few hundred bytes: not worth compressing per request.
-    let mut response = tagged.into_response();
-    set_file_headers(&mut response, page.content_type, "no-cache");
+    // A page of a few hundred bytes: not worth compressing.
+    let mut response = body.into_response();
+    set_file_headers(&mut response, content_type, "no-cache");
     response
 }
 
