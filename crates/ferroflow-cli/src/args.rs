@@ -222,6 +222,29 @@ pub enum DbCommand {
         #[command(flatten)]
         pool: PoolArgs,
     },
+    /// Copy an MLflow server's database into a new ferroflow database, keeping every id.
+    ///
+    /// Reads a database created by `mlflow server` or `mlflow db upgrade` (MLflow 2.0 to 3.17, on
+    /// SQLite, PostgreSQL or MySQL) without writing to it, and fills an empty ferroflow database.
+    /// Artifacts are not copied: their locations stay as they were.
+    Import {
+        /// The MLflow database, as MLflow's --backend-store-uri names it (sqlite:///mlflow.db,
+        /// postgresql://user:password@host/db, mysql+pymysql://user:password@host/db).
+        #[arg(long, value_name = "URI")]
+        from: String,
+        /// The ferroflow database to fill (created or migrated as needed; it must hold no data).
+        #[arg(long, value_name = "URI")]
+        to: String,
+        /// Continue an interrupted import into --to.
+        #[arg(long)]
+        resume: bool,
+        /// Afterwards, compare both sides (rows per table and a checksum over every metric point);
+        /// exit with status 1 on any difference.
+        #[arg(long)]
+        verify: bool,
+        #[command(flatten)]
+        pool: PoolArgs,
+    },
 }
 
 /// Connection pool settings for PostgreSQL and MySQL.

@@ -31,6 +31,15 @@ fn main() -> anyhow::Result<()> {
             runtime.build()?.block_on(commands::server::run(args))
         }
         Command::Db(DbCommand::Upgrade { url, pool }) => client_runtime()?.block_on(commands::db::upgrade(&url, &pool)),
+        Command::Db(DbCommand::Import { from, to, resume, verify, pool }) => {
+            let options = ferroflow_import::ImportOptions { from, to, resume, pool: pool.settings() };
+            let same = client_runtime()?.block_on(commands::db::import(&options, verify))?;
+            if !same {
+                #[allow(clippy::exit)] // the verdict is the exit status
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Users(managed) => client_runtime()?.block_on(commands::manage::users(managed)),
         Command::Groups(managed) => client_runtime()?.block_on(commands::manage::groups(managed)),
         Command::Tokens(managed) => client_runtime()?.block_on(commands::manage::tokens(managed)),

@@ -255,7 +255,14 @@ impl SqlStore {
                 if let Some((seq, prev_hash)) = &mut head {
                     *seq += 1;
                     let hash = chain_hash(self.audit_key(), *seq, prev_hash, &digest);
-                    insert.arg(digest).push(", ").arg(*seq).push(", ").arg(prev_hash.as_str()).push(", ").arg(hash.as_str());
+                    insert
+                        .arg(digest)
+                        .push(", ")
+                        .arg(*seq)
+                        .push(", ")
+                        .arg(prev_hash.as_str())
+                        .push(", ")
+                        .arg(hash.as_str());
                     *prev_hash = hash;
                 } else {
                     insert.arg(digest);
@@ -320,10 +327,16 @@ impl SqlStore {
     /// Gives each `(id, seq, prev_hash, hash)` link's event its place in the chain, in one statement
     /// that joins the events with the links (a CASE per column would compare every row with every
     /// link).
-    async fn link_events(&self, tx: &mut sqlx::Transaction<'static, Any>, links: &[(i64, i64, String, String)]) -> Result<()> {
+    async fn link_events(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Any>,
+        links: &[(i64, i64, String, String)],
+    ) -> Result<()> {
         let mut update = self.sql(match self.dialect {
             Dialect::MySql => "UPDATE audit_events AS e JOIN (",
-            Dialect::Postgres | Dialect::Sqlite => "UPDATE audit_events SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash FROM (",
+            Dialect::Postgres | Dialect::Sqlite => {
+                "UPDATE audit_events SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash FROM ("
+            }
         });
         for (i, (id, seq, prev_hash, hash)) in links.iter().enumerate() {
             update.push(if i == 0 { "SELECT " } else { " UNION ALL SELECT " });

@@ -233,8 +233,9 @@ impl SqlStore {
             .push(", ")
             .arg(now)
             .push(")");
-        let id =
-            self.insert_returning_id(&mut tx, insert, || Error::AlreadyExists(format!("User '{username}' already exists"))).await?;
+        let id = self
+            .insert_returning_id(&mut tx, insert, || Error::AlreadyExists(format!("User '{username}' already exists")))
+            .await?;
         self.bump_auth_epoch(&mut tx).await?;
         self.commit(tx).await?;
         Ok(User { id, username: username.to_owned(), is_admin })
@@ -399,7 +400,9 @@ impl SqlStore {
         let mut tx = self.begin_write().await?;
         let mut sql = self.sql("INSERT INTO user_groups (name, description, created_ms) VALUES (");
         sql.arg(name).push(", ").arg(description.map(str::to_owned)).push(", ").arg(now_ms()).push(")");
-        let id = self.insert_returning_id(&mut tx, sql, || Error::AlreadyExists(format!("Group '{name}' already exists"))).await?;
+        let id = self
+            .insert_returning_id(&mut tx, sql, || Error::AlreadyExists(format!("Group '{name}' already exists")))
+            .await?;
         self.bump_auth_epoch(&mut tx).await?;
         self.commit(tx).await?;
         Ok(Group { id, name: name.to_owned(), description: description.map(str::to_owned), members: Vec::new() })
@@ -440,9 +443,8 @@ impl SqlStore {
     /// The groups (all, or the one numbered `id`) with their members, by name.
     pub(crate) async fn groups_where(&self, id: Option<i64>) -> Result<Vec<Group>> {
         let mut sql = self.sql("SELECT id, name, description FROM user_groups");
-        let mut members = self.sql(
-            "SELECT m.group_name, u.username FROM group_members m JOIN users u ON u.id = m.user_id",
-        );
+        let mut members =
+            self.sql("SELECT m.group_name, u.username FROM group_members m JOIN users u ON u.id = m.user_id");
         if let Some(id) = id {
             sql.push(" WHERE id = ").arg(id);
             members.push(" WHERE m.group_name IN (SELECT name FROM user_groups WHERE id = ").arg(id).push(")");

@@ -37,6 +37,7 @@ mod batch;
 mod context;
 mod error;
 mod experiments;
+pub mod import;
 mod location;
 mod logged_models;
 mod metrics;

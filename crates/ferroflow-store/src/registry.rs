@@ -628,7 +628,12 @@ impl SqlStore {
     }
 
     /// The version `alias` points at inside `tx`, if it is set.
-    async fn alias_version(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str, alias: &str) -> Result<Option<i64>> {
+    async fn alias_version(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        name: &str,
+        alias: &str,
+    ) -> Result<Option<i64>> {
         let mut sql = self.sql("SELECT version FROM registered_model_aliases WHERE name = ");
         sql.arg(name).push(" AND alias = ").arg(alias);
         let rows: Vec<(i64,)> = self.fetch_rows(&mut **tx, "version", &sql).await?;

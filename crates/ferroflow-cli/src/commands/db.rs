@@ -1,7 +1,12 @@
 //! `ferroflow db upgrade <url>`: apply pending schema migrations, as `mlflow db upgrade` does.
+//! `ferroflow db import --from <mlflow> --to <ferroflow>`: move an MLflow server's data over.
+
+use std::sync::Mutex;
 
 use anyhow::Context as _;
+use ferroflow_import::{ImportOptions, Progress, Report, TableCount, Verification};
 use ferroflow_store::{BackendUri, SqlStore};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::PoolArgs;
 
@@ -17,4 +22,104 @@ pub async fn upgrade(url: &str, pool: &PoolArgs) -> anyhow::Result<()> {
         tracing::info!(database = %backend, migrations = ?applied, "schema upgraded");
     }
     Ok(())
+}
+
+/// Imports, prints the counts per table, and with `verify` compares both sides. Returns whether
+/// they match (always true without `verify`).
+pub async fn import(options: &ImportOptions, verify: bool) -> anyhow::Result<bool> {
+    let progress = Bars::default();
+    let report = ferroflow_import::import(options, &progress).await?;
+    print_report(&report);
+    if !verify {
+        return Ok(true);
+    }
+    let verification = ferroflow_import::verify(options).await?;
+    print_verification(&verification);
+    Ok(verification.matches())
+}
+
+/// A progress bar per stage, on stderr (drawn only when stderr is a terminal).
+#[derive(Default)]
+struct Bars {
+    current: Mutex<Option<ProgressBar>>,
+}
+
+impl Progress for Bars {
+    fn stage(&self, name: &str, total: u64, done: u64) {
+        let bar = ProgressBar::new(total).with_prefix(name.replace('_', " ")).with_position(done);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>17} [{bar:32}] {human_pos}/{human_len} rows, {per_sec}, {elapsed} (ETA {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.reset_eta();
+        *self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bar);
+    }
+
+    fn advance(&self, rows: u64) {
+        if let Some(bar) = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
+            bar.inc(rows);
+        }
+    }
+
+    fn finish_stage(&self) {
+        if let Some(bar) = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            bar.finish();
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)] // the report is the command's output
+fn print_report(report: &Report) {
+    if report.already_imported {
+        println!("{} (MLflow schema {}) was imported here before; nothing to copy.", report.source, report.revision);
+    } else {
+        let how = if report.resumed { "Finished the interrupted import of" } else { "Imported" };
+        println!(
+            "{how} {} (MLflow schema {}) in {:.1} s.",
+            report.source,
+            report.revision,
+            report.elapsed.as_secs_f64()
+        );
+    }
+    print_counts(&report.counts);
+    if !report.left_behind.is_empty() {
+        let tables: Vec<String> =
+            report.left_behind.iter().map(|(table, rows)| format!("{table} ({rows} rows)")).collect();
+        println!("Not carried over (ferroflow has no place for them yet): {}.", tables.join(", "));
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn print_counts(counts: &[TableCount]) {
+    println!("{:<26} {:>12} {:>12}", "table", "MLflow", "ferroflow");
+    for count in counts {
+        let flag = if count.source == count.target { "" } else { "  differs" };
+        println!("{:<26} {:>12} {:>12}{flag}", count.table, count.source, count.target);
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn print_verification(verification: &Verification) {
+    let (source, target) = (verification.source_metrics, verification.target_metrics);
+    if verification.matches() {
+        println!(
+            "Verified: every table holds as many rows on both sides, and the {} metric points are identical \
+             (digest {:032x}).",
+            source.points, source.sum
+        );
+        return;
+    }
+    println!("Verification FAILED:");
+    for count in verification.counts.iter().filter(|c| c.source != c.target) {
+        println!("  {}: {} rows in MLflow, {} in ferroflow", count.table, count.source, count.target);
+    }
+    if source != target {
+        println!(
+            "  metric points differ: {} in MLflow (digest {:032x}), {} in ferroflow (digest {:032x})",
+            source.points, source.sum, target.points, target.sum
+        );
+    }
 }

@@ -44,7 +44,9 @@ pub async fn users(managed: Managed<UsersCommand>) -> anyhow::Result<()> {
         }
         UsersCommand::Create { username } => {
             let password = password_from_stdin(&username)?;
-            remote.call(Method::POST, "mlflow/users/create", json!({ "username": username, "password": password })).await?;
+            remote
+                .call(Method::POST, "mlflow/users/create", json!({ "username": username, "password": password }))
+                .await?;
             println!("created user '{username}'");
         }
         UsersCommand::SetPassword { username } => {

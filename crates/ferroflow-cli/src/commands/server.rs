@@ -136,7 +136,11 @@ async fn prepare_auth(args: &ServerArgs, store: &SqlStore) -> anyhow::Result<Aut
         }
     }
     tracing::info!(default_permission = %default_permission, audit_reads = args.audit_reads, trusted_proxies = ?args.trusted_proxies, "access control on");
-    Ok(AuthConfig { default_permission, audit_reads: args.audit_reads, trusted_proxies: TrustedProxies::new(trusted_proxies) })
+    Ok(AuthConfig {
+        default_permission,
+        audit_reads: args.audit_reads,
+        trusted_proxies: TrustedProxies::new(trusted_proxies),
+    })
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,384 @@
+//! Reading a database that `mlflow server` created, on SQLite, PostgreSQL or MySQL, at any schema
+//! revision from MLflow 2.0 to 3.17.
+//!
+//! The connection is read-only (SQLite opened with `mode=ro`, the server engines' sessions set to
+//! read-only transactions), so nothing here can change the source. Tables and columns that a revision
+//! lacks (datasets before 2.4, logged models before 3.0, ...) are found by looking at the schema, not
+//! by revision number, and read as absent.
+
+use std::collections::{HashMap, HashSet};
+
+use ferroflow_store::sql::{Dialect, Sql};
+use ferroflow_store::BackendUri;
+use futures_util::TryStreamExt as _;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor as _, Row as _};
+
+use crate::{revisions, Error, Key, Result};
+
+/// An MLflow tracking database, opened for reading.
+pub struct MlflowDatabase {
+    dialect: Dialect,
+    pool: AnyPool,
+    /// The schema revision (`alembic_version`).
+    pub revision: String,
+    /// Tables, and the columns of each.
+    columns: HashMap<String, HashSet<String>>,
+}
+
+impl MlflowDatabase {
+    /// Connects read-only and checks the database is MLflow's, at a revision this import reads.
+    ///
+    /// # Errors
+    /// `Source` when it cannot be reached; `Refused` when it is not an MLflow database or its revision
+    /// is unknown.
+    pub async fn open(backend: &BackendUri) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (dialect, url, session) = match backend {
+            BackendUri::Sqlite { path } => {
+                if !path.is_file() {
+                    return Err(Error::Refused(format!("There is no SQLite database at {}", path.display())));
+                }
+                (Dialect::Sqlite, format!("sqlite://{}?mode=ro", path.display()), "PRAGMA query_only = ON")
+            }
+            BackendUri::Postgres { url } => {
+                (Dialect::Postgres, url.clone(), "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            }
+            BackendUri::MySql { url } => (Dialect::MySql, url.clone(), "SET SESSION TRANSACTION READ ONLY"),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(2)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    conn.execute(session).await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(|err| Error::source(format!("Could not connect to the MLflow database {backend}"), err))?;
+        let mut database = Self { dialect, pool, revision: String::new(), columns: HashMap::new() };
+        database.columns = database.read_columns().await?;
+        if !database.columns.contains_key("alembic_version") || !database.columns.contains_key("experiments") {
+            return Err(Error::Refused(format!(
+                "{backend} is not an MLflow tracking database: it has no alembic_version and experiments tables"
+            )));
+        }
+        let revision: Option<String> = database
+            .sql("SELECT version_num FROM alembic_version")
+            .query()
+            .fetch_optional(&database.pool)
+            .await
+            .map_err(|err| Error::source("Could not read the MLflow schema revision", err))?
+            .map(|row| row.try_get(0))
+            .transpose()
+            .map_err(|err| Error::source("Could not read the MLflow schema revision", err))?;
+        let revision = revision.ok_or_else(|| {
+            Error::Refused(format!("{backend} has an empty alembic_version table: MLflow never finished creating it"))
+        })?;
+        if let Some(why) = revisions::refusal(&revision) {
+            return Err(Error::Refused(why));
+        }
+        database.revision = revision;
+        Ok(database)
+    }
+
+    fn sql(&self, text: &str) -> Sql {
+        Sql::new(self.dialect, text)
+    }
+
+    /// A statement in this source's spelling.
+    pub(crate) fn select(&self, text: &str) -> Sql {
+        self.sql(text)
+    }
+
+    async fn read_columns(&self) -> Result<HashMap<String, HashSet<String>>> {
+        let query = match self.dialect {
+            Dialect::Sqlite => {
+                "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'"
+            }
+            Dialect::Postgres => {
+                "SELECT CAST(table_name AS TEXT), CAST(column_name AS TEXT) FROM information_schema.columns \
+                 WHERE table_schema = current_schema()"
+            }
+            Dialect::MySql => {
+                "SELECT CAST(table_name AS CHAR), CAST(column_name AS CHAR) FROM information_schema.columns \
+                 WHERE table_schema = DATABASE()"
+            }
+        };
+        let rows = sqlx::query(query)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|err| Error::source("Could not read the MLflow database's tables", err))?;
+        let mut columns: HashMap<String, HashSet<String>> = HashMap::new();
+        for row in rows {
+            let table: String = row.try_get(0).map_err(|err| Error::source("Could not read a table name", err))?;
+            let column: String = row.try_get(1).map_err(|err| Error::source("Could not read a column name", err))?;
+            columns.entry(table.to_ascii_lowercase()).or_default().insert(column.to_ascii_lowercase());
+        }
+        Ok(columns)
+    }
+
+    /// Whether the source has this table.
+    pub fn has_table(&self, table: &str) -> bool {
+        self.columns.contains_key(table)
+    }
+
+    fn has_column(&self, table: &str, column: &str) -> bool {
+        self.columns.get(table).is_some_and(|columns| columns.contains(column))
+    }
+
+    /// `column` read as a 64-bit integer on every engine (PostgreSQL's INTEGER is 32-bit).
+    fn int(&self, column: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => column.to_owned(),
+            Dialect::Postgres => format!("CAST({column} AS BIGINT)"),
+            Dialect::MySql => format!("CAST({column} AS SIGNED)"),
+        }
+    }
+
+    /// A boolean `column` read as 0 or 1.
+    fn flag(&self, column: &str) -> String {
+        self.int(&format!("CASE WHEN {column} THEN 1 ELSE 0 END"))
+    }
+
+    /// Workspaces other than `default` that hold experiments or registered models (MLflow 3.x
+    /// workspaces; ferroflow has one).
+    ///
+    /// # Errors
+    /// `Source` when the query fails.
+    pub async fn other_workspaces(&self) -> Result<Vec<String>> {
+        let mut found = Vec::new();
+        for table in ["experiments", "registered_models"] {
+            if !self.has_column(table, "workspace") {
+                continue;
+            }
+            let sql = self.sql(&format!("SELECT DISTINCT workspace FROM {table} WHERE workspace <> 'default'"));
+            for row in self.all(&sql, "workspaces").await? {
+                let name: String = get(&row, 0, "workspaces")?;
+                if !found.contains(&name) {
+                    found.push(name);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The id MLflow would give its next experiment.
+    ///
+    /// # Errors
+    /// `Source` when the query fails.
+    pub async fn next_experiment_id(&self) -> Result<i64> {
+        let largest = self.sql(&format!("SELECT {} FROM experiments", self.int("MAX(experiment_id)")));
+        let largest: Option<i64> = get(&self.one(&largest, "experiments").await?, 0, "experiments")?;
+        let after_largest = largest.map_or(0, |id| id + 1);
+        let sequence = match self.dialect {
+            // SQLAlchemy makes MLflow's experiment id a plain rowid on SQLite: the next is the largest + 1.
+            Dialect::Sqlite => None,
+            Dialect::Postgres => {
+                let sql = self.sql(
+                    "SELECT CAST(CASE WHEN is_called THEN last_value + 1 ELSE last_value END AS BIGINT) \
+                     FROM experiments_experiment_id_seq",
+                );
+                match self.one(&sql, "experiments_experiment_id_seq").await {
+                    Ok(row) => get::<Option<i64>>(&row, 0, "experiments_experiment_id_seq")?,
+                    Err(_) => None,
+                }
+            }
+            Dialect::MySql => {
+                let sql = self.sql(
+                    "SELECT CAST(auto_increment AS SIGNED) FROM information_schema.tables \
+                     WHERE table_schema = DATABASE() AND table_name = 'experiments'",
+                );
+                get::<Option<i64>>(&self.one(&sql, "experiments").await?, 0, "experiments")?
+            }
+        };
+        Ok(sequence.unwrap_or(0).max(after_largest))
+    }
+
+    /// Row counts of the source tables that fill each ferroflow table.
+    ///
+    /// # Errors
+    /// `Source` when a query fails.
+    pub async fn counts(&self) -> Result<Vec<(&'static str, i64)>> {
+        let inputs = |source: &str, destination: &str| {
+            format!("SELECT COUNT(*) FROM inputs WHERE source_type = '{source}' AND destination_type = '{destination}'")
+        };
+        let queries: Vec<(&'static str, &'static str, String)> = vec![
+            ("experiments", "experiments", "SELECT COUNT(*) FROM experiments".into()),
+            ("experiment_tags", "experiment_tags", "SELECT COUNT(*) FROM experiment_tags".into()),
+            ("datasets", "datasets", "SELECT COUNT(*) FROM datasets".into()),
+            ("logged_models", "logged_models", "SELECT COUNT(*) FROM logged_models".into()),
+            ("logged_model_tags", "logged_model_tags", "SELECT COUNT(*) FROM logged_model_tags".into()),
+            ("logged_model_params", "logged_model_params", "SELECT COUNT(*) FROM logged_model_params".into()),
+            ("runs", "runs", "SELECT COUNT(*) FROM runs".into()),
+            ("run_tags", "tags", "SELECT COUNT(*) FROM tags".into()),
+            ("params", "params", "SELECT COUNT(*) FROM params".into()),
+            ("metrics", "metrics", "SELECT COUNT(*) FROM metrics".into()),
+            ("latest_metrics", "latest_metrics", "SELECT COUNT(*) FROM latest_metrics".into()),
+            ("run_dataset_inputs", "inputs", inputs("DATASET", "RUN")),
+            (
+                "run_input_tags",
+                "input_tags",
+                "SELECT COUNT(*) FROM input_tags t JOIN inputs i ON i.input_uuid = t.input_uuid \
+                 WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN'"
+                    .into(),
+            ),
+            ("run_model_inputs", "inputs", inputs("RUN_INPUT", "MODEL_INPUT")),
+            ("run_model_outputs", "inputs", inputs("RUN_OUTPUT", "MODEL_OUTPUT")),
+            ("logged_model_metrics", "logged_model_metrics", "SELECT COUNT(*) FROM logged_model_metrics".into()),
+            ("registered_models", "registered_models", "SELECT COUNT(*) FROM registered_models".into()),
+            ("registered_model_tags", "registered_model_tags", "SELECT COUNT(*) FROM registered_model_tags".into()),
+            ("model_versions", "model_versions", "SELECT COUNT(*) FROM model_versions".into()),
+            ("model_version_tags", "model_version_tags", "SELECT COUNT(*) FROM model_version_tags".into()),
+            (
+                "registered_model_aliases",
+                "registered_model_aliases",
+                "SELECT COUNT(*) FROM registered_model_aliases".into(),
+            ),
+        ];
+        let mut counts = Vec::with_capacity(queries.len());
+        for (target, source, query) in queries {
+            let count = if self.has_table(source) { self.count(&query, source).await? } else { 0 };
+            counts.push((target, count));
+        }
+        Ok(counts)
+    }
+
+    async fn count(&self, query: &str, table: &str) -> Result<i64> {
+        let sql = self.sql(&query.replacen("COUNT(*)", &self.int("COUNT(*)"), 1));
+        get(&self.one(&sql, table).await?, 0, table)
+    }
+
+    /// Tables of the source that this import does not carry over and that hold rows (traces,
+    /// assessments, webhooks, ...), with their row counts.
+    ///
+    /// # Errors
+    /// `Source` when a query fails.
+    pub async fn tables_left_behind(&self) -> Result<Vec<(String, i64)>> {
+        let mut tables: Vec<&String> = self.columns.keys().filter(|t| !READ_TABLES.contains(&t.as_str())).collect();
+        tables.sort();
+        let mut left = Vec::new();
+        for table in tables {
+            let count = self.count(&format!("SELECT COUNT(*) FROM {table}"), table).await?;
+            if count > 0 {
+                left.push((table.clone(), count));
+            }
+        }
+        Ok(left)
+    }
+
+    /// Rows of `table` (`key_column` > `after`, at most `limit`, in key order), selecting `columns`.
+    pub(crate) async fn page(
+        &self,
+        table: &str,
+        columns: &str,
+        key_column: &str,
+        after: &Key,
+        limit: usize,
+    ) -> Result<Vec<AnyRow>> {
+        let mut sql = self.sql(&format!("SELECT {columns} FROM {table} WHERE {key_column} > "));
+        after.bind(&mut sql);
+        sql.push(&format!(" ORDER BY {key_column} LIMIT {limit}"));
+        self.all(&sql, table).await
+    }
+
+    /// `select` (a `SELECT ... FROM ...` of `table`) restricted to rows whose `key` is in `(after, last]`
+    /// (and `condition`, if any).
+    pub(crate) fn range(&self, select: &str, condition: Option<&str>, key: &str, after: &Key, last: &Key) -> Sql {
+        let mut sql = self.sql(select);
+        sql.push(" WHERE ");
+        if let Some(condition) = condition {
+            sql.push(condition).push(" AND ");
+        }
+        sql.push(&format!("{key} > "));
+        after.bind(&mut sql);
+        sql.push(&format!(" AND {key} <= "));
+        last.bind(&mut sql);
+        sql
+    }
+
+    /// The rows of `sql`, as they arrive (a run's metric history can be long).
+    pub(crate) fn stream<'a>(
+        &'a self,
+        sql: &'a Sql,
+        table: &'a str,
+    ) -> impl futures_util::Stream<Item = Result<AnyRow>> + Send + 'a {
+        sql.query().fetch(&self.pool).map_err(move |err| Error::source(format!("Could not read {table}"), err))
+    }
+
+    async fn one(&self, sql: &Sql, table: &str) -> Result<AnyRow> {
+        sql.query().fetch_one(&self.pool).await.map_err(|err| Error::source(format!("Could not read {table}"), err))
+    }
+
+    async fn all(&self, sql: &Sql, table: &str) -> Result<Vec<AnyRow>> {
+        sql.query().fetch_all(&self.pool).await.map_err(|err| Error::source(format!("Could not read {table}"), err))
+    }
+
+    /// The SQL spelling of MLflow's columns, for the row readers.
+    pub(crate) fn columns(&self) -> Columns<'_> {
+        Columns { db: self }
+    }
+
+    /// Closes the connections.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The MLflow tables this import reads (the rest are reported if they hold rows).
+const READ_TABLES: &[&str] = &[
+    "alembic_version",
+    "workspaces",
+    "experiments",
+    "experiment_tags",
+    "runs",
+    "tags",
+    "params",
+    "metrics",
+    "latest_metrics",
+    "datasets",
+    "inputs",
+    "input_tags",
+    "logged_models",
+    "logged_model_tags",
+    "logged_model_params",
+    "logged_model_metrics",
+    "registered_models",
+    "registered_model_tags",
+    "model_versions",
+    "model_version_tags",
+    "registered_model_aliases",
+];
+
+/// Column expressions of one source, spelled for its engine and revision.
+pub(crate) struct Columns<'a> {
+    db: &'a MlflowDatabase,
+}
+
+impl Columns<'_> {
+    pub(crate) fn int(&self, column: &str) -> String {
+        self.db.int(column)
+    }
+
+    pub(crate) fn flag(&self, column: &str) -> String {
+        self.db.flag(column)
+    }
+
+    /// `column` of `table`, or `fallback` at a revision without it.
+    pub(crate) fn or(&self, table: &str, column: &str, fallback: &str) -> String {
+        if self.db.has_column(table, column) {
+            column.to_owned()
+        } else {
+            fallback.to_owned()
+        }
+    }
+}
+
+/// Column `index` of `row`, decoded.
+pub(crate) fn get<'r, T>(row: &'r AnyRow, index: usize, table: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(index).map_err(|err| Error::source(format!("Could not decode a row of {table}"), err))
+}
