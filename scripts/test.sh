@@ -11,7 +11,9 @@
 #   4. create/refresh the Python venvs .venv/mlflow3 and .venv/mlflow2 (pinned in tests/)
 #   5. run the compatibility suite tests/compat against target/release/ferroflow with each client, on
 #      each database engine (every server on a fresh database)
-#   6. the web UI's end-to-end suite (tests/ui, node --test with playwright-core) in Debian's headless
+#   6. the db import suite tests/import: the stock mlflow 3.17 server (.venv/mlflow-server) fills a
+#      database on each engine, which is imported into another engine and compared
+#   7. the web UI's end-to-end suite (tests/ui, node --test with playwright-core) in Debian's headless
 #      Chromium, installed here when missing; data seeded with the mlflow3 client, on SQLite
 #
 # Extra arguments are passed to pytest (e.g. scripts/test.sh -k experiments -x).
@@ -21,7 +23,8 @@
 #   FERROFLOW_SKIP_SERVICES=1  skip step 1
 #   FERROFLOW_VENVS="mlflow3"  which client venvs to test with (default: "mlflow3 mlflow2")
 #   FERROFLOW_DATABASES="sqlite postgres"  which engines to test on (default: "sqlite postgres mysql")
-#   FERROFLOW_SKIP_UI=1        skip step 6
+#   FERROFLOW_SKIP_IMPORT=1    skip step 6
+#   FERROFLOW_SKIP_UI=1        skip step 7
 #   FERROFLOW_TEST_S3_ENDPOINT=http://host:port  use this S3-compatible endpoint instead of
 #                              starting moto (AWS_* credentials then come from the environment)
 #   PYTHON=python3.11          interpreter used to create the venvs
@@ -225,15 +228,14 @@ start_s3() {
 }
 
 # ------------------------------------------------------------------ 5. pytest
-run_suite() { # run_suite <venv name> <engine> [pytest args...]
-    local name=$1 engine=$2
-    shift 2
+run_pytest() { # run_pytest <label> <venv name> <test dir> [pytest args...]  (env set by the caller)
+    local label=$1 name=$2 dir=$3
+    shift 3
     local venv="$REPO_ROOT/.venv/$name"
     local log
     log="$(mktemp)"
-    step "compatibility suite with $name client on $engine"
     local rc=0
-    FERROFLOW_TEST_DATABASE="$engine" PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest "$REPO_ROOT/tests/compat" -q "$@" 2>&1 \
+    FERROFLOW_BIN="${FERROFLOW_BIN:-$REPO_ROOT/target/release/ferroflow}" PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest "$dir" -q "$@" 2>&1 \
         | tee "$log" || rc=${PIPESTATUS[0]}
 
     local line passed failed errors skipped
@@ -249,14 +251,28 @@ run_suite() { # run_suite <venv name> <engine> [pytest args...]
 
     local counts="$passed passed, $failed failed, $errors errors, $skipped skipped"
     if [[ $rc -eq 0 ]]; then
-        note "compat ($name, $engine): ok ($counts)"
+        note "$label: ok ($counts)"
     elif [[ $rc -eq 5 ]]; then
-        note "compat ($name, $engine): FAILED - no tests were collected (pytest exit 5)"
+        note "$label: FAILED - no tests were collected (pytest exit 5)"
         FAILED=1
     else
-        note "compat ($name, $engine): FAILED (pytest exit $rc; $counts)"
+        note "$label: FAILED (pytest exit $rc; $counts)"
         FAILED=1
     fi
+}
+
+run_suite() { # run_suite <venv name> <engine> [pytest args...]
+    local name=$1 engine=$2
+    shift 2
+    step "compatibility suite with $name client on $engine"
+    FERROFLOW_TEST_DATABASE="$engine" run_pytest "compat ($name, $engine)" "$name" "$REPO_ROOT/tests/compat" "$@"
+}
+
+# ------------------------------------------------------------------ 5b. db import
+run_import_suite() { # MLflow 3.17 servers fill each engine; each is imported into another engine
+    step "db import suite (stock mlflow server as the source)"
+    ensure_venv mlflow-server
+    run_pytest "import (mlflow 3.17 sources)" mlflow-server "$REPO_ROOT/tests/import"
 }
 
 # ------------------------------------------------------------------ 6. UI end-to-end
@@ -344,6 +360,12 @@ for name in $VENVS; do
         run_suite "$name" "$engine" "$@"
     done
 done
+
+if [[ "${FERROFLOW_SKIP_IMPORT:-}" == "1" ]]; then
+    note "import:    skipped (FERROFLOW_SKIP_IMPORT=1)"
+else
+    run_import_suite
+fi
 
 if [[ "${FERROFLOW_SKIP_UI:-}" == "1" ]]; then
     note "ui:        skipped (FERROFLOW_SKIP_UI=1)"

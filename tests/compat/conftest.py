@@ -65,6 +65,9 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import ArtifactServer, unique_name  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from databases import new_database  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 DEFAULT_CMD = (
@@ -102,37 +105,9 @@ def _server_command(template, port, db, backend, artifacts):
 
 def _new_backend(db_path):
     """The backend store URI of a new server: a SQLite file at `db_path`, or with
-    FERROFLOW_TEST_DATABASE=postgres|mysql a fresh database on the server named by
-    FERROFLOW_TEST_POSTGRES_URL / FERROFLOW_TEST_MYSQL_URL (defaults: the local servers).
-    Returns (uri, drop) where drop() removes the database again."""
-    engine = os.environ.get("FERROFLOW_TEST_DATABASE", "sqlite") or "sqlite"
-    if engine == "sqlite":
-        return f"sqlite:///{db_path}", lambda: None
-    from urllib.parse import urlsplit
-
-    name = f"ff_compat_{os.getpid()}_{uuid.uuid4().hex[:12]}"
-    if engine == "postgres":
-        base = os.environ.get("FERROFLOW_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
-        parts = urlsplit(base)
-        admin = ["psql", "-h", parts.hostname, "-p", str(parts.port or 5432), "-U",
-                 parts.username or "postgres", "-d", "postgres", "-q", "-c"]
-        uri = f"postgresql://{parts.netloc}/{name}"
-    elif engine == "mysql":
-        base = os.environ.get("FERROFLOW_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
-        parts = urlsplit(base)
-        admin = ["mysql", f"-h{parts.hostname}", f"-P{parts.port or 3306}", f"-u{parts.username or 'root'}"]
-        if parts.password:
-            admin.append(f"-p{parts.password}")
-        admin.append("-e")
-        uri = f"mysql+pymysql://{parts.netloc}/{name}"
-    else:
-        raise RuntimeError(f"FERROFLOW_TEST_DATABASE must be sqlite, postgres or mysql, not {engine!r}")
-    subprocess.run(admin + [f"CREATE DATABASE {name}"], check=True, capture_output=True)
-
-    def drop():
-        subprocess.run(admin + [f"DROP DATABASE IF EXISTS {name}"], capture_output=True)
-
-    return uri, drop
+    FERROFLOW_TEST_DATABASE=postgres|mysql a fresh database on that engine (see
+    tests/databases.py). Returns (uri, drop) where drop() removes the database again."""
+    return new_database(os.environ.get("FERROFLOW_TEST_DATABASE", "sqlite") or "sqlite", db_path)
 
 
 def is_reference_server():

@@ -31,7 +31,7 @@ use sqlx::any::AnyRow;
 
 pub use mlflow_sql::MlflowDatabase;
 
-use mlflow_sql::get;
+use mlflow_sql::{get, text};
 
 /// Why an import could not run or finish.
 #[derive(Debug, thiserror::Error)]
@@ -499,7 +499,7 @@ impl Copy<'_> {
                 Ok(ExperimentTagRow {
                     experiment_id: get(row, 0, "experiment_tags")?,
                     key: get(row, 1, "experiment_tags")?,
-                    value: get::<Option<String>>(row, 2, "experiment_tags")?.unwrap_or_default(),
+                    value: text(row, 2, "experiment_tags")?.unwrap_or_default(),
                 })
             })
             .await?;
@@ -530,9 +530,9 @@ impl Copy<'_> {
                     name: get(row, 2, t)?,
                     digest: get(row, 3, t)?,
                     source_type: get(row, 4, t)?,
-                    source: get(row, 5, t)?,
-                    schema: get(row, 6, t)?,
-                    profile: get(row, 7, t)?,
+                    source: text(row, 5, t)?.unwrap_or_default(),
+                    schema: text(row, 6, t)?,
+                    profile: text(row, 7, t)?,
                 });
             }
             let mut chunk = self.target.chunk().await?;
@@ -583,13 +583,21 @@ impl Copy<'_> {
             let tags = range("SELECT model_id, tag_key, tag_value FROM logged_model_tags");
             self.stream(&mut chunk, &tags, "logged_model_tags", |row| {
                 let t = "logged_model_tags";
-                Ok(LoggedModelTagRow { model_id: get(row, 0, t)?, key: get(row, 1, t)?, value: get(row, 2, t)? })
+                Ok(LoggedModelTagRow {
+                    model_id: get(row, 0, t)?,
+                    key: get(row, 1, t)?,
+                    value: text(row, 2, t)?.unwrap_or_default(),
+                })
             })
             .await?;
             let params = range("SELECT model_id, param_key, param_value FROM logged_model_params");
             self.stream(&mut chunk, &params, "logged_model_params", |row| {
                 let t = "logged_model_params";
-                Ok(LoggedModelParamRow { model_id: get(row, 0, t)?, key: get(row, 1, t)?, value: get(row, 2, t)? })
+                Ok(LoggedModelParamRow {
+                    model_id: get(row, 0, t)?,
+                    key: get(row, 1, t)?,
+                    value: text(row, 2, t)?.unwrap_or_default(),
+                })
             })
             .await?;
             let metrics = range(&format!(
@@ -668,7 +676,7 @@ impl Copy<'_> {
                     experiment_id: experiment(&run_id),
                     run_id,
                     key: get(row, 1, "tags")?,
-                    value: get::<Option<String>>(row, 2, "tags")?.unwrap_or_default(),
+                    value: text(row, 2, "tags")?.unwrap_or_default(),
                 })
             })
             .await?;
@@ -679,7 +687,7 @@ impl Copy<'_> {
                     experiment_id: experiment(&run_id),
                     run_id,
                     key: get(row, 1, "params")?,
-                    value: get(row, 2, "params")?,
+                    value: text(row, 2, "params")?.unwrap_or_default(),
                 })
             })
             .await?;
@@ -733,7 +741,7 @@ impl Copy<'_> {
                         run_id: get(row, 0, t)?,
                         dataset_id: get(row, 1, t)?,
                         key: get(row, 2, t)?,
-                        value: get(row, 3, t)?,
+                        value: text(row, 3, t)?.unwrap_or_default(),
                     })
                 })
                 .await?;
@@ -782,7 +790,7 @@ impl Copy<'_> {
                     name: get(row, 0, t)?,
                     creation_timestamp: get::<Option<i64>>(row, 1, t)?.unwrap_or(0),
                     last_updated_timestamp: get::<Option<i64>>(row, 2, t)?.unwrap_or(0),
-                    description: get(row, 3, t)?,
+                    description: text(row, 3, t)?,
                 });
             }
             let mut chunk = self.target.chunk().await?;
@@ -795,7 +803,7 @@ impl Copy<'_> {
                 Ok(RegisteredModelTagRow {
                     name: get(row, 0, t)?,
                     key: get(row, 1, t)?,
-                    value: get::<Option<String>>(row, 2, t)?.unwrap_or_default(),
+                    value: text(row, 2, t)?.unwrap_or_default(),
                 })
             })
             .await?;
@@ -818,7 +826,7 @@ impl Copy<'_> {
                     last_updated_timestamp: get::<Option<i64>>(row, 3, t)?.unwrap_or(0),
                     user_id: get(row, 4, t)?,
                     current_stage: get::<Option<String>>(row, 5, t)?.unwrap_or_else(|| "None".to_owned()),
-                    description: get(row, 6, t)?,
+                    description: text(row, 6, t)?,
                     storage_location: storage.or_else(|| source.clone()).unwrap_or_default(),
                     source: source.unwrap_or_default(),
                     run_id: get(row, 9, t)?,
@@ -835,7 +843,7 @@ impl Copy<'_> {
                     name: get(row, 0, t)?,
                     version: get(row, 1, t)?,
                     key: get(row, 2, t)?,
-                    value: get::<Option<String>>(row, 3, t)?.unwrap_or_default(),
+                    value: text(row, 3, t)?.unwrap_or_default(),
                 })
             })
             .await?;

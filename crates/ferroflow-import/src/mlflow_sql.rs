@@ -382,3 +382,18 @@ where
 {
     row.try_get(index).map_err(|err| Error::source(format!("Could not decode a row of {table}"), err))
 }
+
+/// Text column `index` of `row`. MySQL sends TEXT columns as BLOBs, which the `Any` driver will not
+/// decode as strings, so those are read as bytes and checked to be UTF-8.
+pub(crate) fn text(row: &AnyRow, index: usize, table: &str) -> Result<Option<String>> {
+    match row.try_get::<Option<String>, _>(index) {
+        Ok(value) => Ok(value),
+        Err(sqlx::Error::ColumnDecode { .. }) => get::<Option<Vec<u8>>>(row, index, table)?
+            .map(|bytes| {
+                String::from_utf8(bytes)
+                    .map_err(|_| Error::Refused(format!("A value in {table} of the MLflow database is not UTF-8 text")))
+            })
+            .transpose(),
+        Err(err) => Err(Error::source(format!("Could not decode a row of {table}"), err)),
+    }
+}

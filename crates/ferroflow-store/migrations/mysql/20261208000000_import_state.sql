@@ -3,10 +3,10 @@
 -- resumes after the last chunk that landed.
 CREATE TABLE import_state (
     id BIGINT NOT NULL PRIMARY KEY CHECK (id = 1),
-    source TEXT NOT NULL,
+    source VARCHAR(2000) NOT NULL,
     revision VARCHAR(64) NOT NULL,
     stage VARCHAR(64) NOT NULL,
-    after_key TEXT NOT NULL,
+    after_key VARCHAR(1000) NOT NULL,
     started_ms BIGINT NOT NULL,
     finished_ms BIGINT
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
