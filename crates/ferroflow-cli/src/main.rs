@@ -17,9 +17,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> anyhow::Result<()> {
     env_vars::apply_mlflow_aliases();
     let cli = Cli::parse();
+    // An import's and its verification's reads are long by design: sqlx's slow-statement warnings
+    // would only hide the progress bars.
+    let default_filter = match cli.command {
+        Command::Db(DbCommand::Import { .. }) => "info,sqlx::query=error",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)))
         .init();
     match cli.command {
         Command::Server(args) => {

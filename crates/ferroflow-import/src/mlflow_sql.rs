@@ -83,13 +83,9 @@ impl MlflowDatabase {
         Ok(database)
     }
 
-    fn sql(&self, text: &str) -> Sql {
-        Sql::new(self.dialect, text)
-    }
-
     /// A statement in this source's spelling.
-    pub(crate) fn select(&self, text: &str) -> Sql {
-        self.sql(text)
+    pub(crate) fn sql(&self, text: &str) -> Sql {
+        Sql::new(self.dialect, text)
     }
 
     async fn read_columns(&self) -> Result<HashMap<String, HashSet<String>>> {
@@ -366,7 +362,7 @@ impl Columns<'_> {
     }
 
     /// `column` of `table`, or `fallback` at a revision without it.
-    pub(crate) fn or(&self, table: &str, column: &str, fallback: &str) -> String {
+    pub(crate) fn column_or(&self, table: &str, column: &str, fallback: &str) -> String {
         if self.db.has_column(table, column) {
             column.to_owned()
         } else {

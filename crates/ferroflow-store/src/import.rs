@@ -16,6 +16,7 @@ use crate::{BackendUri, Error, PoolSettings, Result};
 pub struct ImportTarget {
     dialect: Dialect,
     pool: AnyPool,
+    attached: bool,
 }
 
 /// What an import finds in its target before it starts.
@@ -177,6 +178,9 @@ pub const IMPORTED_TABLES: &[&str] = &[
     AliasRow::TABLE,
 ];
 
+/// The name under which a SQLite target attaches a SQLite source (see [`ImportTarget::open`]).
+pub const ATTACHED_SOURCE: &str = "import_source";
+
 /// Most placeholders one `INSERT` binds (SQLite allows 32,766; PostgreSQL and MySQL 65,535).
 const PLACEHOLDERS_PER_STATEMENT: usize = 30_000;
 /// Most rows one `INSERT` carries.
@@ -186,14 +190,38 @@ impl ImportTarget {
     /// Opens the target database (creating a SQLite file), bringing its schema up to date. A database
     /// with MLflow's own schema is refused, as the server refuses it.
     ///
+    /// With `attach_sqlite_source`, a SQLite target attaches that SQLite file read-only as
+    /// [`ATTACHED_SOURCE`], so a chunk can copy rows inside SQLite ([`ImportChunk::insert_select`]);
+    /// [`ImportTarget::attached`] says whether it did (not on the server engines).
+    ///
     /// # Errors
     /// As [`crate::SqlStore::open`].
-    pub async fn open(backend: &BackendUri, pool: &PoolSettings) -> Result<Self> {
+    pub async fn open(
+        backend: &BackendUri,
+        pool: &PoolSettings,
+        attach_sqlite_source: Option<&std::path::Path>,
+    ) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let (dialect, pool_handle) = crate::writer_pool(backend, pool).await?;
+        let (dialect, pool_handle, attached) = match (backend, attach_sqlite_source) {
+            (BackendUri::Sqlite { path }, Some(source)) => {
+                crate::create_parent_dir(path)?;
+                let source = std::fs::canonicalize(source).map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
+                let uri = format!("file:{}?mode=ro", source.display());
+                (Dialect::Sqlite, crate::sqlite_pool_attaching(&crate::sqlite_url(path), 1, Some(uri)).await?, true)
+            }
+            _ => {
+                let (dialect, pool_handle) = crate::writer_pool(backend, pool).await?;
+                (dialect, pool_handle, false)
+            }
+        };
         crate::refuse_mlflow_schema(&pool_handle, backend).await?;
         crate::migrate(crate::migrator(dialect), &pool_handle, backend).await?;
-        Ok(Self { dialect, pool: pool_handle })
+        Ok(Self { dialect, pool: pool_handle, attached })
+    }
+
+    /// Whether the source is attached (see [`ImportTarget::open`]).
+    pub fn attached(&self) -> bool {
+        self.attached
     }
 
     fn sql(&self, text: &str) -> Sql {
@@ -399,6 +427,19 @@ impl ImportChunk {
         Ok(())
     }
 
+    /// Runs `sql`, an `INSERT ... SELECT` that reads the attached source ([`ATTACHED_SOURCE`]), and
+    /// returns the number of rows it inserted.
+    ///
+    /// # Errors
+    /// As [`ImportChunk::insert`].
+    pub async fn insert_select(&mut self, sql: &Sql) -> Result<u64> {
+        let done = sql.query().execute(&mut *self.tx).await.map_err(|err| match err {
+            sqlx::Error::Database(db) => Error::InvalidState(format!("Copying rows inside SQLite failed: {db}")),
+            other => Error::Database(other),
+        })?;
+        Ok(done.rows_affected())
+    }
+
     /// Records the position this chunk reaches (`stage`, and the key of its last row) and commits it.
     ///
     /// # Errors
@@ -432,7 +473,7 @@ mod tests {
     async fn chunks_land_whole_or_not_at_all_and_new_experiments_continue_the_source_sequence() {
         let dir = tempfile::tempdir().expect("temp dir");
         let backend = BackendUri::Sqlite { path: dir.path().join("target.db") };
-        let target = ImportTarget::open(&backend, &PoolSettings::default()).await.expect("open");
+        let target = ImportTarget::open(&backend, &PoolSettings::default(), None).await.expect("open");
         assert_eq!(target.state().await.expect("state"), TargetState::Empty);
         target.start("sqlite:///mlflow.db", "dc11669786a5").await.expect("start");
 

@@ -240,9 +240,7 @@ impl SqlStore {
 async fn writer_pool(backend: &BackendUri, settings: &PoolSettings) -> Result<(Dialect, AnyPool)> {
     Ok(match backend {
         BackendUri::Sqlite { path } => {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
-            }
+            create_parent_dir(path)?;
             (Dialect::Sqlite, sqlite_pool(&sqlite_url(path), 1).await?)
         }
         BackendUri::Postgres { url } => {
@@ -250,6 +248,14 @@ async fn writer_pool(backend: &BackendUri, settings: &PoolSettings) -> Result<(D
         }
         BackendUri::MySql { url } => (Dialect::MySql, server_pool(url, Dialect::MySql, settings, backend).await?),
     })
+}
+
+/// Creates the directory a new SQLite file goes into.
+fn create_parent_dir(path: &std::path::Path) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
+    }
+    Ok(())
 }
 
 fn sqlite_url(path: &std::path::Path) -> String {
@@ -392,13 +398,20 @@ async fn server_pool(url: &str, dialect: Dialect, settings: &PoolSettings, backe
 }
 
 async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool> {
+    sqlite_pool_attaching(url, max_connections, None).await
+}
+
+/// [`sqlite_pool`], each connection with `attach` (a database file URI) attached as
+/// [`import::ATTACHED_SOURCE`].
+async fn sqlite_pool_attaching(url: &str, max_connections: u32, attach: Option<String>) -> Result<AnyPool> {
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
         // A local file connection cannot go stale; the default ping per checkout costs a thread round trip.
         .test_before_acquire(false)
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
+            let attach = attach.clone();
             Box::pin(async move {
                 // WAL lets readers run beside the writer. FULL syncs the WAL at every commit, so an
                 // acknowledged write survives a power cut; write coalescing keeps that to one sync per group.
@@ -407,6 +420,10 @@ async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool> {
                      PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;",
                 )
                 .await?;
+                if let Some(uri) = attach {
+                    let statement = format!("ATTACH DATABASE ? AS {}", import::ATTACHED_SOURCE);
+                    conn.execute(sqlx::query(&statement).bind(uri)).await?;
+                }
                 Ok(())
             })
         })
