@@ -12,7 +12,8 @@
 #   5. run the compatibility suite tests/compat against target/release/ferroflow with each client, on
 #      each database engine (every server on a fresh database)
 #   6. the db import suite tests/import: the stock mlflow 3.17 server (.venv/mlflow-server) fills a
-#      database on each engine, which is imported into another engine and compared
+#      database on each engine, and mlflow 2.22 (.venv/mlflow2-server) one on MariaDB; each is
+#      imported into another engine and compared
 #   7. the web UI's end-to-end suite (tests/ui, node --test with playwright-core) in Debian's headless
 #      Chromium, installed here when missing; data seeded with the mlflow3 client, on SQLite
 #
@@ -269,10 +270,12 @@ run_suite() { # run_suite <venv name> <engine> [pytest args...]
 }
 
 # ------------------------------------------------------------------ 5b. db import
-run_import_suite() { # MLflow 3.17 servers fill each engine; each is imported into another engine
-    step "db import suite (stock mlflow server as the source)"
+run_import_suite() { # stock MLflow servers (3.17 on each engine, 2.22 on MySQL) fill the sources
+    step "db import suite (stock mlflow servers as the sources)"
     ensure_venv mlflow-server
-    run_pytest "import (mlflow 3.17 sources)" mlflow-server "$REPO_ROOT/tests/import"
+    ensure_venv mlflow2-server
+    FERROFLOW_MLFLOW2_VENV="$REPO_ROOT/.venv/mlflow2-server" \
+        run_pytest "import (mlflow 3.17 and 2.22 sources)" mlflow-server "$REPO_ROOT/tests/import"
 }
 
 # ------------------------------------------------------------------ 6. UI end-to-end

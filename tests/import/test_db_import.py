@@ -1,15 +1,17 @@
 """`ferroflow db import` against databases that the stock `mlflow server` created and filled.
 
-Each source engine is filled once through a real MLflow 3.17 server with the stock client, then
-imported into a different target engine. A ferroflow server on the result must answer like the
+Each source is filled once through a real MLflow server (3.17 on each engine, 2.22 on MySQL) with
+the stock client of its release, then imported into a different target engine. A ferroflow server on the result must answer like the
 MLflow server on the source: every experiment, run, param, tag, metric history, dataset input,
 logged model and registry object, and `models:/name@alias` must load and predict the same.
 
-Environment: FERROFLOW_BIN (default target/release/ferroflow); the `mlflow` executable of this
-interpreter's venv runs the source servers. PostgreSQL and MySQL come from tests/databases.py.
+Environment: FERROFLOW_BIN (default target/release/ferroflow). The 3.x sources are filled and read
+with this interpreter's venv (full mlflow 3.17), the 2.x source with FERROFLOW_MLFLOW2_VENV (default
+.venv/mlflow2-server, full mlflow 2.22); client.py is the stock client's side. PostgreSQL and MySQL
+databases come from tests/databases.py.
 """
 
-import math
+import json
 import os
 import shutil
 import signal
@@ -28,19 +30,22 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
-import mlflow  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
-from mlflow.entities import Metric, Param, RunTag, ViewType  # noqa: E402
+from mlflow.entities import ViewType  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 from databases import new_database  # noqa: E402
 
 BINARY = os.environ.get("FERROFLOW_BIN") or str(REPO_ROOT / "target" / "release" / "ferroflow")
-MLFLOW = str(Path(sys.executable).parent / "mlflow")
 HOST = "127.0.0.1"
-# Each source engine is imported into another, so every engine is both source and target once.
-PAIRS = [("sqlite", "postgres"), ("postgres", "mysql"), ("mysql", "sqlite")]
+# The virtualenvs with the stock server and client of each MLflow release the sources come from.
+VENVS = {"3": Path(sys.executable).parent.parent,
+         "2": Path(os.environ.get("FERROFLOW_MLFLOW2_VENV") or REPO_ROOT / ".venv" / "mlflow2-server")}
+# (MLflow release, source engine, target engine): each engine is both source and target of a 3.x
+# import; the 2.x source is on MySQL, as in the reference deployment.
+PAIRS = [("3", "sqlite", "postgres"), ("3", "postgres", "mysql"), ("3", "mysql", "sqlite"),
+         ("2", "mysql", "postgres")]
 
 
 def free_port():
@@ -88,127 +93,38 @@ def ferroflow(*args, timeout=600):
     return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def fill(url):
-    """What a team's MLflow server holds after some months, written through the stock client."""
-    mlflow.set_tracking_uri(url)
-    mlflow.set_registry_uri(url)
-    client = MlflowClient(url, url)
-    experiment = client.create_experiment("churn", tags={"team": "growth", "mlflow.note.content": "notes"})
-    mlflow.set_experiment(experiment_id=experiment)
-    with mlflow.start_run(run_name="sweep") as parent:
-        mlflow.set_tag("kind", "sweep")
-        for trial in range(3):
-            with mlflow.start_run(run_name=f"trial-{trial}", nested=True) as child:
-                mlflow.log_params({"n_estimators": 50 * (trial + 1), "min_samples_leaf": trial + 1})
-                points = [Metric("loss", 1.0 / (step + 1), 1_700_000_000_000 + step, step) for step in range(3000)]
-                for start in range(0, len(points), 1000):
-                    client.log_batch(child.info.run_id, metrics=points[start:start + 1000])
-                client.log_batch(child.info.run_id, metrics=[
-                    Metric("edge", math.nan, 1_700_000_000_000, 0),
-                    Metric("edge", math.inf, 1_700_000_000_001, 1),
-                    Metric("edge", -math.inf, 1_700_000_000_002, 2),
-                    Metric("edge", -0.5, 1_700_000_000_003, 2),
-                ], params=[Param("note", "x" * 500)], tags=[RunTag("trial", str(trial))])
-        import pandas as pd
-        from sklearn.ensemble import RandomForestRegressor
-
-        frame = pd.DataFrame({"x": [float(i) for i in range(20)], "y": [float(i % 7) for i in range(20)]})
-        mlflow.log_input(mlflow.data.from_pandas(frame, name="train", targets="y"), context="training")
-        model = RandomForestRegressor(n_estimators=5, random_state=0).fit(frame[["x"]], frame["y"])
-        info = mlflow.sklearn.log_model(model, name="model", registered_model_name="churn-model",
-                                        input_example=frame[["x"]].head(2),
-                                        skops_trusted_types=["sklearn.tree._tree.Tree"])
-        mlflow.log_metric("r2", 0.75, model_id=info.model_id)
-        mlflow.log_metric("r2", math.nan, step=1, model_id=info.model_id)
-    client.create_model_version("churn-model", f"runs:/{parent.info.run_id}/model", parent.info.run_id,
-                                description="second")
-    client.set_registered_model_alias("churn-model", "champion", "1")
-    client.set_registered_model_alias("churn-model", "challenger", "2")
-    client.transition_model_version_stage("churn-model", "1", "Production")
-    client.set_model_version_tag("churn-model", "2", "validated", "no")
-    client.update_registered_model("churn-model", description="predicts churn")
-    client.set_registered_model_tag("churn-model", "owner", "growth")
-    client.create_registered_model("empty-model")
-    client.create_model_version("empty-model", f"runs:/{parent.info.run_id}/model", parent.info.run_id)
-    client.delete_model_version("empty-model", "1")
-
-    gone = client.create_experiment("abandoned")
-    doomed = client.create_run(gone)
-    client.log_metric(doomed.info.run_id, "m", 1.0)
-    client.delete_run(doomed.info.run_id)
-    client.delete_experiment(gone)
-    # An experiment MLflow created and forgot: its id is not handed out again.
-    client.create_experiment("kept-after-a-gap")
-    killed = client.create_run(experiment)
-    client.set_terminated(killed.info.run_id, "KILLED")
-    client.delete_run(killed.info.run_id)
-    mlflow.set_tracking_uri(None)
+def client(release, command, url):
+    """Runs client.py `command` against `url` with the stock client of MLflow `release`."""
+    python = VENVS[release] / "bin" / "python"
+    done = subprocess.run([str(python), str(Path(__file__).with_name("client.py")), command, url],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"client.py {command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["mlflow"].startswith(release + "."), answer["mlflow"]
+    return answer["result"]
 
 
-def snapshot(url):
-    """Everything a user can read back through the stock client, in comparable form."""
-    client = MlflowClient(url, url)
-    experiments = client.search_experiments(view_type=ViewType.ALL)
-    ids = [e.experiment_id for e in experiments]
-    out = {"experiments": sorted(
-        (e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time,
-         sorted(e.tags.items())) for e in experiments)}
-    runs = client.search_runs(ids, run_view_type=ViewType.ALL, max_results=1000)
-    out["runs"] = []
-    for run in sorted(runs, key=lambda r: r.info.run_id):
-        info = run.info
-        history = {key: sorted((m.step, m.timestamp, repr(m.value)) for m in client.get_metric_history(info.run_id, key))
-                   for key in run.data.metrics}
-        out["runs"].append((
-            info.run_id, info.run_name, info.experiment_id, info.user_id, info.status, info.start_time, info.end_time,
-            info.artifact_uri, info.lifecycle_stage, sorted(run.data.params.items()), sorted(run.data.tags.items()),
-            sorted((k, repr(v)) for k, v in run.data.metrics.items()), history,
-            sorted((d.dataset.name, d.dataset.digest, d.dataset.source_type, d.dataset.source, d.dataset.schema,
-                    d.dataset.profile, sorted((t.key, t.value) for t in d.tags)) for d in run.inputs.dataset_inputs),
-            sorted((o.model_id, o.step) for o in run.outputs.model_outputs) if run.outputs else []))
-    out["logged_models"] = sorted(
-        (m.model_id, m.experiment_id, m.name, m.artifact_location, m.creation_timestamp, m.last_updated_timestamp,
-         str(m.status), m.model_type, m.source_run_id, sorted(m.tags.items()), sorted(m.params.items()),
-         sorted((x.key, repr(x.value), x.step, x.timestamp, x.run_id) for x in m.metrics or []))
-        for m in client.search_logged_models(ids))
-    out["registered_models"] = sorted(
-        (m.name, m.creation_timestamp, m.last_updated_timestamp, m.description, sorted(m.tags.items()),
-         sorted(m.aliases.items())) for m in client.search_registered_models())
-    versions = []
-    for v in client.search_model_versions():
-        # search_model_versions leaves out the aliases on MLflow's server; get_model_version has them.
-        full = client.get_model_version(v.name, v.version)
-        versions.append((v.name, v.version, v.creation_timestamp, v.last_updated_timestamp, v.user_id,
-                         v.current_stage, v.description, v.source, v.run_id, v.status, v.run_link,
-                         sorted(v.tags.items()), sorted(full.aliases)))
-    out["model_versions"] = sorted(versions)
-    return out
-
-
-def assert_same(expected, actual):
-    for section in expected:
-        assert actual[section] == expected[section], f"{section} differ after the import"
-
-
-@pytest.fixture(scope="module", params=PAIRS, ids=lambda pair: f"{pair[0]}-to-{pair[1]}")
+@pytest.fixture(scope="module", params=PAIRS, ids=lambda p: f"mlflow{p[0]}-{p[1]}-to-{p[2]}")
 def imported(request):
-    """A filled MLflow server on the source engine, and the import of its database on the target."""
-    source_engine, target_engine = request.param
+    """A filled MLflow server on the source engine, and a ferroflow server on the import of its
+    database into the target engine."""
+    release, source_engine, target_engine = request.param
     workdir = Path(tempfile.mkdtemp(prefix="ferroflow-import-"))
     artifacts = workdir / "mlartifacts"
     source_uri, drop_source = new_database(source_engine, workdir / "mlflow.db")
     target_uri, drop_target = new_database(target_engine, workdir / "ferroflow.db")
-    source = Server([MLFLOW, "server", "--backend-store-uri", source_uri, "--artifacts-destination", str(artifacts),
-                     "--host", HOST, "--port", "{port}", "--workers", "1"], workdir, "mlflow")
+    source = Server([str(VENVS[release] / "bin" / "mlflow"), "server", "--backend-store-uri", source_uri,
+                     "--artifacts-destination", str(artifacts), "--host", HOST, "--port", "{port}",
+                     "--workers", "1"], workdir, "mlflow")
     try:
-        fill(source.url)
+        client(release, "fill", source.url)
         done = ferroflow("db", "import", "--from", source_uri, "--to", target_uri, "--verify")
         assert done.returncode == 0, done.stdout + done.stderr
         target = Server([BINARY, "server", "--backend-store-uri", target_uri, "--artifacts-destination",
                          str(artifacts), "--host", HOST, "--port", "{port}"], workdir, "ferroflow")
         try:
-            yield dict(source=source, target=target, output=done.stdout, source_uri=source_uri,
-                       target_uri=target_uri)
+            yield dict(release=release, source=source, target=target, output=done.stdout,
+                       source_uri=source_uri, target_uri=target_uri)
         finally:
             target.stop()
     finally:
@@ -219,35 +135,30 @@ def imported(request):
 
 
 def test_every_object_reads_back_the_same_through_the_stock_client(imported):
-    expected = snapshot(imported["source"].url)
+    release = imported["release"]
+    expected = client(release, "snapshot", imported["source"].url)
     assert len(expected["runs"]) == 6 and len(expected["model_versions"]) == 2, "the fill wrote what it meant to"
-    assert_same(expected, snapshot(imported["target"].url))
+    actual = client(release, "snapshot", imported["target"].url)
+    for section in expected:
+        assert actual[section] == expected[section], f"{section} differ after the import"
     assert "Verified" in imported["output"], imported["output"]
 
 
 def test_the_aliased_model_loads_and_predicts_the_same(imported):
-    import pandas as pd
-
-    frame = pd.DataFrame({"x": [1.5, 12.0, 19.0]})
-    predictions = []
-    for server in (imported["source"], imported["target"]):
-        mlflow.set_tracking_uri(server.url)
-        mlflow.set_registry_uri(server.url)
-        try:
-            predictions.append(list(mlflow.pyfunc.load_model("models:/churn-model@champion").predict(frame)))
-        finally:
-            mlflow.set_tracking_uri(None)
-    assert predictions[0] == predictions[1] and len(predictions[0]) == 3
+    release = imported["release"]
+    expected = client(release, "predict", imported["source"].url)
+    assert len(expected) == 3
+    assert client(release, "predict", imported["target"].url) == expected
 
 
 def test_new_experiments_get_ids_mlflow_never_handed_out(imported):
-    client = MlflowClient(imported["target"].url)
-    known = [int(e.experiment_id) for e in client.search_experiments(view_type=ViewType.ALL)]
-    created = int(client.create_experiment("after-the-move"))
+    tracking = MlflowClient(imported["target"].url)
+    known = [int(e.experiment_id) for e in tracking.search_experiments(view_type=ViewType.ALL)]
+    created = int(tracking.create_experiment("after-the-move"))
     assert created > max(known)
-    run = client.create_run(str(created))
-    client.log_metric(run.info.run_id, "m", 2.0)
-    assert client.get_run(run.info.run_id).data.metrics == {"m": 2.0}
+    run = tracking.create_run(str(created))
+    tracking.log_metric(run.info.run_id, "m", 2.0)
+    assert tracking.get_run(run.info.run_id).data.metrics == {"m": 2.0}
 
 
 def test_importing_again_into_the_same_target_copies_nothing_and_another_source_is_refused(imported):
@@ -261,7 +172,7 @@ def test_importing_again_into_the_same_target_copies_nothing_and_another_source_
 
 
 def mlflow_schema(path):
-    """A new, empty MLflow database at `path` (MLflow creates its tables on first use)."""
+    """A new, empty MLflow 3.17 database at `path` (MLflow creates its tables on first use)."""
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
     uri = f"sqlite:///{path}"
