@@ -17,13 +17,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ferroflow_core::model::LoggedModelStatus;
+use ferroflow_store::import::ATTACHED_SOURCE;
 use ferroflow_store::import::{
     AliasRow, DatasetRow, ExperimentRow, ExperimentTagRow, ImportChunk, ImportPosition, ImportRow, ImportTarget,
     LatestMetricRow, LoggedModelMetricRow, LoggedModelParamRow, LoggedModelRow, LoggedModelTagRow, MetricRow,
     ModelVersionRow, ModelVersionTagRow, ParamRow, RegisteredModelRow, RegisteredModelTagRow, RunDatasetInputRow,
     RunInputTagRow, RunModelInputRow, RunModelOutputRow, RunRow, RunTagRow, TargetState,
 };
-use ferroflow_store::import::ATTACHED_SOURCE;
 use ferroflow_store::sql::{Dialect, Sql};
 use ferroflow_store::{BackendUri, PoolSettings};
 use futures_util::TryStreamExt as _;
@@ -209,36 +209,59 @@ const PAGE: usize = 200;
 /// Rows a child table's insert buffer holds before it is written.
 const BUFFER: usize = 5_000;
 
-/// The stages, in order, and the target tables each fills (for the progress totals).
-const STAGES: &[(&str, &[&str])] = &[
-    ("experiments", &["experiments", "experiment_tags"]),
-    ("datasets", &["datasets"]),
-    ("logged_models", &["logged_models", "logged_model_tags", "logged_model_params", "logged_model_metrics"]),
-    (
-        "runs",
-        &[
-            "runs",
-            "run_tags",
-            "params",
-            "metrics",
-            "latest_metrics",
-            "run_dataset_inputs",
-            "run_input_tags",
-            "run_model_inputs",
-            "run_model_outputs",
-        ],
-    ),
-    (
-        "registered_models",
-        &[
-            "registered_models",
-            "registered_model_tags",
-            "model_versions",
-            "model_version_tags",
-            "registered_model_aliases",
-        ],
-    ),
-];
+/// The stages of an import, in the order the target's foreign keys need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Experiments,
+    Datasets,
+    LoggedModels,
+    Runs,
+    RegisteredModels,
+}
+
+impl Stage {
+    const ALL: [Self; 5] = [Self::Experiments, Self::Datasets, Self::LoggedModels, Self::Runs, Self::RegisteredModels];
+
+    /// The name recorded as the import's position.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Experiments => "experiments",
+            Self::Datasets => "datasets",
+            Self::LoggedModels => "logged_models",
+            Self::Runs => "runs",
+            Self::RegisteredModels => "registered_models",
+        }
+    }
+
+    /// The target tables the stage fills (for the progress totals).
+    fn tables(self) -> &'static [&'static str] {
+        match self {
+            Self::Experiments => &["experiments", "experiment_tags"],
+            Self::Datasets => &["datasets"],
+            Self::LoggedModels => {
+                &["logged_models", "logged_model_tags", "logged_model_params", "logged_model_metrics"]
+            }
+            Self::Runs => &[
+                "runs",
+                "run_tags",
+                "params",
+                "metrics",
+                "latest_metrics",
+                "run_dataset_inputs",
+                "run_input_tags",
+                "run_model_inputs",
+                "run_model_outputs",
+            ],
+            Self::RegisteredModels => &[
+                "registered_models",
+                "registered_model_tags",
+                "model_versions",
+                "model_version_tags",
+                "registered_model_aliases",
+            ],
+        }
+    }
+}
 
 /// Opens both sides and checks they fit together.
 async fn open(options: &ImportOptions) -> Result<(MlflowDatabase, BackendUri, ImportTarget, BackendUri)> {
@@ -332,23 +355,23 @@ async fn run(
         }
     };
 
-    let resumed_stage = STAGES.iter().position(|(name, _)| *name == position.stage);
+    let resumed_stage = Stage::ALL.iter().position(|stage| stage.name() == position.stage);
     let done_counts = if report.resumed { target.counts().await? } else { Vec::new() };
-    for (index, (stage, tables)) in STAGES.iter().enumerate() {
+    for (index, stage) in Stage::ALL.into_iter().enumerate() {
         let after = match resumed_stage {
             Some(at) if index < at => continue,
             Some(at) if index == at => Some(position.after_key.clone()),
             _ => None,
         };
-        let total = rows_of(&source_counts, tables);
-        progress.stage(stage, total, rows_of(&done_counts, tables).min(total));
+        let total = rows_of(&source_counts, stage.tables());
+        progress.stage(stage.name(), total, rows_of(&done_counts, stage.tables()).min(total));
         let copy = StageCopy { source, target, progress };
-        match *stage {
-            "experiments" => copy.experiments(int_key(after)?).await?,
-            "datasets" => copy.datasets(text_key(after)).await?,
-            "logged_models" => copy.logged_models(text_key(after)).await?,
-            "runs" => copy.runs(text_key(after)).await?,
-            _ => copy.registered_models(text_key(after)).await?,
+        match stage {
+            Stage::Experiments => copy.experiments(int_key(after)?).await?,
+            Stage::Datasets => copy.datasets(text_key(after)).await?,
+            Stage::LoggedModels => copy.logged_models(text_key(after)).await?,
+            Stage::Runs => copy.runs(text_key(after)).await?,
+            Stage::RegisteredModels => copy.registered_models(text_key(after)).await?,
         }
         progress.finish_stage();
     }
@@ -508,7 +531,7 @@ impl StageCopy<'_> {
                 })
             })
             .await?;
-            chunk.commit("experiments", &last.stored()).await?;
+            chunk.commit(Stage::Experiments.name(), &last.stored()).await?;
             after = last;
         }
     }
@@ -542,7 +565,7 @@ impl StageCopy<'_> {
             }
             let mut chunk = self.target.chunk().await?;
             self.write(&mut chunk, rows).await?;
-            chunk.commit("datasets", &last.stored()).await?;
+            chunk.commit(Stage::Datasets.name(), &last.stored()).await?;
             after = last;
         }
     }
@@ -627,7 +650,7 @@ impl StageCopy<'_> {
                 })
             })
             .await?;
-            chunk.commit("logged_models", &last.stored()).await?;
+            chunk.commit(Stage::LoggedModels.name(), &last.stored()).await?;
             after = last;
         }
     }
@@ -777,7 +800,10 @@ impl StageCopy<'_> {
                 })
                 .await?;
                 let model_outputs = range(
-                    &format!("SELECT source_id, destination_id, {} FROM inputs", c.int(&c.column_or("inputs", "step", "0"))),
+                    &format!(
+                        "SELECT source_id, destination_id, {} FROM inputs",
+                        c.int(&c.column_or("inputs", "step", "0"))
+                    ),
                     Some("source_type = 'RUN_OUTPUT' AND destination_type = 'MODEL_OUTPUT'"),
                     "source_id",
                 );
@@ -790,7 +816,7 @@ impl StageCopy<'_> {
                 })
                 .await?;
             }
-            chunk.commit("runs", &last.stored()).await?;
+            chunk.commit(Stage::Runs.name(), &last.stored()).await?;
             after = last;
         }
     }
@@ -877,7 +903,7 @@ impl StageCopy<'_> {
                 })
                 .await?;
             }
-            chunk.commit("registered_models", &last.stored()).await?;
+            chunk.commit(Stage::RegisteredModels.name(), &last.stored()).await?;
             after = last;
         }
     }
