@@ -1,7 +1,8 @@
 """`ferroflow db import` against databases that the stock `mlflow server` created and filled.
 
-Each source is filled once through a real MLflow server (3.17 on each engine, 2.22 on MySQL) with
-the stock client of its release, then imported into a different target engine. A ferroflow server on the result must answer like the
+Each source is filled once through a real MLflow server (3.17 on each engine, 2.22 on MySQL, and
+both releases on a file store, an `mlruns` directory) with the stock client of its release, then
+imported into a different target engine. A ferroflow server on the result must answer like the
 MLflow server on the source: every experiment, run, param, tag, metric history, dataset input,
 logged model and registry object, and `models:/name@alias` must load and predict the same.
 
@@ -29,6 +30,8 @@ import requests
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+# MLflow 3.17 serves a file store only when asked to (it is deprecated there); 2.x ignores this.
+os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import ViewType  # noqa: E402
@@ -43,9 +46,9 @@ HOST = "127.0.0.1"
 VENVS = {"3": Path(sys.executable).parent.parent,
          "2": Path(os.environ.get("FERROFLOW_MLFLOW2_VENV") or REPO_ROOT / ".venv" / "mlflow2-server")}
 # (MLflow release, source engine, target engine): each engine is both source and target of a 3.x
-# import; the 2.x source is on MySQL, as in the reference deployment.
+# import; the 2.x source is on MySQL, as in the reference deployment; "files" is a file store.
 PAIRS = [("3", "sqlite", "postgres"), ("3", "postgres", "mysql"), ("3", "mysql", "sqlite"),
-         ("2", "mysql", "postgres")]
+         ("2", "mysql", "postgres"), ("3", "files", "sqlite"), ("2", "files", "mysql")]
 
 
 def free_port():
@@ -111,7 +114,10 @@ def imported(request):
     release, source_engine, target_engine = request.param
     workdir = Path(tempfile.mkdtemp(prefix="ferroflow-import-"))
     artifacts = workdir / "mlartifacts"
-    source_uri, drop_source = new_database(source_engine, workdir / "mlflow.db")
+    if source_engine == "files":
+        source_uri, drop_source = str(workdir / "mlruns"), lambda: None
+    else:
+        source_uri, drop_source = new_database(source_engine, workdir / "mlflow.db")
     target_uri, drop_target = new_database(target_engine, workdir / "ferroflow.db")
     source = Server([str(VENVS[release] / "bin" / "mlflow"), "server", "--backend-store-uri", source_uri,
                      "--artifacts-destination", str(artifacts), "--host", HOST, "--port", "{port}",
@@ -123,7 +129,8 @@ def imported(request):
         target = Server([BINARY, "server", "--backend-store-uri", target_uri, "--artifacts-destination",
                          str(artifacts), "--host", HOST, "--port", "{port}"], workdir, "ferroflow")
         try:
-            yield dict(release=release, source=source, target=target, output=done.stdout,
+            yield dict(release=release, source_engine=source_engine, target_engine=target_engine,
+                       source=source, target=target, output=done.stdout,
                        source_uri=source_uri, target_uri=target_uri)
         finally:
             target.stop()
@@ -139,9 +146,36 @@ def test_every_object_reads_back_the_same_through_the_stock_client(imported):
     expected = client(release, "snapshot", imported["source"].url)
     assert len(expected["runs"]) == 6 and len(expected["model_versions"]) == 2, "the fill wrote what it meant to"
     actual = client(release, "snapshot", imported["target"].url)
+    if imported["source_engine"] == "files":
+        actual["logged_models"] = [latest_model_metrics(model) for model in actual.get("logged_models", [])]
+        if imported["target_engine"] == "mysql":
+            expected = as_mysql_stores_it(expected)
     for section in expected:
         assert actual[section] == expected[section], f"{section} differ after the import"
     assert "Verified" in imported["output"], imported["output"]
+
+
+def as_mysql_stores_it(value):
+    """The snapshot with ±infinity as ±DBL_MAX: a file store keeps infinities, MySQL's DOUBLE cannot,
+    and MLflow's database stores (on every engine) and ferroflow on MySQL store the largest double."""
+    if isinstance(value, list):
+        return [as_mysql_stores_it(v) for v in value]
+    if isinstance(value, dict):
+        return {k: as_mysql_stores_it(v) for k, v in value.items()}
+    return {"inf": repr(sys.float_info.max), "-inf": repr(-sys.float_info.max)}.get(value, value) \
+        if isinstance(value, str) else value
+
+
+def latest_model_metrics(model):
+    """A logged model of the snapshot with only the latest point of each metric, which is all that
+    MLflow's file store answers (its database stores, and ferroflow, answer every point)."""
+    *fields, metrics = model
+    latest = {}
+    for point in metrics:
+        key, _, step, timestamp, _ = point
+        if key not in latest or (step, timestamp) > tuple(latest[key][2:4]):
+            latest[key] = point
+    return [*fields, sorted(latest.values())]
 
 
 def test_the_aliased_model_loads_and_predicts_the_same(imported):
@@ -302,6 +336,26 @@ def test_a_database_that_is_not_mlflows_is_refused(tmp_path):
 def test_an_unreachable_source_is_named(tmp_path):
     message = refused("postgresql://postgres@127.0.0.1:1/mlflow", f"sqlite:///{tmp_path / 'target.db'}")
     assert "Could not connect to the MLflow database" in message and "127.0.0.1:1" in message, message
+
+
+def test_a_corrupt_meta_yaml_of_a_file_store_is_named_and_nothing_is_written(tmp_path):
+    store = tmp_path / "mlruns"
+    run = store / "1" / ("a" * 32)
+    (run / "metrics").mkdir(parents=True)
+    (store / "1" / "meta.yaml").write_text("experiment_id: '1'\nname: churn\nlifecycle_stage: active\n")
+    (run / "metrics" / "loss").write_text("1700000000000 0.5 0\n")
+    (run / "meta.yaml").write_text("run_id: [unclosed\n")
+    target = tmp_path / "target.db"
+    message = refused(str(store), f"sqlite:///{target}")
+    assert f"{run}/meta.yaml" in message and "not valid YAML" in message, message
+    assert not target.exists(), "a refused import leaves no target behind"
+    (run / "meta.yaml").write_text(f"run_id: {'a' * 32}\nexperiment_id: '1'\nstatus: 3\nstart_time: 1\n")
+    (run / "metrics" / "loss").write_text("1700000000000 0.5 0\nhalf a line\n")
+    message = refused(f"file:{store}", f"sqlite:///{target}")
+    assert "Line 2 of" in message and "not a metric point" in message, message
+    (run / "metrics" / "loss").write_text("1700000000000 0.5 0\n")
+    done = ferroflow("db", "import", "--from", f"file:{store}", "--to", f"sqlite:///{target}", "--verify")
+    assert done.returncode == 0 and "Verified" in done.stdout, done.stdout + done.stderr
 
 
 def test_a_target_that_holds_data_is_refused_untouched(small_source, tmp_path):

@@ -229,7 +229,8 @@ pub enum DbCommand {
     /// Artifacts are not copied: their locations stay as they were.
     Import {
         /// The MLflow database, as MLflow's --backend-store-uri names it (sqlite:///mlflow.db,
-        /// postgresql://user:password@host/db, mysql+pymysql://user:password@host/db).
+        /// postgresql://user:password@host/db, mysql+pymysql://user:password@host/db), or its file
+        /// store (file:./mlruns, or the directory).
         #[arg(long, value_name = "URI")]
         from: String,
         /// The ferroflow database to fill (created or migrated as needed; it must hold no data).

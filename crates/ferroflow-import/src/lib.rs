@@ -10,6 +10,7 @@
 //! models (tags, params, metrics), runs (tags, params, metric points, latest metrics, dataset and model
 //! inputs, model outputs), registered models (tags, versions, version tags, aliases).
 
+mod mlflow_files;
 mod mlflow_sql;
 mod revisions;
 
@@ -30,6 +31,7 @@ use futures_util::TryStreamExt as _;
 use sha2::Digest as _;
 use sqlx::any::AnyRow;
 
+pub use mlflow_files::MlflowFiles;
 pub use mlflow_sql::MlflowDatabase;
 
 use mlflow_sql::{get, text};
@@ -75,7 +77,7 @@ impl From<ferroflow_store::Error> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A position within a stage: the last key copied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Key {
     Int(i64),
     Text(String),
@@ -97,10 +99,55 @@ impl Key {
     }
 }
 
+/// An MLflow server's data: its database, or its file store.
+pub enum Source {
+    /// A database that `mlflow server` created.
+    Database(MlflowDatabase),
+    /// An `mlruns` directory.
+    Files(MlflowFiles),
+}
+
+impl Source {
+    fn revision(&self) -> &str {
+        match self {
+            Self::Database(db) => &db.revision,
+            Self::Files(_) => mlflow_files::REVISION,
+        }
+    }
+
+    async fn counts(&self) -> Result<Vec<(&'static str, i64)>> {
+        match self {
+            Self::Database(db) => db.counts().await,
+            Self::Files(files) => files.counts(),
+        }
+    }
+
+    async fn left_behind(&self) -> Result<Vec<(String, i64)>> {
+        match self {
+            Self::Database(db) => db.tables_left_behind().await,
+            Self::Files(files) => files.left_behind(),
+        }
+    }
+
+    async fn next_experiment_id(&self) -> Result<i64> {
+        match self {
+            Self::Database(db) => db.next_experiment_id().await,
+            Self::Files(files) => Ok(files.next_experiment_id()),
+        }
+    }
+
+    async fn close(&self) {
+        if let Self::Database(db) = self {
+            db.close().await;
+        }
+    }
+}
+
 /// What to import, from where, to where.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
-    /// The MLflow database (`sqlite:///mlflow.db`, `postgresql://...`, `mysql+pymysql://...`).
+    /// The MLflow database (`sqlite:///mlflow.db`, `postgresql://...`, `mysql+pymysql://...`), or
+    /// its file store (`file:./mlruns`, or a directory).
     pub from: String,
     /// The ferroflow database.
     pub to: String,
@@ -157,6 +204,17 @@ pub struct Report {
     pub left_behind: Vec<(String, i64)>,
     /// How long the copy took.
     pub elapsed: Duration,
+}
+
+impl Report {
+    /// What the source was: its MLflow schema revision, or a file store.
+    pub fn described_source(&self) -> String {
+        if self.revision == mlflow_files::REVISION {
+            "an MLflow file store".to_owned()
+        } else {
+            format!("MLflow schema {}", self.revision)
+        }
+    }
 }
 
 /// An order-independent digest of a set of metric points.
@@ -263,10 +321,16 @@ impl Stage {
     }
 }
 
-/// Opens both sides and checks they fit together.
-async fn open(options: &ImportOptions) -> Result<(MlflowDatabase, BackendUri, ImportTarget, BackendUri)> {
-    let from = BackendUri::parse(&options.from).map_err(|err| Error::Refused(err.to_string()))?;
+/// Opens both sides and checks they fit together; answers them, the source's name and the target's URI.
+async fn open(options: &ImportOptions) -> Result<(Source, String, ImportTarget, BackendUri)> {
     let to = BackendUri::parse(&options.to).map_err(|err| Error::Refused(err.to_string()))?;
+    if let Some(root) = MlflowFiles::names_one(&options.from) {
+        let files = MlflowFiles::open(&root)?;
+        let name = files.name();
+        let target = ImportTarget::open(&to, &options.pool, None).await?;
+        return Ok((Source::Files(files), name, target, to));
+    }
+    let from = BackendUri::parse(&options.from).map_err(|err| Error::Refused(err.to_string()))?;
     let source = MlflowDatabase::open(&from).await?;
     let others = source.other_workspaces().await?;
     if !others.is_empty() {
@@ -281,7 +345,7 @@ async fn open(options: &ImportOptions) -> Result<(MlflowDatabase, BackendUri, Im
         BackendUri::Postgres { .. } | BackendUri::MySql { .. } => None,
     };
     let target = ImportTarget::open(&to, &options.pool, attach).await?;
-    Ok((source, from, target, to))
+    Ok((Source::Database(source), from.to_string(), target, to))
 }
 
 /// Imports the MLflow database `options.from` into the ferroflow database `options.to`.
@@ -291,8 +355,7 @@ async fn open(options: &ImportOptions) -> Result<(MlflowDatabase, BackendUri, Im
 /// non-empty target, an interrupted import without `resume`, ...); `Source` or `Target` when reading or
 /// writing fails midway, after which `resume` continues.
 pub async fn import(options: &ImportOptions, progress: &dyn Progress) -> Result<Report> {
-    let (source, from, target, to) = open(options).await?;
-    let source_name = from.to_string();
+    let (source, source_name, target, to) = open(options).await?;
     let outcome = run(&source, &source_name, &target, &to, options.resume, progress).await;
     source.close().await;
     target.close().await;
@@ -300,7 +363,7 @@ pub async fn import(options: &ImportOptions, progress: &dyn Progress) -> Result<
 }
 
 async fn run(
-    source: &MlflowDatabase,
+    source: &Source,
     source_name: &str,
     target: &ImportTarget,
     to: &BackendUri,
@@ -311,17 +374,17 @@ async fn run(
     let source_counts = source.counts().await?;
     let mut report = Report {
         source: source_name.to_owned(),
-        revision: source.revision.clone(),
+        revision: source.revision().to_owned(),
         resumed: false,
         already_imported: false,
         counts: Vec::new(),
-        left_behind: source.tables_left_behind().await?,
+        left_behind: source.left_behind().await?,
         elapsed: Duration::ZERO,
     };
     let same_source =
-        |position: &ImportPosition| position.source == source_name && position.revision == source.revision;
+        |position: &ImportPosition| position.source == source_name && position.revision == source.revision();
     let position = match target.state().await? {
-        TargetState::Empty => target.start(source_name, &source.revision).await?,
+        TargetState::Empty => target.start(source_name, source.revision()).await?,
         TargetState::NotEmpty(what) => {
             return Err(Error::Refused(format!(
                 "The target {to} is not empty (it holds {what}). Import into a new, empty database."
@@ -365,13 +428,24 @@ async fn run(
         };
         let total = rows_of(&source_counts, stage.tables());
         progress.stage(stage.name(), total, rows_of(&done_counts, stage.tables()).min(total));
-        let copy = StageCopy { source, target, progress };
-        match stage {
-            Stage::Experiments => copy.experiments(int_key(after)?).await?,
-            Stage::Datasets => copy.datasets(text_key(after)).await?,
-            Stage::LoggedModels => copy.logged_models(text_key(after)).await?,
-            Stage::Runs => copy.runs(text_key(after)).await?,
-            Stage::RegisteredModels => copy.registered_models(text_key(after)).await?,
+        let after = match stage {
+            Stage::Experiments => int_key(after)?,
+            _ => text_key(after),
+        };
+        match source {
+            Source::Database(source) => {
+                let copy = StageCopy { source, target, progress };
+                match stage {
+                    Stage::Experiments => copy.experiments(after).await?,
+                    Stage::Datasets => copy.datasets(after).await?,
+                    Stage::LoggedModels => copy.logged_models(after).await?,
+                    Stage::Runs => copy.runs(after).await?,
+                    Stage::RegisteredModels => copy.registered_models(after).await?,
+                }
+            }
+            Source::Files(source) => {
+                mlflow_files::FileStageCopy { source, target, progress }.copy(stage, after).await?
+            }
         }
         progress.finish_stage();
     }
@@ -419,12 +493,19 @@ pub async fn verify(options: &ImportOptions) -> Result<Verification> {
     let (source, _, target, _) = open(options).await?;
     let counts = pair_counts(&source.counts().await?, &target.counts().await?);
     let mut source_metrics = MetricDigest::default();
-    let sql = source.sql(&format!("{} FROM metrics", metric_columns(&source.columns())));
-    {
-        let mut rows = std::pin::pin!(source.stream(&sql, "metrics"));
-        while let Some(row) = rows.try_next().await? {
-            let point = metric_row(&row)?;
-            source_metrics.add(&point.run_id, &point.key, point.timestamp, point.step, point.value, point.is_nan);
+    match &source {
+        Source::Database(db) => {
+            let sql = db.sql(&format!("{} FROM metrics", metric_columns(db)));
+            let mut rows = std::pin::pin!(db.stream(&sql, "metrics"));
+            while let Some(row) = rows.try_next().await? {
+                let p = metric_row(&row)?;
+                source_metrics.add(&p.run_id, &p.key, p.timestamp, p.step, p.value, p.is_nan);
+            }
+        }
+        Source::Files(files) => {
+            files.for_each_metric(&target, |p| {
+                source_metrics.add(&p.run_id, &p.key, p.timestamp, p.step, p.value, p.is_nan)
+            })?;
         }
     }
     let mut target_metrics = MetricDigest::default();
@@ -491,7 +572,7 @@ impl StageCopy<'_> {
     }
 
     async fn experiments(&self, mut after: Key) -> Result<()> {
-        let c = self.source.columns();
+        let c = self.source;
         let columns = format!(
             "{}, name, artifact_location, lifecycle_stage, {}, {}",
             c.int("experiment_id"),
@@ -540,7 +621,7 @@ impl StageCopy<'_> {
         if !self.source.has_table("datasets") {
             return Ok(());
         }
-        let c = self.source.columns();
+        let c = self.source;
         let columns = format!(
             "dataset_uuid, {}, name, digest, dataset_source_type, dataset_source, dataset_schema, dataset_profile",
             c.int("experiment_id")
@@ -574,7 +655,7 @@ impl StageCopy<'_> {
         if !self.source.has_table("logged_models") {
             return Ok(());
         }
-        let c = self.source.columns();
+        let c = self.source;
         let columns = format!(
             "model_id, {}, name, artifact_location, {}, {}, {}, lifecycle_stage, model_type, source_run_id, \
              status_message",
@@ -656,7 +737,7 @@ impl StageCopy<'_> {
     }
 
     async fn runs(&self, mut after: Key) -> Result<()> {
-        let c = self.source.columns();
+        let c = self.source;
         let columns = format!(
             "run_uuid, name, {}, user_id, status, {}, {}, artifact_uri, lifecycle_stage, {}",
             c.int("experiment_id"),
@@ -735,7 +816,7 @@ impl StageCopy<'_> {
                 last.bind(&mut copy);
                 self.progress.advance(chunk.insert_select(&copy).await?);
             } else {
-                let metrics = range(&format!("{} FROM metrics", metric_columns(&c)), None, "run_uuid");
+                let metrics = range(&format!("{} FROM metrics", metric_columns(c)), None, "run_uuid");
                 self.stream(&mut chunk, &metrics, "metrics", metric_row).await?;
             }
             let latest = range(
@@ -822,7 +903,7 @@ impl StageCopy<'_> {
     }
 
     async fn registered_models(&self, mut after: Key) -> Result<()> {
-        let c = self.source.columns();
+        let c = self.source;
         if !self.source.has_table("registered_models") {
             return Ok(());
         }
@@ -913,7 +994,7 @@ impl StageCopy<'_> {
 const NOT_NAN: &str = "CASE WHEN value IS NOT NULL AND is_nan = 0";
 
 /// The columns of a metric point, as [`metric_row`] reads them.
-fn metric_columns(c: &mlflow_sql::Columns<'_>) -> String {
+fn metric_columns(c: &MlflowDatabase) -> String {
     format!("SELECT run_uuid, key, {}, {}, value, {}", c.int("timestamp"), c.int("step"), c.flag("is_nan"))
 }
 

@@ -125,7 +125,7 @@ impl MlflowDatabase {
     }
 
     /// `column` read as a 64-bit integer on every engine (PostgreSQL's INTEGER is 32-bit).
-    fn int(&self, column: &str) -> String {
+    pub(crate) fn int(&self, column: &str) -> String {
         match self.dialect {
             Dialect::Sqlite => column.to_owned(),
             Dialect::Postgres => format!("CAST({column} AS BIGINT)"),
@@ -134,7 +134,7 @@ impl MlflowDatabase {
     }
 
     /// A boolean `column` read as 0 or 1.
-    fn flag(&self, column: &str) -> String {
+    pub(crate) fn flag(&self, column: &str) -> String {
         self.int(&format!("CASE WHEN {column} THEN 1 ELSE 0 END"))
     }
 
@@ -311,9 +311,13 @@ impl MlflowDatabase {
         sql.query().fetch_all(&self.pool).await.map_err(|err| Error::source(format!("Could not read {table}"), err))
     }
 
-    /// The SQL spelling of MLflow's columns, for the row readers.
-    pub(crate) fn columns(&self) -> Columns<'_> {
-        Columns { db: self }
+    /// `column` of `table`, or `fallback` at a revision without it.
+    pub(crate) fn column_or(&self, table: &str, column: &str, fallback: &str) -> String {
+        if self.has_column(table, column) {
+            column.to_owned()
+        } else {
+            fallback.to_owned()
+        }
     }
 
     /// Closes the connections.
@@ -346,30 +350,6 @@ const READ_TABLES: &[&str] = &[
     "model_version_tags",
     "registered_model_aliases",
 ];
-
-/// Column expressions of one source, spelled for its engine and revision.
-pub(crate) struct Columns<'a> {
-    db: &'a MlflowDatabase,
-}
-
-impl Columns<'_> {
-    pub(crate) fn int(&self, column: &str) -> String {
-        self.db.int(column)
-    }
-
-    pub(crate) fn flag(&self, column: &str) -> String {
-        self.db.flag(column)
-    }
-
-    /// `column` of `table`, or `fallback` at a revision without it.
-    pub(crate) fn column_or(&self, table: &str, column: &str, fallback: &str) -> String {
-        if self.db.has_column(table, column) {
-            column.to_owned()
-        } else {
-            fallback.to_owned()
-        }
-    }
-}
 
 /// Column `index` of `row`, decoded.
 pub(crate) fn get<'r, T>(row: &'r AnyRow, index: usize, table: &str) -> Result<T>

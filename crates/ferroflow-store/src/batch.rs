@@ -430,7 +430,7 @@ fn check_params(job: &Job, stored: &mut HashMap<(String, String), String>) -> Re
 
 /// NaN cannot be stored by every engine (SQLite reads it back as NULL): keep 0 plus a flag. MySQL's
 /// DOUBLE cannot hold infinities either; there they become ±f64::MAX, as MLflow stores them everywhere.
-fn stored_value(dialect: Dialect, value: f64) -> (f64, i64) {
+pub(crate) fn stored_value(dialect: Dialect, value: f64) -> (f64, i64) {
     if value.is_nan() {
         (0.0, 1)
     } else if dialect == Dialect::MySql && value.is_infinite() {

@@ -219,6 +219,12 @@ impl ImportTarget {
         Ok(Self { dialect, pool: pool_handle, attached })
     }
 
+    /// A metric value as this target stores it: NaN as 0 with the NaN flag, and on MySQL, whose
+    /// DOUBLE holds no infinities, ±infinity as ±f64::MAX (as the server stores logged values).
+    pub fn stored_value(&self, value: f64) -> (f64, i64) {
+        crate::batch::stored_value(self.dialect, value)
+    }
+
     /// Whether the source is attached (see [`ImportTarget::open`]).
     pub fn attached(&self) -> bool {
         self.attached

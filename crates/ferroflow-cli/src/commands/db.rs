@@ -74,13 +74,13 @@ impl Progress for Bars {
 #[allow(clippy::print_stdout)] // the report is the command's output
 fn print_report(report: &Report) {
     if report.already_imported {
-        println!("{} (MLflow schema {}) was imported here before; nothing to copy.", report.source, report.revision);
+        println!("{} ({}) was imported here before; nothing to copy.", report.source, report.described_source());
     } else {
         let how = if report.resumed { "Finished the interrupted import of" } else { "Imported" };
         println!(
-            "{how} {} (MLflow schema {}) in {:.1} s.",
+            "{how} {} ({}) in {:.1} s.",
             report.source,
-            report.revision,
+            report.described_source(),
             report.elapsed.as_secs_f64()
         );
     }
@@ -88,7 +88,7 @@ fn print_report(report: &Report) {
     if !report.left_behind.is_empty() {
         let tables: Vec<String> =
             report.left_behind.iter().map(|(table, rows)| format!("{table} ({rows} rows)")).collect();
-        println!("Not carried over (ferroflow has no place for them yet): {}.", tables.join(", "));
+        println!("Not carried over: {}.", tables.join(", "));
     }
 }
 
