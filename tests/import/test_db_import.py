@@ -338,6 +338,37 @@ def test_an_unreachable_source_is_named(tmp_path):
     assert "Could not connect to the MLflow database" in message and "127.0.0.1:1" in message, message
 
 
+def test_orphan_rows_of_a_sqlite_source_are_left_out_and_reported(small_source, tmp_path):
+    """SQLite does not enforce the foreign keys MLflow declares, so rows of runs and experiments that
+    are gone can linger; ferroflow's schema refuses them, so they are counted instead."""
+    path = small_source.removeprefix("sqlite:///")
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                   "VALUES ('loss', 1.0, 1, 'ffffffffffffffffffffffffffffffff', 0, 0)")
+        db.execute("INSERT INTO tags (key, value, run_uuid) VALUES ('t', 'v', 'ffffffffffffffffffffffffffffffff')")
+        db.execute("INSERT INTO experiment_tags (key, value, experiment_id) VALUES ('t', 'v', 99)")
+        # A run of an experiment that is gone, with a point of its own.
+        db.execute("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, "
+                   "start_time, source_version, lifecycle_stage, artifact_uri, experiment_id) VALUES "
+                   "('eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee', 'stray', 'LOCAL', '', '', 'me', 'FINISHED', 1, '', "
+                   "'active', '/a', 99)")
+        db.execute("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                   "VALUES ('loss', 2.0, 1, 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee', 0, 0)")
+    db.close()
+    target = tmp_path / "target.db"
+    done = ferroflow("db", "import", "--from", small_source, "--to", f"sqlite:///{target}", "--verify")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for orphans in ["metrics rows whose run is not in the database (2 rows)",
+                    "tags rows whose run is not in the database (1 rows)",
+                    "runs rows whose experiment is not in the database (1 rows)",
+                    "experiment_tags rows whose experiment is not in the database (1 rows)"]:
+        assert orphans in done.stdout, done.stdout
+    assert "Verified" in done.stdout, done.stdout
+    rows = table_rows(target)
+    assert (len(rows["runs"]), len(rows["metrics"])) == (3, 6), rows
+
+
 def test_a_corrupt_meta_yaml_of_a_file_store_is_named_and_nothing_is_written(tmp_path):
     store = tmp_path / "mlruns"
     run = store / "1" / ("a" * 32)

@@ -34,7 +34,10 @@ use sqlx::any::AnyRow;
 pub use mlflow_files::MlflowFiles;
 pub use mlflow_sql::MlflowDatabase;
 
-use mlflow_sql::{get, text};
+use mlflow_sql::{
+    dataset_exists, experiment_exists, get, logged_model_exists, registered_model_exists, run_exists, text,
+    version_exists,
+};
 
 /// Why an import could not run or finish.
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +127,11 @@ impl Source {
 
     async fn left_behind(&self) -> Result<Vec<(String, i64)>> {
         match self {
-            Self::Database(db) => db.tables_left_behind().await,
+            Self::Database(db) => {
+                let mut left = db.tables_left_behind().await?;
+                left.extend(db.orphans().await?);
+                Ok(left)
+            }
             Self::Files(files) => files.left_behind(),
         }
     }
@@ -495,7 +502,7 @@ pub async fn verify(options: &ImportOptions) -> Result<Verification> {
     let mut source_metrics = MetricDigest::default();
     match &source {
         Source::Database(db) => {
-            let sql = db.sql(&format!("{} FROM metrics", metric_columns(db)));
+            let sql = db.sql(&format!("{} FROM metrics WHERE {}", metric_columns(db), run_exists("run_uuid")));
             let mut rows = std::pin::pin!(db.stream(&sql, "metrics"));
             while let Some(row) = rows.try_next().await? {
                 let p = metric_row(&row)?;
@@ -580,7 +587,7 @@ impl StageCopy<'_> {
             c.int("last_update_time")
         );
         loop {
-            let page = self.source.page("experiments", &columns, "experiment_id", &after, PAGE).await?;
+            let page = self.source.page("experiments", &columns, None, "experiment_id", &after, PAGE).await?;
             let Some(last) = page.last() else { return Ok(()) };
             let last = Key::Int(get(last, 0, "experiments")?);
             let mut rows = Vec::with_capacity(page.len());
@@ -599,7 +606,7 @@ impl StageCopy<'_> {
             self.write(&mut chunk, rows).await?;
             let tags = self.source.range(
                 &format!("SELECT {}, key, value FROM experiment_tags", c.int("experiment_id")),
-                None,
+                Some(&experiment_exists("experiment_id")),
                 "experiment_id",
                 &after,
                 &last,
@@ -627,7 +634,10 @@ impl StageCopy<'_> {
             c.int("experiment_id")
         );
         loop {
-            let page = self.source.page("datasets", &columns, "dataset_uuid", &after, PAGE * 5).await?;
+            let page = self
+                .source
+                .page("datasets", &columns, Some(&experiment_exists("experiment_id")), "dataset_uuid", &after, PAGE * 5)
+                .await?;
             let Some(last) = page.last() else { return Ok(()) };
             let last = Key::Text(get(last, 0, "datasets")?);
             let mut rows = Vec::with_capacity(page.len());
@@ -665,7 +675,10 @@ impl StageCopy<'_> {
             c.int("status")
         );
         loop {
-            let page = self.source.page("logged_models", &columns, "model_id", &after, PAGE).await?;
+            let page = self
+                .source
+                .page("logged_models", &columns, Some(&experiment_exists("experiment_id")), "model_id", &after, PAGE)
+                .await?;
             let Some(last) = page.last() else { return Ok(()) };
             let last = Key::Text(get(last, 0, "logged_models")?);
             let mut rows = Vec::with_capacity(page.len());
@@ -688,7 +701,8 @@ impl StageCopy<'_> {
             }
             let mut chunk = self.target.chunk().await?;
             self.write(&mut chunk, rows).await?;
-            let range = |select: &str| self.source.range(select, None, "model_id", &after, &last);
+            let parent = logged_model_exists("model_id");
+            let range = |select: &str| self.source.range(select, Some(&parent), "model_id", &after, &last);
             let tags = range("SELECT model_id, tag_key, tag_value FROM logged_model_tags");
             self.stream(&mut chunk, &tags, "logged_model_tags", |row| {
                 let t = "logged_model_tags";
@@ -746,7 +760,10 @@ impl StageCopy<'_> {
             c.int("deleted_time")
         );
         loop {
-            let page = self.source.page("runs", &columns, "run_uuid", &after, PAGE).await?;
+            let page = self
+                .source
+                .page("runs", &columns, Some(&experiment_exists("experiment_id")), "run_uuid", &after, PAGE)
+                .await?;
             let Some(last) = page.last() else { return Ok(()) };
             let last = Key::Text(get(last, 0, "runs")?);
             let mut rows = Vec::with_capacity(page.len());
@@ -774,8 +791,11 @@ impl StageCopy<'_> {
             let experiment = |run_id: &str| experiment_of.get(run_id).copied().unwrap_or_default();
             let mut chunk = self.target.chunk().await?;
             self.write(&mut chunk, rows).await?;
+            // Rows of the runs of this page: `key` names the run, and `condition`, if any, holds too.
             let range = |select: &str, condition: Option<&str>, key: &str| {
-                self.source.range(select, condition, key, &after, &last)
+                let parent = run_exists(key);
+                let condition = condition.map_or(parent.clone(), |c| format!("{c} AND {parent}"));
+                self.source.range(select, Some(&condition), key, &after, &last)
             };
 
             let tags = range("SELECT run_uuid, key, value FROM tags", None, "run_uuid");
@@ -808,7 +828,9 @@ impl StageCopy<'_> {
                     &format!(
                         "INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan) \
                          SELECT run_uuid, key, timestamp, step, {NOT_NAN} THEN value ELSE 0.0 END, \
-                         {NOT_NAN} THEN 0 ELSE 1 END FROM {ATTACHED_SOURCE}.metrics WHERE run_uuid > "
+                         {NOT_NAN} THEN 0 ELSE 1 END FROM {ATTACHED_SOURCE}.metrics \
+                         WHERE run_uuid IN (SELECT run_uuid FROM {ATTACHED_SOURCE}.runs WHERE experiment_id IN \
+                         (SELECT experiment_id FROM {ATTACHED_SOURCE}.experiments)) AND run_uuid > "
                     ),
                 );
                 after.bind(&mut copy);
@@ -848,7 +870,10 @@ impl StageCopy<'_> {
             if self.source.has_table("inputs") {
                 let datasets = range(
                     "SELECT destination_id, source_id FROM inputs",
-                    Some("source_type = 'DATASET' AND destination_type = 'RUN'"),
+                    Some(&format!(
+                        "source_type = 'DATASET' AND destination_type = 'RUN' AND {}",
+                        dataset_exists("source_id")
+                    )),
                     "destination_id",
                 );
                 self.stream(&mut chunk, &datasets, "inputs", |row| {
@@ -858,7 +883,10 @@ impl StageCopy<'_> {
                 let input_tags = range(
                     "SELECT i.destination_id, i.source_id, t.name, t.value FROM input_tags t \
                      JOIN inputs i ON i.input_uuid = t.input_uuid",
-                    Some("i.source_type = 'DATASET' AND i.destination_type = 'RUN'"),
+                    Some(&format!(
+                        "i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND {}",
+                        dataset_exists("i.source_id")
+                    )),
                     "i.destination_id",
                 );
                 self.stream(&mut chunk, &input_tags, "input_tags", |row| {
@@ -909,7 +937,7 @@ impl StageCopy<'_> {
         }
         let columns = format!("name, {}, {}, description", c.int("creation_time"), c.int("last_updated_time"));
         loop {
-            let page = self.source.page("registered_models", &columns, "name", &after, PAGE).await?;
+            let page = self.source.page("registered_models", &columns, None, "name", &after, PAGE).await?;
             let Some(last) = page.last() else { return Ok(()) };
             let last = Key::Text(get(last, 0, "registered_models")?);
             let mut rows = Vec::with_capacity(page.len());
@@ -924,9 +952,11 @@ impl StageCopy<'_> {
             }
             let mut chunk = self.target.chunk().await?;
             self.write(&mut chunk, rows).await?;
-            let range = |select: &str| self.source.range(select, None, "name", &after, &last);
+            let in_model = registered_model_exists("name");
+            let in_version = version_exists("name", "version");
+            let range = |select: &str, parent: &str| self.source.range(select, Some(parent), "name", &after, &last);
 
-            let tags = range("SELECT name, key, value FROM registered_model_tags");
+            let tags = range("SELECT name, key, value FROM registered_model_tags", &in_model);
             self.stream(&mut chunk, &tags, "registered_model_tags", |row| {
                 let t = "registered_model_tags";
                 Ok(RegisteredModelTagRow {
@@ -936,14 +966,17 @@ impl StageCopy<'_> {
                 })
             })
             .await?;
-            let versions = range(&format!(
-                "SELECT name, {}, {}, {}, user_id, current_stage, description, source, {}, run_id, run_link \
+            let versions = range(
+                &format!(
+                    "SELECT name, {}, {}, {}, user_id, current_stage, description, source, {}, run_id, run_link \
                  FROM model_versions",
-                c.int("version"),
-                c.int("creation_time"),
-                c.int("last_updated_time"),
-                c.column_or("model_versions", "storage_location", "source")
-            ));
+                    c.int("version"),
+                    c.int("creation_time"),
+                    c.int("last_updated_time"),
+                    c.column_or("model_versions", "storage_location", "source")
+                ),
+                &in_model,
+            );
             self.stream(&mut chunk, &versions, "model_versions", |row| {
                 let t = "model_versions";
                 let source: Option<String> = get(row, 7, t)?;
@@ -965,7 +998,8 @@ impl StageCopy<'_> {
                 })
             })
             .await?;
-            let version_tags = range(&format!("SELECT name, {}, key, value FROM model_version_tags", c.int("version")));
+            let version_tags =
+                range(&format!("SELECT name, {}, key, value FROM model_version_tags", c.int("version")), &in_version);
             self.stream(&mut chunk, &version_tags, "model_version_tags", |row| {
                 let t = "model_version_tags";
                 Ok(ModelVersionTagRow {
@@ -977,7 +1011,10 @@ impl StageCopy<'_> {
             })
             .await?;
             if self.source.has_table("registered_model_aliases") {
-                let aliases = range(&format!("SELECT name, alias, {} FROM registered_model_aliases", c.int("version")));
+                let aliases = range(
+                    &format!("SELECT name, alias, {} FROM registered_model_aliases", c.int("version")),
+                    &in_version,
+                );
                 self.stream(&mut chunk, &aliases, "registered_model_aliases", |row| {
                     let t = "registered_model_aliases";
                     Ok(AliasRow { name: get(row, 0, t)?, alias: get(row, 1, t)?, version: get(row, 2, t)? })

@@ -24,6 +24,46 @@ pub struct MlflowDatabase {
     pub revision: String,
     /// Tables, and the columns of each.
     columns: HashMap<String, HashSet<String>>,
+    /// The row counts, once counted.
+    counted: tokio::sync::OnceCell<Vec<Counted>>,
+}
+
+/// The rows of a source table that fill a ferroflow table: all of them, and those that are copied.
+struct Counted {
+    target: &'static str,
+    source: &'static str,
+    parent: &'static str,
+    all: i64,
+    copied: i64,
+}
+
+/// Conditions on a column that names a parent row, true when the parent is in the source (and
+/// copied). MLflow declares these foreign keys, but SQLite does not enforce them.
+pub(crate) fn experiment_exists(column: &str) -> String {
+    format!("{column} IN (SELECT experiment_id FROM experiments)")
+}
+
+pub(crate) fn run_exists(column: &str) -> String {
+    format!("{column} IN (SELECT run_uuid FROM runs WHERE {})", experiment_exists("experiment_id"))
+}
+
+pub(crate) fn dataset_exists(column: &str) -> String {
+    format!("{column} IN (SELECT dataset_uuid FROM datasets WHERE {})", experiment_exists("experiment_id"))
+}
+
+pub(crate) fn logged_model_exists(column: &str) -> String {
+    format!("{column} IN (SELECT model_id FROM logged_models WHERE {})", experiment_exists("experiment_id"))
+}
+
+pub(crate) fn registered_model_exists(column: &str) -> String {
+    format!("{column} IN (SELECT name FROM registered_models)")
+}
+
+pub(crate) fn version_exists(name: &str, version: &str) -> String {
+    format!(
+        "({name}, {version}) IN (SELECT name, version FROM model_versions WHERE {})",
+        registered_model_exists("name")
+    )
 }
 
 impl MlflowDatabase {
@@ -57,7 +97,13 @@ impl MlflowDatabase {
             .connect(&url)
             .await
             .map_err(|err| Error::source(format!("Could not connect to the MLflow database {backend}"), err))?;
-        let mut database = Self { dialect, pool, revision: String::new(), columns: HashMap::new() };
+        let mut database = Self {
+            dialect,
+            pool,
+            revision: String::new(),
+            columns: HashMap::new(),
+            counted: tokio::sync::OnceCell::new(),
+        };
         database.columns = database.read_columns().await?;
         if !database.columns.contains_key("alembic_version") || !database.columns.contains_key("experiments") {
             return Err(Error::Refused(format!(
@@ -192,53 +238,166 @@ impl MlflowDatabase {
         Ok(sequence.unwrap_or(0).max(after_largest))
     }
 
-    /// Row counts of the source tables that fill each ferroflow table.
+    /// Row counts of the source tables that fill each ferroflow table: the rows the import copies,
+    /// so without orphans (see [`MlflowDatabase::orphans`]).
     ///
     /// # Errors
     /// `Source` when a query fails.
     pub async fn counts(&self) -> Result<Vec<(&'static str, i64)>> {
+        Ok(self.counted().await?.iter().map(|c| (c.target, c.copied)).collect())
+    }
+
+    /// Rows whose parent is not in the source (a tag of a run that is gone, say), per table. MLflow's
+    /// SQLite schema declares foreign keys that SQLite does not enforce, so such rows exist; ferroflow
+    /// enforces them, so they are left out and reported.
+    ///
+    /// # Errors
+    /// `Source` when a query fails.
+    pub async fn orphans(&self) -> Result<Vec<(String, i64)>> {
+        Ok(self
+            .counted()
+            .await?
+            .iter()
+            .filter(|c| c.all > c.copied)
+            .map(|c| (format!("{} rows whose {} is not in the database", c.source, c.parent), c.all - c.copied))
+            .collect())
+    }
+
+    async fn counted(&self) -> Result<&Vec<Counted>> {
+        self.counted.get_or_try_init(|| self.count_tables()).await
+    }
+
+    async fn count_tables(&self) -> Result<Vec<Counted>> {
         let inputs = |source: &str, destination: &str| {
-            format!("SELECT COUNT(*) FROM inputs WHERE source_type = '{source}' AND destination_type = '{destination}'")
+            format!("source_type = '{source}' AND destination_type = '{destination}'")
         };
-        let queries: Vec<(&'static str, &'static str, String)> = vec![
-            ("experiments", "experiments", "SELECT COUNT(*) FROM experiments".into()),
-            ("experiment_tags", "experiment_tags", "SELECT COUNT(*) FROM experiment_tags".into()),
-            ("datasets", "datasets", "SELECT COUNT(*) FROM datasets".into()),
-            ("logged_models", "logged_models", "SELECT COUNT(*) FROM logged_models".into()),
-            ("logged_model_tags", "logged_model_tags", "SELECT COUNT(*) FROM logged_model_tags".into()),
-            ("logged_model_params", "logged_model_params", "SELECT COUNT(*) FROM logged_model_params".into()),
-            ("runs", "runs", "SELECT COUNT(*) FROM runs".into()),
-            ("run_tags", "tags", "SELECT COUNT(*) FROM tags".into()),
-            ("params", "params", "SELECT COUNT(*) FROM params".into()),
-            ("metrics", "metrics", "SELECT COUNT(*) FROM metrics".into()),
-            ("latest_metrics", "latest_metrics", "SELECT COUNT(*) FROM latest_metrics".into()),
-            ("run_dataset_inputs", "inputs", inputs("DATASET", "RUN")),
+        let dataset_inputs = format!(
+            "{} AND {} AND {}",
+            inputs("DATASET", "RUN"),
+            run_exists("destination_id"),
+            dataset_exists("source_id")
+        );
+        let model_inputs = format!("{} AND {}", inputs("RUN_INPUT", "MODEL_INPUT"), run_exists("source_id"));
+        let model_outputs = format!("{} AND {}", inputs("RUN_OUTPUT", "MODEL_OUTPUT"), run_exists("source_id"));
+        let tagged_inputs = "input_tags t JOIN inputs i ON i.input_uuid = t.input_uuid";
+        let tagged_dataset_inputs = format!(
+            "i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND {} AND {}",
+            run_exists("i.destination_id"),
+            dataset_exists("i.source_id")
+        );
+        // (ferroflow table, MLflow table, FROM clause, the rows of it that count, those that are copied, parent)
+        let tables: Vec<(&'static str, &'static str, &str, String, String, &'static str)> = vec![
+            ("experiments", "experiments", "experiments", String::new(), String::new(), ""),
+            (
+                "experiment_tags",
+                "experiment_tags",
+                "experiment_tags",
+                String::new(),
+                experiment_exists("experiment_id"),
+                "experiment",
+            ),
+            ("datasets", "datasets", "datasets", String::new(), experiment_exists("experiment_id"), "experiment"),
+            (
+                "logged_models",
+                "logged_models",
+                "logged_models",
+                String::new(),
+                experiment_exists("experiment_id"),
+                "experiment",
+            ),
+            (
+                "logged_model_tags",
+                "logged_model_tags",
+                "logged_model_tags",
+                String::new(),
+                logged_model_exists("model_id"),
+                "logged model",
+            ),
+            (
+                "logged_model_params",
+                "logged_model_params",
+                "logged_model_params",
+                String::new(),
+                logged_model_exists("model_id"),
+                "logged model",
+            ),
+            ("runs", "runs", "runs", String::new(), experiment_exists("experiment_id"), "experiment"),
+            ("run_tags", "tags", "tags", String::new(), run_exists("run_uuid"), "run"),
+            ("params", "params", "params", String::new(), run_exists("run_uuid"), "run"),
+            ("metrics", "metrics", "metrics", String::new(), run_exists("run_uuid"), "run"),
+            ("latest_metrics", "latest_metrics", "latest_metrics", String::new(), run_exists("run_uuid"), "run"),
+            ("run_dataset_inputs", "inputs", "inputs", inputs("DATASET", "RUN"), dataset_inputs, "run or dataset"),
             (
                 "run_input_tags",
                 "input_tags",
-                "SELECT COUNT(*) FROM input_tags t JOIN inputs i ON i.input_uuid = t.input_uuid \
-                 WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN'"
-                    .into(),
+                tagged_inputs,
+                "i.source_type = 'DATASET' AND i.destination_type = 'RUN'".into(),
+                tagged_dataset_inputs,
+                "run or dataset",
             ),
-            ("run_model_inputs", "inputs", inputs("RUN_INPUT", "MODEL_INPUT")),
-            ("run_model_outputs", "inputs", inputs("RUN_OUTPUT", "MODEL_OUTPUT")),
-            ("logged_model_metrics", "logged_model_metrics", "SELECT COUNT(*) FROM logged_model_metrics".into()),
-            ("registered_models", "registered_models", "SELECT COUNT(*) FROM registered_models".into()),
-            ("registered_model_tags", "registered_model_tags", "SELECT COUNT(*) FROM registered_model_tags".into()),
-            ("model_versions", "model_versions", "SELECT COUNT(*) FROM model_versions".into()),
-            ("model_version_tags", "model_version_tags", "SELECT COUNT(*) FROM model_version_tags".into()),
+            ("run_model_inputs", "inputs", "inputs", inputs("RUN_INPUT", "MODEL_INPUT"), model_inputs, "run"),
+            ("run_model_outputs", "inputs", "inputs", inputs("RUN_OUTPUT", "MODEL_OUTPUT"), model_outputs, "run"),
+            (
+                "logged_model_metrics",
+                "logged_model_metrics",
+                "logged_model_metrics",
+                String::new(),
+                logged_model_exists("model_id"),
+                "logged model",
+            ),
+            ("registered_models", "registered_models", "registered_models", String::new(), String::new(), ""),
+            (
+                "registered_model_tags",
+                "registered_model_tags",
+                "registered_model_tags",
+                String::new(),
+                registered_model_exists("name"),
+                "registered model",
+            ),
+            (
+                "model_versions",
+                "model_versions",
+                "model_versions",
+                String::new(),
+                registered_model_exists("name"),
+                "registered model",
+            ),
+            (
+                "model_version_tags",
+                "model_version_tags",
+                "model_version_tags",
+                String::new(),
+                version_exists("name", "version"),
+                "model version",
+            ),
             (
                 "registered_model_aliases",
                 "registered_model_aliases",
-                "SELECT COUNT(*) FROM registered_model_aliases".into(),
+                "registered_model_aliases",
+                String::new(),
+                version_exists("name", "version"),
+                "model version",
             ),
         ];
-        let mut counts = Vec::with_capacity(queries.len());
-        for (target, source, query) in queries {
-            let count = if self.has_table(source) { self.count(&query, source).await? } else { 0 };
-            counts.push((target, count));
+        let mut counted = Vec::with_capacity(tables.len());
+        for (target, source, from, rows, copied, parent) in tables {
+            if !self.has_table(source) {
+                counted.push(Counted { target, source, parent, all: 0, copied: 0 });
+                continue;
+            }
+            let query = |condition: &str| {
+                let mut query = format!("SELECT COUNT(*) FROM {from}");
+                for (i, part) in [rows.as_str(), condition].into_iter().filter(|p| !p.is_empty()).enumerate() {
+                    query.push_str(if i == 0 { " WHERE " } else { " AND " });
+                    query.push_str(part);
+                }
+                query
+            };
+            let all = self.count(&query(""), source).await?;
+            let copied = if copied.is_empty() || all == 0 { all } else { self.count(&query(&copied), source).await? };
+            counted.push(Counted { target, source, parent, all, copied });
         }
-        Ok(counts)
+        Ok(counted)
     }
 
     async fn count(&self, query: &str, table: &str) -> Result<i64> {
@@ -264,16 +423,19 @@ impl MlflowDatabase {
         Ok(left)
     }
 
-    /// Rows of `table` (`key_column` > `after`, at most `limit`, in key order), selecting `columns`.
+    /// Rows of `table` (`key_column` > `after`, and `condition` if any, at most `limit`, in key order),
+    /// selecting `columns`.
     pub(crate) async fn page(
         &self,
         table: &str,
         columns: &str,
+        condition: Option<&str>,
         key_column: &str,
         after: &Key,
         limit: usize,
     ) -> Result<Vec<AnyRow>> {
-        let mut sql = self.sql(&format!("SELECT {columns} FROM {table} WHERE {key_column} > "));
+        let condition = condition.map(|c| format!("{c} AND ")).unwrap_or_default();
+        let mut sql = self.sql(&format!("SELECT {columns} FROM {table} WHERE {condition}{key_column} > "));
         after.bind(&mut sql);
         sql.push(&format!(" ORDER BY {key_column} LIMIT {limit}"));
         self.all(&sql, table).await
