@@ -240,12 +240,15 @@ def bulk_source(path, runs, points_per_run):
 
 
 def table_rows(path):
-    """Every row of every table an import fills, for comparing two targets."""
+    """Every row of every table an import copies, for comparing two targets. The audit log is left
+    out: its record of the import itself says when that import ran."""
     db = sqlite3.connect(path)
     tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-              if name not in ("import_state", "_sqlx_migrations", "sqlite_sequence")]
+              if name not in ("import_state", "_sqlx_migrations", "sqlite_sequence")
+              and not name.startswith("audit_")]
     rows = {table: sorted(db.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in tables}
-    rows["sqlite_sequence"] = db.execute("SELECT name, seq FROM sqlite_sequence ORDER BY name").fetchall()
+    rows["sqlite_sequence"] = db.execute("SELECT name, seq FROM sqlite_sequence WHERE name NOT LIKE 'audit%'"
+                                         " ORDER BY name").fetchall()
     db.close()
     return rows
 
@@ -288,6 +291,8 @@ def test_an_import_killed_midway_resumes_to_the_same_result_and_verify_catches_a
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert "Finished the interrupted import" in finished.stdout and "500000 metric points" in finished.stdout
     assert table_rows(resumed) == table_rows(whole)
+    assert [(action, details["resumed"], details["verified"])
+            for action, details in audit_events(f"sqlite:///{resumed}")] == [("ImportMlflow", True, True)]
 
     db = sqlite3.connect(resumed)
     with db:
@@ -367,6 +372,29 @@ def test_orphan_rows_of_a_sqlite_source_are_left_out_and_reported(small_source, 
     assert "Verified" in done.stdout, done.stdout
     rows = table_rows(target)
     assert (len(rows["runs"]), len(rows["metrics"])) == (3, 6), rows
+
+
+def audit_events(target):
+    """(action, details) of each event in the target's audit log, as `ferroflow audit export` gives them."""
+    exported = ferroflow("audit", "export", "--backend-store-uri", target)
+    assert exported.returncode == 0, exported.stderr
+    events = [json.loads(line) for line in exported.stdout.splitlines()]
+    return [(e["action"], json.loads(e["details"]) if isinstance(e["details"], str) else e["details"])
+            for e in events]
+
+
+def test_the_import_is_recorded_in_the_audit_log_of_the_target(small_source, tmp_path):
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    assert ferroflow("db", "import", "--from", small_source, "--to", target).returncode == 0
+    # Running it again copies nothing and records nothing.
+    assert ferroflow("db", "import", "--from", small_source, "--to", target).returncode == 0
+    events = audit_events(target)
+    assert [action for action, _ in events] == ["ImportMlflow"], events
+    details = events[0][1]
+    assert details["source"] == small_source and details["rows"]["runs"] == 3, details
+    assert details["resumed"] is False and details["verified"] is None, details
+    verified = ferroflow("audit", "verify", "--backend-store-uri", target)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_a_corrupt_meta_yaml_of_a_file_store_is_named_and_nothing_is_written(tmp_path):

@@ -13,7 +13,8 @@ use super::remote::Remote;
 use crate::args::{AuditCommand, AuditFilter};
 use crate::env_vars;
 
-async fn open(uri: &str) -> anyhow::Result<SqlStore> {
+/// Opens the store at `uri` without migrating it, with the audit key of `FERROFLOW_AUDIT_KEY`.
+pub(crate) async fn open(uri: &str) -> anyhow::Result<SqlStore> {
     let backend = BackendUri::parse(uri).context("invalid --backend-store-uri")?;
     let config = StoreConfig {
         backend,

@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 
 use anyhow::Context as _;
+use ferroflow_auth::audit::AuditEvent;
 use ferroflow_import::{ImportOptions, Progress, Report, TableCount, Verification};
 use ferroflow_store::{BackendUri, SqlStore};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -30,12 +31,61 @@ pub async fn import(options: &ImportOptions, verify: bool) -> anyhow::Result<boo
     let progress = Bars::default();
     let report = ferroflow_import::import(options, &progress).await?;
     print_report(&report);
-    if !verify {
-        return Ok(true);
+    // Verified before the audit event is stored: opening the target as a store adds MLflow's
+    // Default experiment where the source had none, which a comparison would count.
+    let verified = if verify {
+        let verification = ferroflow_import::verify(options).await?;
+        print_verification(&verification);
+        Some(verification.matches())
+    } else {
+        None
+    };
+    if !report.already_imported {
+        record_import(&options.to, &report, verified).await?;
     }
-    let verification = ferroflow_import::verify(options).await?;
-    print_verification(&verification);
-    Ok(verification.matches())
+    Ok(verified.unwrap_or(true))
+}
+
+/// Records the import in the target's audit log (chained with `FERROFLOW_AUDIT_KEY` when set, as
+/// the server chains its events), so an auditor sees where the data came from, how much of it, and
+/// whether `--verify` found both sides equal (`null` when it was not asked for).
+async fn record_import(to: &str, report: &Report, verified: Option<bool>) -> anyhow::Result<()> {
+    let rows: serde_json::Map<String, serde_json::Value> =
+        report.counts.iter().map(|count| (count.table.to_owned(), count.target.into())).collect();
+    let left_behind: serde_json::Map<String, serde_json::Value> =
+        report.left_behind.iter().map(|(what, count)| (what.clone(), (*count).into())).collect();
+    let details = serde_json::json!({
+        "source": report.source,
+        "revision": report.revision,
+        "resumed": report.resumed,
+        "verified": verified,
+        "rows": rows,
+        "left_behind": left_behind,
+    });
+    let event = AuditEvent {
+        time_ms: i64::try_from(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis(),
+        )
+        .unwrap_or(i64::MAX),
+        // The account that ran the command: there is no ferroflow user behind it.
+        actor: std::env::var("USER").ok().filter(|user| !user.is_empty()),
+        auth_method: Some("cli".to_owned()),
+        token_id: None,
+        source: None,
+        user_agent: Some(format!("ferroflow/{}", env!("CARGO_PKG_VERSION"))),
+        action: "ImportMlflow".to_owned(),
+        method: "CLI".to_owned(),
+        path: "ferroflow db import".to_owned(),
+        resource_type: Some("database".to_owned()),
+        resource_id: Some(report.source.clone()),
+        status: 200,
+        error_code: None,
+        details: Some(details.to_string()),
+    };
+    let store = super::audit::open(to).await?;
+    let recorded = store.record_event(&event).await;
+    store.close().await;
+    recorded.context("the import finished, but its audit event could not be stored")
 }
 
 /// A progress bar per stage, on stderr (drawn only when stderr is a terminal).
