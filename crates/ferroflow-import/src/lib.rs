@@ -35,8 +35,7 @@ pub use mlflow_files::MlflowFiles;
 pub use mlflow_sql::MlflowDatabase;
 
 use mlflow_sql::{
-    dataset_exists, experiment_exists, get, logged_model_exists, registered_model_exists, run_exists, text,
-    version_exists,
+    copied_logged_models, copied_runs, copied_versions, dataset_exists, experiment_exists, get, run_exists, text,
 };
 
 /// Why an import could not run or finish.
@@ -604,10 +603,11 @@ impl StageCopy<'_> {
             }
             let mut chunk = self.target.chunk().await?;
             self.write(&mut chunk, rows).await?;
-            let tags = self.source.range(
+            let tags = self.source.page_children(
                 &format!("SELECT {}, key, value FROM experiment_tags", c.int("experiment_id")),
-                Some(&experiment_exists("experiment_id")),
+                None,
                 "experiment_id",
+                ("experiment_id", "SELECT experiment_id FROM experiments WHERE 1 = 1", "experiment_id"),
                 &after,
                 &last,
             );
@@ -701,8 +701,10 @@ impl StageCopy<'_> {
             }
             let mut chunk = self.target.chunk().await?;
             self.write(&mut chunk, rows).await?;
-            let parent = logged_model_exists("model_id");
-            let range = |select: &str| self.source.range(select, Some(&parent), "model_id", &after, &last);
+            let parents = copied_logged_models();
+            let range = |select: &str| {
+                self.source.page_children(select, None, "model_id", ("model_id", &parents, "model_id"), &after, &last)
+            };
             let tags = range("SELECT model_id, tag_key, tag_value FROM logged_model_tags");
             self.stream(&mut chunk, &tags, "logged_model_tags", |row| {
                 let t = "logged_model_tags";
@@ -792,10 +794,9 @@ impl StageCopy<'_> {
             let mut chunk = self.target.chunk().await?;
             self.write(&mut chunk, rows).await?;
             // Rows of the runs of this page: `key` names the run, and `condition`, if any, holds too.
+            let runs = copied_runs();
             let range = |select: &str, condition: Option<&str>, key: &str| {
-                let parent = run_exists(key);
-                let condition = condition.map_or(parent.clone(), |c| format!("{c} AND {parent}"));
-                self.source.range(select, Some(&condition), key, &after, &last)
+                self.source.page_children(select, condition, key, (key, &runs, "run_uuid"), &after, &last)
             };
 
             let tags = range("SELECT run_uuid, key, value FROM tags", None, "run_uuid");
@@ -830,9 +831,13 @@ impl StageCopy<'_> {
                          SELECT run_uuid, key, timestamp, step, {NOT_NAN} THEN value ELSE 0.0 END, \
                          {NOT_NAN} THEN 0 ELSE 1 END FROM {ATTACHED_SOURCE}.metrics \
                          WHERE run_uuid IN (SELECT run_uuid FROM {ATTACHED_SOURCE}.runs WHERE experiment_id IN \
-                         (SELECT experiment_id FROM {ATTACHED_SOURCE}.experiments)) AND run_uuid > "
+                         (SELECT experiment_id FROM {ATTACHED_SOURCE}.experiments) AND run_uuid > "
                     ),
                 );
+                after.bind(&mut copy);
+                copy.push(" AND run_uuid <= ");
+                last.bind(&mut copy);
+                copy.push(") AND run_uuid > ");
                 after.bind(&mut copy);
                 copy.push(" AND run_uuid <= ");
                 last.bind(&mut copy);
@@ -952,11 +957,14 @@ impl StageCopy<'_> {
             }
             let mut chunk = self.target.chunk().await?;
             self.write(&mut chunk, rows).await?;
-            let in_model = registered_model_exists("name");
-            let in_version = version_exists("name", "version");
-            let range = |select: &str, parent: &str| self.source.range(select, Some(parent), "name", &after, &last);
+            let versions = copied_versions();
+            let in_model = ("name", "SELECT name FROM registered_models WHERE 1 = 1", "name");
+            let in_version = ("(name, version)", versions.as_str(), "name");
+            let range = |select: &str, parent: (&str, &str, &str)| {
+                self.source.page_children(select, None, "name", parent, &after, &last)
+            };
 
-            let tags = range("SELECT name, key, value FROM registered_model_tags", &in_model);
+            let tags = range("SELECT name, key, value FROM registered_model_tags", in_model);
             self.stream(&mut chunk, &tags, "registered_model_tags", |row| {
                 let t = "registered_model_tags";
                 Ok(RegisteredModelTagRow {
@@ -975,7 +983,7 @@ impl StageCopy<'_> {
                     c.int("last_updated_time"),
                     c.column_or("model_versions", "storage_location", "source")
                 ),
-                &in_model,
+                in_model,
             );
             self.stream(&mut chunk, &versions, "model_versions", |row| {
                 let t = "model_versions";
@@ -999,7 +1007,7 @@ impl StageCopy<'_> {
             })
             .await?;
             let version_tags =
-                range(&format!("SELECT name, {}, key, value FROM model_version_tags", c.int("version")), &in_version);
+                range(&format!("SELECT name, {}, key, value FROM model_version_tags", c.int("version")), in_version);
             self.stream(&mut chunk, &version_tags, "model_version_tags", |row| {
                 let t = "model_version_tags";
                 Ok(ModelVersionTagRow {
@@ -1013,7 +1021,7 @@ impl StageCopy<'_> {
             if self.source.has_table("registered_model_aliases") {
                 let aliases = range(
                     &format!("SELECT name, alias, {} FROM registered_model_aliases", c.int("version")),
-                    &in_version,
+                    in_version,
                 );
                 self.stream(&mut chunk, &aliases, "registered_model_aliases", |row| {
                     let t = "registered_model_aliases";

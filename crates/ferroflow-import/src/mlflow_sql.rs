@@ -43,27 +43,39 @@ pub(crate) fn experiment_exists(column: &str) -> String {
     format!("{column} IN (SELECT experiment_id FROM experiments)")
 }
 
+/// The runs that are copied.
+pub(crate) fn copied_runs() -> String {
+    format!("SELECT run_uuid FROM runs WHERE {}", experiment_exists("experiment_id"))
+}
+
 pub(crate) fn run_exists(column: &str) -> String {
-    format!("{column} IN (SELECT run_uuid FROM runs WHERE {})", experiment_exists("experiment_id"))
+    format!("{column} IN ({})", copied_runs())
 }
 
 pub(crate) fn dataset_exists(column: &str) -> String {
     format!("{column} IN (SELECT dataset_uuid FROM datasets WHERE {})", experiment_exists("experiment_id"))
 }
 
+/// The logged models that are copied.
+pub(crate) fn copied_logged_models() -> String {
+    format!("SELECT model_id FROM logged_models WHERE {}", experiment_exists("experiment_id"))
+}
+
 pub(crate) fn logged_model_exists(column: &str) -> String {
-    format!("{column} IN (SELECT model_id FROM logged_models WHERE {})", experiment_exists("experiment_id"))
+    format!("{column} IN ({})", copied_logged_models())
 }
 
 pub(crate) fn registered_model_exists(column: &str) -> String {
     format!("{column} IN (SELECT name FROM registered_models)")
 }
 
+/// The model versions that are copied.
+pub(crate) fn copied_versions() -> String {
+    format!("SELECT name, version FROM model_versions WHERE {}", registered_model_exists("name"))
+}
+
 pub(crate) fn version_exists(name: &str, version: &str) -> String {
-    format!(
-        "({name}, {version}) IN (SELECT name, version FROM model_versions WHERE {})",
-        registered_model_exists("name")
-    )
+    format!("({name}, {version}) IN ({})", copied_versions())
 }
 
 impl MlflowDatabase {
@@ -453,6 +465,29 @@ impl MlflowDatabase {
         after.bind(&mut sql);
         sql.push(&format!(" AND {key} <= "));
         last.bind(&mut sql);
+        sql
+    }
+
+    /// [`MlflowDatabase::range`] of a page's child rows, keeping those whose parent is copied:
+    /// `child` (the columns naming the parent) must be among `parents` (a `SELECT ... WHERE ...` of
+    /// the copied parents, `WHERE 1 = 1` for all of them) within the same page of their
+    /// `parent_key`. Bounding the parents by the page lets each engine read only the page's rows (an
+    /// unbounded list of parents made SQLite read every metric once per page).
+    pub(crate) fn page_children(
+        &self,
+        select: &str,
+        condition: Option<&str>,
+        key: &str,
+        (child, parents, parent_key): (&str, &str, &str),
+        after: &Key,
+        last: &Key,
+    ) -> Sql {
+        let mut sql = self.range(select, condition, key, after, last);
+        sql.push(&format!(" AND {child} IN ({parents} AND {parent_key} > "));
+        after.bind(&mut sql);
+        sql.push(&format!(" AND {parent_key} <= "));
+        last.bind(&mut sql);
+        sql.push(")");
         sql
     }
 
